@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
   name: "petition-rpc",
-  platforms: [.macOS(.v14)],
+  platforms: [.macOS(.v15)],
   products: [
     .executable(name: "petition-rpc", targets: ["petition-rpc"])
   ],
@@ -43,13 +43,14 @@ let package = Package(
       ]
     ),
 
+    // Spawns the real binary over pipes for end-to-end tests.
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(name: "JSONTests", dependencies: ["JSON"]),
     .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "JSON"]),
     .testTarget(name: "PetitionsTests", dependencies: ["Petitions"]),
     .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "SQLite", "Petitions"]),
     .testTarget(name: "ServerTests", dependencies: ["Server", "Petitions", "JSON"]),
-    .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
+    .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "petition-rpc"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,97 @@
+import JSON
+
+/// What the engine hands to a service: the requests that arrived together, in order.
+/// `process` runs on the engine's one worker thread; it must answer every call (notifications
+/// are answered into the void) before returning.
+public protocol RPCService: AnyObject {
+  func process(_ calls: [Call])
+}
+
+/// One request being served. Answer it once with `respond(_:)` or `fail(_:)`.
+public final class Call: @unchecked Sendable {
+  public let request: Request
+  public let framing: Framing
+  /// Set by `$/cancelRequest`; long handlers check it and stop.
+  public let cancellation: CancellationToken
+  let batch: BatchResponse?
+  let batchSlot: Int
+  unowned let engine: Engine
+  private(set) var isAnswered = false
+
+  init(request: Request, framing: Framing, batch: BatchResponse?, batchSlot: Int, engine: Engine) {
+    self.request = request
+    self.framing = framing
+    self.batch = batch
+    self.batchSlot = batchSlot
+    self.engine = engine
+    self.cancellation = CancellationToken()
+  }
+
+  public var method: String { request.method }
+  public var params: JSON? { request.params }
+  public var isCancelled: Bool { cancellation.isCancelled }
+
+  public func respond(_ result: JSON) {
+    guard let id = request.id else { return finishNotification() }
+    answer(ResponseBuilder.success(id: id, result: result))
+  }
+
+  public func fail(_ error: ResponseError) {
+    guard let id = request.id else { return finishNotification() }
+    answer(ResponseBuilder.failure(id: id, error: error))
+  }
+
+  /// Sends a notification (e.g. `$/progress`) to the client now, in this call's framing,
+  /// together with any responses given so far.
+  public func notify(method: String, params: JSON) {
+    engine.queueFrame(ResponseBuilder.notification(method: method, params: params), framing: framing)
+    engine.flushQueuedFrames()
+  }
+
+  /// Writes out the responses given so far instead of waiting for the end of `process`.
+  public func flushResponses() {
+    engine.flushQueuedFrames()
+  }
+
+  private func finishNotification() {
+    isAnswered = true
+  }
+
+  private func answer(_ response: JSON) {
+    precondition(!isAnswered, "a call is answered once")
+    isAnswered = true
+    engine.finished(self)
+    if let batch {
+      if let whole = batch.fill(slot: batchSlot, with: response) {
+        engine.queueFrame(whole, framing: framing)
+      }
+    } else {
+      engine.queueFrame(response, framing: framing)
+    }
+  }
+}
+
+/// Collects the responses of one batch; the whole array is sent when the last one is in.
+final class BatchResponse: @unchecked Sendable {
+  private let monitor = Monitor()
+  private var responses: [JSON?]
+  private var missing: Int
+
+  init(expecting count: Int) {
+    responses = Array(repeating: nil, count: count)
+    missing = count
+  }
+
+  /// Returns the batch's response array once every slot is filled.
+  func fill(slot: Int, with response: JSON) -> JSON? {
+    monitor.withLock {
+      precondition(responses[slot] == nil)
+      responses[slot] = response
+      missing -= 1
+      guard missing == 0 else { return nil }
+      let array = JSON.array()
+      for response in responses { array.append(response!) }
+      return array
+    }
+  }
+}

@@ -1,0 +1,85 @@
+import JSON
+
+/// A JSON-RPC error code: the specification's, the server-defined range, and the application's.
+public struct ErrorCode: RawRepresentable, Hashable, Sendable {
+  public var rawValue: Int
+  public init(rawValue: Int) { self.rawValue = rawValue }
+
+  public static let parseError = ErrorCode(rawValue: -32700)
+  public static let invalidRequest = ErrorCode(rawValue: -32600)
+  public static let methodNotFound = ErrorCode(rawValue: -32601)
+  public static let invalidParams = ErrorCode(rawValue: -32602)
+  public static let internalError = ErrorCode(rawValue: -32603)
+  /// The store is unavailable (locked past its timeout, disk full, read-only); nothing was written.
+  public static let storeUnavailable = ErrorCode(rawValue: -32000)
+  /// The request was cancelled by `$/cancelRequest`.
+  public static let requestCancelled = ErrorCode(rawValue: -32800)
+}
+
+/// One problem with a request's params, located by a JSON Pointer into params.
+public struct ParamIssue: Equatable, Sendable {
+  public var path: String
+  public var message: String
+  public init(path: String, message: String) {
+    self.path = path
+    self.message = message
+  }
+}
+
+/// The `error` member of a response.
+public struct ResponseError: Error, @unchecked Sendable {
+  public var code: ErrorCode
+  public var message: String
+  public var data: JSON?
+
+  public init(code: ErrorCode, message: String, data: JSON? = nil) {
+    self.code = code
+    self.message = message
+    self.data = data
+  }
+
+  public static func parseError(_ detail: String) -> ResponseError {
+    ResponseError(code: .parseError, message: "Parse error: \(detail)")
+  }
+  public static func invalidRequest(_ detail: String) -> ResponseError {
+    ResponseError(code: .invalidRequest, message: "Invalid Request: \(detail)")
+  }
+  public static func methodNotFound(_ method: String) -> ResponseError {
+    ResponseError(code: .methodNotFound, message: "Method not found: \(method)")
+  }
+  /// Invalid params with `data.errors`, a list of `{"path", "message"}`.
+  public static func invalidParams(_ issues: [ParamIssue]) -> ResponseError {
+    let list = JSON.array()
+    for issue in issues {
+      let entry = JSON.object()
+      entry.set("path", issue.path)
+      entry.set("message", issue.message)
+      list.append(entry)
+    }
+    let data = JSON.object()
+    data.set("errors", list)
+    let summary = issues.first.map { "\($0.path.isEmpty ? "params" : $0.path) \($0.message)" } ?? "invalid"
+    return ResponseError(code: .invalidParams, message: "Invalid params: \(summary)", data: data)
+  }
+  public static func invalidParams(path: String, _ message: String) -> ResponseError {
+    invalidParams([ParamIssue(path: path, message: message)])
+  }
+  public static func internalError() -> ResponseError {
+    ResponseError(code: .internalError, message: "Internal error")
+  }
+  public static func storeUnavailable(_ detail: String) -> ResponseError {
+    ResponseError(code: .storeUnavailable, message: "Store unavailable: \(detail)")
+  }
+  public static var requestCancelled: ResponseError {
+    ResponseError(code: .requestCancelled, message: "Request cancelled")
+  }
+
+  /// The error object as JSON.
+  public func makeJSON() -> JSON {
+    let object = JSON.object()
+    object.set("code", code.rawValue)
+    object.set("message", message)
+    if let data { object.set("data", data) }
+    return object
+  }
+}

@@ -1,0 +1,186 @@
+import Petitions
+import SQLite
+
+extension SQLiteStore {
+  public func count(_ query: CountQuery) throws(StoreError) -> CountResult {
+    // One snapshot: the total and the groups agree even while other processes sign.
+    try read(consistent: true) {
+      let petition = try petitionRow(id: query.petitionID)
+      let window = WindowBounds(query.window)
+      let total: Int
+      if query.window.since == nil && query.window.until == nil {
+        total = petition.petition.count
+      } else {
+        let select = try connection.cachedStatement(
+          "SELECT count(*) FROM signatures WHERE petition = ?1 AND signed_at >= ?2 AND signed_at < ?3")
+        defer { select.reset() }
+        try window.bind(to: select, petitionKey: petition.key)
+        try select.step()
+        total = select.int(at: 0)
+      }
+      let groups = try query.grouping.map { try countGroups(by: $0, petitionKey: petition.key, window: window) }
+      return CountResult(petitionID: query.petitionID, total: total, goal: petition.petition.goal, groups: groups)
+    }
+  }
+
+  public func exportRows(_ query: ExportQuery, _ body: (ExportRow) -> Bool) throws(StoreError) {
+    try read {
+      let petition = try petitionRow(id: query.petitionID)
+      guard let bounds = ExportBounds(query) else { return }
+      // Prepared afresh rather than cached: it stays open while `body` runs, and `body` may use
+      // the store. One statement is one snapshot, and stepping it holds one row at a time.
+      let select = try connection.prepare(ExportSQL.select(query.audience))
+      try bounds.bind(to: select, petitionKey: petition.key)
+      let isContacts = query.audience == .contacts
+      while try select.step() {
+        let row = ExportRow(
+          signatureID: SignatureID.make(rowID: select.int64(at: 0)),
+          email: isContacts ? select.string(at: 8) : nil,
+          firstName: select.string(at: 1), lastName: select.string(at: 2), postalCode: select.string(at: 3),
+          country: select.string(at: 4), phone: isContacts ? select.optionalString(at: 9) : nil,
+          comment: select.optionalString(at: 5),
+          optInEmail: isContacts && select.bool(at: 10), optInPhone: isContacts && select.bool(at: 11),
+          optInSms: isContacts && select.bool(at: 12),
+          source: select.optionalString(at: 6), signedAt: Timestamp(millisecondsSinceEpoch: select.int64(at: 7)))
+        guard body(row) else { break }
+      }
+      select.reset()
+    }
+  }
+
+  public func exportRowCount(_ query: ExportQuery) throws(StoreError) -> Int {
+    try read {
+      let petition = try petitionRow(id: query.petitionID)
+      guard let bounds = ExportBounds(query) else { return 0 }
+      let select = try connection.cachedStatement(ExportSQL.count(query.audience))
+      defer { select.reset() }
+      try bounds.bind(to: select, petitionKey: petition.key)
+      try select.step()
+      return select.int(at: 0)
+    }
+  }
+
+  private func countGroups(
+    by grouping: CountGrouping, petitionKey: Int64, window: WindowBounds
+  ) throws -> [(key: String, count: Int)] {
+    let key =
+      switch grouping {
+      // Floor division, so that times before 1970 fall on the right day; formatted in Swift.
+      case .day: "(signed_at - (signed_at % 86400000 + 86400000) % 86400000) / 86400000"
+      case .postalCode: "postal_code"
+      case .country: "country"
+      case .source: "coalesce(source, '')"
+      }
+    // ORDER BY with the BINARY collation is byte order of the UTF-8 keys; day numbers sort as
+    // their YYYY-MM-DD keys do.
+    let select = try connection.cachedStatement(
+      """
+      SELECT \(key) AS key, count(*) FROM signatures
+      WHERE petition = ?1 AND signed_at >= ?2 AND signed_at < ?3
+      GROUP BY key ORDER BY key
+      """)
+    defer { select.reset() }
+    try window.bind(to: select, petitionKey: petitionKey)
+    var groups: [(key: String, count: Int)] = []
+    while try select.step() {
+      let key = grouping == .day ? DayKey.make(day: select.int64(at: 0)) : select.string(at: 0)
+      groups.append((key: key, count: select.int(at: 1)))
+    }
+    return groups
+  }
+}
+
+/// A time window as bounds that are always bound, so one statement serves every window.
+struct WindowBounds {
+  var lowest: Int64
+  /// Exclusive.
+  var end: Int64
+
+  init(_ window: TimeWindow) {
+    lowest = window.since?.millisecondsSinceEpoch ?? .min
+    end = window.until?.millisecondsSinceEpoch ?? .max
+  }
+
+  /// Binds ?1 petition, ?2 lowest signed_at, ?3 end.
+  func bind(to statement: Statement, petitionKey: Int64) throws(SQLiteError) {
+    try statement.bind(petitionKey, at: 1)
+    try statement.bind(lowest, at: 2)
+    try statement.bind(end, at: 3)
+  }
+}
+
+/// Where an export starts and stops, as bounds on (signed_at, id).
+struct ExportBounds {
+  var window: WindowBounds
+  /// The first (signed_at, id) to include.
+  var firstTime: Int64
+  var firstRowID: Int64
+  var limit: Int
+
+  /// Nil when no row can follow the position.
+  init?(_ query: ExportQuery) {
+    window = WindowBounds(query.window)
+    limit = query.limit.map { max(0, $0) } ?? -1
+    firstTime = .min
+    firstRowID = .min
+    if let after = query.after {
+      if let rowID = SignatureID.firstRowID(after: after.signatureID) {
+        (firstTime, firstRowID) = (after.signedAt.millisecondsSinceEpoch, rowID)
+      } else if after.signedAt.millisecondsSinceEpoch < .max {
+        (firstTime, firstRowID) = (after.signedAt.millisecondsSinceEpoch + 1, .min)
+      } else {
+        return nil
+      }
+    }
+    // The plain lower bound on signed_at is what lets the index seek to the position, so each
+    // page costs its own rows only; the row value then skips the rows of the same millisecond.
+    window.lowest = max(window.lowest, firstTime)
+  }
+
+  /// Binds ?1 to ?6 of `ExportSQL`.
+  func bind(to statement: Statement, petitionKey: Int64) throws(SQLiteError) {
+    try window.bind(to: statement, petitionKey: petitionKey)
+    try statement.bind(firstTime, at: 4)
+    try statement.bind(firstRowID, at: 5)
+    try statement.bind(limit, at: 6)
+  }
+}
+
+enum ExportSQL {
+  private static let columns = """
+    s.id, s.first_name, s.last_name, s.postal_code, s.country, s.comment, s.source, s.signed_at
+    """
+  private static let contactColumns = ", s.email, s.phone, p.email_ok, p.phone_ok, p.sms_ok"
+  private static let filter = """
+    s.petition = ?1 AND s.signed_at >= ?2 AND s.signed_at < ?3 AND (s.signed_at, s.id) >= (?4, ?5)
+    """
+  // CROSS JOIN makes signatures the outer loop, so rows come in index order and are never
+  // sorted in memory; people are looked up by key.
+  private static let contactsFrom = """
+    signatures AS s CROSS JOIN people AS p ON p.person_key = s.person_key
+    """
+  private static let contactsFilter = " AND (p.email_ok OR p.phone_ok OR p.sms_ok)"
+
+  /// Rows of an export: ?1 petition, ?2 ?3 window, ?4 ?5 first (signed_at, id), ?6 limit.
+  static func select(_ audience: ExportAudience) -> String {
+    switch audience {
+    case .delivery:
+      "SELECT \(columns) FROM signatures AS s WHERE \(filter) ORDER BY s.signed_at, s.id LIMIT ?6"
+    case .contacts:
+      """
+      SELECT \(columns)\(contactColumns) FROM \(contactsFrom)
+      WHERE \(filter)\(contactsFilter) ORDER BY s.signed_at, s.id LIMIT ?6
+      """
+    }
+  }
+
+  /// The number of rows `select` yields, with the same parameters.
+  static func count(_ audience: ExportAudience) -> String {
+    switch audience {
+    case .delivery:
+      "SELECT count(*) FROM (SELECT 1 FROM signatures AS s WHERE \(filter) LIMIT ?6)"
+    case .contacts:
+      "SELECT count(*) FROM (SELECT 1 FROM \(contactsFrom) WHERE \(filter)\(contactsFilter) LIMIT ?6)"
+    }
+  }
+}

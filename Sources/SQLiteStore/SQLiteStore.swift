@@ -1,0 +1,166 @@
+import Petitions
+import SQLite
+
+/// The embedded default `PetitionStore`: one SQLite database file in WAL mode.
+///
+/// - Durable: `synchronous=FULL` in WAL mode fsyncs the log on every commit, so a write has
+///   reached the disk when its operation (or write group) returns.
+/// - Shared: several processes may open the same file. Every write runs in an IMMEDIATE
+///   transaction, which takes the database's single write lock before reading anything, so
+///   counts and duplicate checks read inside it are exact; a lock held elsewhere is waited for
+///   up to the busy timeout, then the operation fails with `unavailable`.
+/// - Private: the database file, and so SQLite's `-wal` and `-shm` files, are created with
+///   mode 0600. An existing file keeps the mode its owner gave it.
+///
+/// Like every `PetitionStore`, it is used from one thread at a time.
+public final class SQLiteStore: PetitionStore {
+  let connection: Connection
+  let busyTimeoutMilliseconds: Int
+  /// Whether `performWriteGroup` is running its body: operations then join its transaction.
+  var isInsideWriteGroup = false
+  /// The store-level failure that dooms the running write group, if one happened.
+  var groupFailure: StoreError?
+
+  /// Opens the store at `path`, creating it (mode 0600) and bringing its schema up to date.
+  /// `":memory:"` is a private throw-away store.
+  ///
+  /// Throws `unavailable` with a message naming the path and the reason when the store cannot
+  /// be opened (missing directory, not a database, locked past the timeout, newer schema).
+  public init(path: String, busyTimeoutMilliseconds: Int) throws(StoreError) {
+    self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
+    if path != ":memory:" {
+      try StoreFile.createIfAbsent(atPath: path)
+    }
+    do throws(SQLiteError) {
+      // No SQLite mutex: the store is used from one thread at a time.
+      let connection = try Connection(path: path, flags: [.readWrite, .create, .noMutex])
+      connection.setBusyTimeout(milliseconds: busyTimeoutMilliseconds)
+      // A file system without shared memory support keeps the rollback journal, which is as
+      // durable and as safe between processes, only slower; so the answer is not checked.
+      _ = try connection.textValue("PRAGMA journal_mode = WAL")
+      try connection.execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON")
+      try Schema.migrator.migrate(connection)
+      self.connection = connection
+    } catch {
+      throw .unavailable("cannot open the store \(path): \(Self.describe(error, busyTimeoutMilliseconds))")
+    }
+  }
+
+  // MARK: Write groups
+
+  public func performWriteGroup(_ body: () -> Void) throws(StoreError) {
+    // A nested group is part of the enclosing one, committed (or not) with it.
+    if isInsideWriteGroup {
+      body()
+      return
+    }
+    do throws(SQLiteError) {
+      try connection.beginTransaction(.immediate)
+    } catch {
+      throw unavailable(error)
+    }
+    isInsideWriteGroup = true
+    groupFailure = nil
+    body()
+    isInsideWriteGroup = false
+    if let failure = groupFailure {
+      groupFailure = nil
+      connection.rollbackIfInsideTransaction()
+      throw failure
+    }
+    do throws(SQLiteError) {
+      try connection.commit()
+    } catch {
+      connection.rollbackIfInsideTransaction()
+      throw unavailable(error)
+    }
+  }
+
+  /// Runs a write operation: inside the running write group, or else in its own IMMEDIATE
+  /// transaction committed before returning.
+  ///
+  /// `operation` checks everything that can fail with a domain error before it writes, so such
+  /// a failure leaves nothing behind even inside a group (cheaper than a savepoint per
+  /// operation). Any SQLite failure inside a group dooms the whole group: the operation may
+  /// have written part of its rows, and SQLite may have rolled the transaction back already.
+  func write<T>(_ operation: () throws -> T) throws(StoreError) -> T {
+    if isInsideWriteGroup {
+      if let groupFailure { throw groupFailure }
+      guard connection.isInsideTransaction else {
+        // SQLite rolled the group back after an error (e.g. in a read); writing now would
+        // autocommit outside the group.
+        let failure = StoreError.unavailable("the write group was rolled back after a store error")
+        groupFailure = failure
+        throw failure
+      }
+      do {
+        return try operation()
+      } catch {
+        let failure = storeError(error)
+        if case .unavailable = failure { groupFailure = failure }
+        throw failure
+      }
+    }
+    do throws(SQLiteError) {
+      try connection.beginTransaction(.immediate)
+    } catch {
+      throw unavailable(error)
+    }
+    do {
+      let value = try operation()
+      try connection.commit()
+      return value
+    } catch {
+      connection.rollbackIfInsideTransaction()
+      throw storeError(error)
+    }
+  }
+
+  /// Runs a read operation. With `consistent`, its statements see one snapshot of the
+  /// database (a read transaction) even while other processes write.
+  func read<T>(consistent: Bool = false, _ operation: () throws -> T) throws(StoreError) -> T {
+    guard consistent, !connection.isInsideTransaction else {
+      do { return try operation() } catch { throw storeError(error) }
+    }
+    do {
+      try connection.beginTransaction(.deferred)
+      let value = try operation()
+      try connection.commit()
+      return value
+    } catch {
+      connection.rollbackIfInsideTransaction()
+      throw storeError(error)
+    }
+  }
+
+  // MARK: Errors
+
+  func storeError(_ error: any Error) -> StoreError {
+    switch error {
+    case let error as StoreError: error
+    case let error as SQLiteError: unavailable(error)
+    default: .unavailable("unexpected store failure: \(error)")
+    }
+  }
+
+  func unavailable(_ error: SQLiteError) -> StoreError {
+    .unavailable(Self.describe(error, busyTimeoutMilliseconds))
+  }
+
+  /// A message for people: what is wrong, then SQLite's own words. No SQL and no values (they
+  /// are bound, never part of SQLite's messages), so nothing personal.
+  static func describe(_ error: SQLiteError, _ busyTimeoutMilliseconds: Int) -> String {
+    let summary =
+      switch error.code {
+      case .busy, .locked: "the store is locked by another process (waited \(busyTimeoutMilliseconds) ms)"
+      case .full: "the disk is full"
+      case .readOnly: "the store is read-only"
+      case .ioError: "an I/O error occurred"
+      case .cantOpen: "the store file cannot be opened"
+      case .notADatabase: "the file is not a store database"
+      case .corrupt: "the store database is corrupt"
+      default: "the store failed"
+      }
+    return summary + " (SQLite: " + error.message + ")"
+  }
+}

@@ -1,0 +1,63 @@
+import SQLite
+
+/// The store's schema, as an append-only list of migrations.
+///
+/// - `petitions.pk` is an integer key so that signatures and their indexes refer to a petition
+///   with a small integer rather than repeating its text id.
+/// - `petitions.signature_count` is kept exact by every sign, inside its write transaction, so
+///   the total of `count` is one row read.
+/// - `signatures.id` is the row id (an alias of rowid); the public signature id is derived from
+///   it. `(petition, signed_at)` indexes also carry the rowid, so export order and keyset
+///   pagination are index walks.
+/// - `people` holds the current consent per person (canonical email) and channel. Writes are
+///   serialised by the write lock, so the last applied opt-in or unsubscribe is the newest and
+///   storing the current state is enough. A person gets a row only when they opt in: an
+///   unsubscribe for someone the store does not know stores nothing about them.
+enum Schema {
+  static let migrator: Migrator = {
+    var migrator = Migrator()
+    migrator.registerMigration(
+      "v1-petitions-signatures-people",
+      sql: """
+        CREATE TABLE petitions (
+          pk INTEGER PRIMARY KEY,
+          id TEXT NOT NULL UNIQUE,
+          title TEXT NOT NULL,
+          target TEXT NOT NULL,
+          body TEXT NOT NULL,
+          goal INTEGER,
+          status TEXT NOT NULL CHECK (status IN ('open', 'closed')),
+          created_at INTEGER NOT NULL,
+          closed_at INTEGER,
+          signature_count INTEGER NOT NULL DEFAULT 0 CHECK (signature_count >= 0)
+        ) STRICT;
+        CREATE INDEX petitions_by_creation ON petitions (created_at, id);
+
+        CREATE TABLE signatures (
+          id INTEGER PRIMARY KEY,
+          petition INTEGER NOT NULL REFERENCES petitions (pk),
+          person_key TEXT NOT NULL,
+          email TEXT NOT NULL,
+          first_name TEXT NOT NULL,
+          last_name TEXT NOT NULL,
+          postal_code TEXT NOT NULL,
+          country TEXT NOT NULL,
+          phone TEXT,
+          comment TEXT,
+          source TEXT,
+          signed_at INTEGER NOT NULL,
+          UNIQUE (petition, person_key)
+        ) STRICT;
+        CREATE INDEX signatures_by_time ON signatures (petition, signed_at);
+        CREATE INDEX signatures_by_phone ON signatures (phone) WHERE phone IS NOT NULL;
+
+        CREATE TABLE people (
+          person_key TEXT PRIMARY KEY NOT NULL,
+          email_ok INTEGER NOT NULL DEFAULT 0,
+          phone_ok INTEGER NOT NULL DEFAULT 0,
+          sms_ok INTEGER NOT NULL DEFAULT 0
+        ) STRICT, WITHOUT ROWID;
+        """)
+    return migrator
+  }()
+}

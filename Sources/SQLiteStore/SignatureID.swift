@@ -1,0 +1,55 @@
+/// Signature ids are "sig_" and the row id in base 36, zero-padded to a fixed width, so that
+/// their byte order is the order of insertion (row ids only grow: signatures are never deleted).
+enum SignatureID {
+  static let prefix = "sig_"
+  /// Digits of Int64.max in base 36 ("1y2p0ij32e8e7").
+  static let width = 13
+
+  static func make(rowID: Int64) -> String {
+    let digits = String(rowID, radix: 36)
+    return prefix + String(repeating: "0", count: max(0, width - digits.count)) + digits
+  }
+
+  /// The smallest row id whose signature id sorts strictly after `id` (in byte order), nil if
+  /// none does. Defined for any string, so a cursor that was tampered with or came from
+  /// elsewhere still means "the rows after this position" and never fails.
+  static func firstRowID(after id: String) -> Int64? {
+    func sortsAfter(_ rowID: Int64) -> Bool {
+      id.utf8.lexicographicallyPrecedes(make(rowID: rowID).utf8)
+    }
+    var low: Int64 = 1
+    var high = Int64.max
+    guard sortsAfter(high) else { return nil }
+    // make(rowID:) is monotonic, so "sorts after id" holds from some row id on.
+    while low < high {
+      let middle = low + (high - low) / 2
+      if sortsAfter(middle) { high = middle } else { low = middle + 1 }
+    }
+    return low
+  }
+}
+
+/// `YYYY-MM-DD` of a day number (days since 1970-01-01, UTC), proleptic Gregorian calendar.
+enum DayKey {
+  static let millisecondsPerDay: Int64 = 86_400_000
+
+  static func make(day: Int64) -> String {
+    // Howard Hinnant's civil_from_days: exact for every day, no Foundation needed.
+    let z = day + 719_468
+    let era = (z >= 0 ? z : z - 146_096) / 146_097
+    let dayOfEra = z - era * 146_097
+    let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+    let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+    let shiftedMonth = (5 * dayOfYear + 2) / 153
+    let dayOfMonth = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
+    let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
+    let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+    return padded(year, 4) + "-" + padded(month, 2) + "-" + padded(dayOfMonth, 2)
+  }
+
+  private static func padded(_ value: Int64, _ width: Int) -> String {
+    let digits = String(value.magnitude)
+    let zeros = String(repeating: "0", count: max(0, width - digits.count))
+    return (value < 0 ? "-" : "") + zeros + digits
+  }
+}

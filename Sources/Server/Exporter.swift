@@ -1,0 +1,365 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import JSON
+import JSONRPC
+import Petitions
+
+/// The `export` method: one page inline, or the whole export written atomically to a file.
+struct Exporter {
+  let store: PetitionStore
+  let clock: Clock
+  let log: @Sendable (String) -> Void
+
+  /// File exports write in chunks of this size, hashing as they go.
+  static let chunkBytes = 1 << 18
+  /// Cancellation is checked this often (in rows).
+  static let cancellationStride = 512
+
+  private struct Request {
+    var query: ExportQuery
+    var format: ExportFormat
+    var path: String?
+    var overwrite: Bool
+    var progressToken: JSON?
+  }
+
+  func run(_ call: Call) {
+    let request: Request
+    switch read(call.params) {
+    case .failure(let error): return call.fail(error)
+    case .success(let value): request = value
+    }
+    do {
+      _ = try store.petition(id: request.query.petitionID)
+    } catch {
+      return call.fail(error.responseError)
+    }
+    if let path = request.path {
+      exportToFile(call, request, path: path)
+    } else {
+      exportPage(call, request)
+    }
+  }
+
+  private func read(_ params: JSON?) -> Result<Request, ResponseError> {
+    let reader = Params(params)
+    let petition = reader.string("petition", required: true, rule: Rules.petitionID)
+    let audience = reader.choice("audience", required: true, as: ExportAudience.self)
+    let format = reader.choice("format", required: true, as: ExportFormat.self)
+    let path = reader.string("path") { raw in
+      raw.isEmpty || raw.utf8.contains(0) ? .failure(RuleViolation("must be a file path")) : .success(raw)
+    }
+    let overwrite = reader.bool("overwrite") ?? false
+    let window = OperationReader.readWindow(reader)
+    let cursorText = reader.string("cursor")
+    let limit = reader.integer("limit", in: 1...10_000)
+    var progressToken: JSON? = nil
+    if let token = reader.raw("progressToken") {
+      if token.isString || token.isInteger {
+        progressToken = token
+      } else {
+        reader.report("progressToken", "must be a string or an integer")
+      }
+    }
+    var after: ExportPosition? = nil
+    if let cursorText {
+      if let position = Cursor.decode(cursorText) {
+        after = position
+      } else {
+        reader.report("cursor", "is not a cursor returned by export")
+      }
+    }
+    if reader.has("path") {
+      if reader.has("cursor") { reader.report("cursor", "applies to pages only, not to a file export") }
+      if reader.has("limit") { reader.report("limit", "applies to pages only, not to a file export") }
+    }
+    if let error = reader.finish() { return .failure(error) }
+    let query = ExportQuery(
+      petitionID: petition!, audience: audience!, window: window, after: after,
+      limit: path == nil ? (limit ?? 1000) : nil)
+    return .success(Request(query: query, format: format!, path: path, overwrite: overwrite, progressToken: progressToken))
+  }
+
+  // MARK: Pages
+
+  private func exportPage(_ call: Call, _ request: Request) {
+    let limit = request.query.limit ?? 1000
+    var query = request.query
+    query.limit = limit + 1  // one more row tells whether there is a next page
+    var rows: [ExportRow] = []
+    rows.reserveCapacity(min(limit + 1, 1024))
+    do {
+      try store.exportRows(query) { row in
+        rows.append(row)
+        return true
+      }
+    } catch {
+      return call.fail(error.responseError)
+    }
+    var nextCursor: String? = nil
+    if rows.count > limit {
+      rows.removeLast(rows.count - limit)
+      nextCursor = Cursor.encode(ExportPosition(signedAt: rows[limit - 1].signedAt, signatureID: rows[limit - 1].signatureID))
+    }
+    let encoder = RowEncoder(audience: request.query.audience)
+    let result = JSON.object()
+    result.set("count", rows.count)
+    result.set("nextCursor", nextCursor)
+    switch request.format {
+    case .json:
+      let records = JSON.array()
+      for row in rows { records.append(encoder.record(row)) }
+      result.set("records", records)
+    case .csv:
+      var data: [UInt8] = []
+      if request.query.after == nil { encoder.appendCSVHeader(to: &data) }
+      for row in rows { encoder.appendCSV(row, to: &data) }
+      result.set("data", String(decoding: data, as: UTF8.self))
+    case .ndjson:
+      var data: [UInt8] = []
+      for row in rows { encoder.appendNDJSON(row, to: &data) }
+      result.set("data", String(decoding: data, as: UTF8.self))
+    }
+    call.respond(result)
+  }
+
+  // MARK: Files
+
+  private func exportFailure(_ message: String) -> ResponseError {
+    ResponseError(code: .exportPathUnavailable, message: message)
+  }
+
+  private func exportToFile(_ call: Call, _ request: Request, path: String) {
+    if !request.overwrite && access(path, F_OK) == 0 {
+      return call.fail(exportFailure("Export path already exists (pass overwrite: true to replace it)"))
+    }
+    let directory = Self.directory(of: path)
+    let temporaryPath = Self.temporaryPath(for: path)
+    let descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    guard descriptor >= 0 else {
+      return call.fail(exportFailure("Export path cannot be written: \(Self.describeErrno())"))
+    }
+    var file = FileSink(descriptor: descriptor)
+    var isFileOpen = true
+    func abandon() {
+      if isFileOpen { close(descriptor); isFileOpen = false }
+      unlink(temporaryPath)
+    }
+
+    let progress = request.progressToken.map { ProgressReporter(call: call, token: $0) }
+    var total = 0
+    if let progress {
+      do {
+        total = try store.exportRowCount(request.query)
+      } catch {
+        abandon()
+        return call.fail(error.responseError)
+      }
+      progress.begin(total: total)
+    }
+    let reportStride = max(10_000, total / 100)
+
+    let encoder = RowEncoder(audience: request.query.audience)
+    var done = 0
+    var cancelled = false
+    var writeFailed = false
+    switch request.format {
+    case .csv: encoder.appendCSVHeader(to: &file.pending)
+    case .json: file.pending.append(UInt8(ascii: "["))
+    case .ndjson: break
+    }
+    do {
+      try store.exportRows(request.query) { row in
+        switch request.format {
+        case .csv: encoder.appendCSV(row, to: &file.pending)
+        case .ndjson: encoder.appendNDJSON(row, to: &file.pending)
+        case .json:
+          if done > 0 { file.pending.append(UInt8(ascii: ",")) }
+          file.pending.append(UInt8(ascii: "\n"))
+          encoder.record(row).appendSerialized(to: &file.pending)
+        }
+        done += 1
+        if file.pending.count >= Self.chunkBytes && !file.drain() {
+          writeFailed = true
+          return false
+        }
+        if done % Self.cancellationStride == 0 && call.isCancelled {
+          cancelled = true
+          return false
+        }
+        if let progress, done % reportStride == 0 { progress.report(done: done, total: total) }
+        return true
+      }
+    } catch {
+      abandon()
+      progress?.end(done: done, total: total)
+      return call.fail(error.responseError)
+    }
+    if cancelled || call.isCancelled {
+      abandon()
+      progress?.end(done: done, total: total)
+      return call.fail(.requestCancelled)
+    }
+    if request.format == .json { file.pending.append(contentsOf: Array((done > 0 ? "\n]\n" : "]\n").utf8)) }
+    if writeFailed || !file.drain() || fsync(descriptor) != 0 {
+      let reason = Self.describeErrno()
+      abandon()
+      progress?.end(done: done, total: total)
+      return call.fail(exportFailure("Export path cannot be written: \(reason)"))
+    }
+    close(descriptor)
+    isFileOpen = false
+
+    // Publish atomically: a reader sees no file or the whole file.
+    if request.overwrite {
+      if rename(temporaryPath, path) != 0 {
+        let reason = Self.describeErrno()
+        abandon()
+        progress?.end(done: done, total: total)
+        return call.fail(exportFailure("Export path cannot be written: \(reason)"))
+      }
+    } else {
+      // link() refuses to replace a file that appeared meanwhile, unlike rename().
+      if link(temporaryPath, path) != 0 {
+        let linkErrno = errno
+        abandon()
+        progress?.end(done: done, total: total)
+        let reason = linkErrno == EEXIST ? "Export path already exists (pass overwrite: true to replace it)"
+          : "Export path cannot be written: \(Self.describeErrno(linkErrno))"
+        return call.fail(exportFailure(reason))
+      }
+      unlink(temporaryPath)
+    }
+    Self.syncDirectory(directory)
+    progress?.end(done: done, total: total)
+
+    let result = JSON.object()
+    result.set("path", path)
+    result.set("count", done)
+    result.set("bytes", file.bytesWritten)
+    result.set("sha256", SHA256.hexDigest(file.hash.finalize()))
+    call.respond(result)
+  }
+
+  static func directory(of path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return "." }
+    return slash == path.startIndex ? "/" : String(path[..<slash])
+  }
+
+  static func temporaryPath(for path: String) -> String {
+    let directory = directory(of: path)
+    let name = path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return "\(directory)/.\(name).\(getpid()).\(spec.tv_nsec).tmp"
+  }
+
+  static func syncDirectory(_ directory: String) {
+    let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard descriptor >= 0 else { return }
+    fsync(descriptor)
+    close(descriptor)
+  }
+
+  static func describeErrno(_ code: Int32 = errno) -> String {
+    guard let text = strerror(code) else { return "errno \(code)" }
+    return String(cString: text)
+  }
+}
+
+/// Buffered writes to a file descriptor, hashing every byte written.
+private struct FileSink {
+  let descriptor: Int32
+  var pending: [UInt8] = []
+  var hash = SHA256()
+  var bytesWritten = 0
+
+  init(descriptor: Int32) {
+    self.descriptor = descriptor
+    pending.reserveCapacity(Exporter.chunkBytes + 4096)
+  }
+
+  /// Writes what is pending; false on a write error (errno tells why).
+  mutating func drain() -> Bool {
+    guard !pending.isEmpty else { return true }
+    let ok = pending.withUnsafeBytes { buffer -> Bool in
+      var offset = 0
+      while offset < buffer.count {
+        let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+        if written < 0 {
+          if errno == EINTR { continue }
+          return false
+        }
+        offset += written
+      }
+      hash.update(buffer)
+      return true
+    }
+    if ok { bytesWritten += pending.count }
+    pending.removeAll(keepingCapacity: true)
+    return ok
+  }
+}
+
+/// `$/progress` notifications for a request that gave a progressToken.
+private struct ProgressReporter {
+  let call: Call
+  let token: JSON
+
+  func begin(total: Int) { send(kind: "begin", done: 0, total: total) }
+  func report(done: Int, total: Int) { send(kind: "report", done: done, total: total) }
+  func end(done: Int, total: Int) { send(kind: "end", done: done, total: total) }
+
+  private func send(kind: String, done: Int, total: Int) {
+    let value = JSON.object()
+    value.set("kind", kind)
+    value.set("done", done)
+    value.set("total", total)
+    let params = JSON.object()
+    params.set("token", token)
+    params.set("value", value)
+    call.notify(method: "$/progress", params: params)
+  }
+}
+
+/// Export cursors: opaque to clients, the position of the last row of a page.
+enum Cursor {
+  static func encode(_ position: ExportPosition) -> String {
+    let text = "\(position.signedAt.millisecondsSinceEpoch)/\(position.signatureID)"
+    let digits = Array("0123456789abcdef".utf8)
+    var output: [UInt8] = []
+    for byte in text.utf8 {
+      output.append(digits[Int(byte >> 4)])
+      output.append(digits[Int(byte & 15)])
+    }
+    return String(decoding: output, as: UTF8.self)
+  }
+
+  static func decode(_ cursor: String) -> ExportPosition? {
+    let hex = Array(cursor.utf8)
+    guard !hex.isEmpty, hex.count % 2 == 0, hex.count <= 512 else { return nil }
+    var bytes: [UInt8] = []
+    var index = 0
+    while index < hex.count {
+      guard let high = nibble(hex[index]), let low = nibble(hex[index + 1]) else { return nil }
+      bytes.append(high << 4 | low)
+      index += 2
+    }
+    let text = String(decoding: bytes, as: UTF8.self)
+    guard let slash = text.firstIndex(of: "/"), let milliseconds = Int64(text[..<slash]) else { return nil }
+    let id = String(text[text.index(after: slash)...])
+    guard !id.isEmpty else { return nil }
+    return ExportPosition(signedAt: Timestamp(millisecondsSinceEpoch: milliseconds), signatureID: id)
+  }
+
+  private static func nibble(_ byte: UInt8) -> UInt8? {
+    switch byte {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+    default: return nil
+    }
+  }
+}

@@ -1,0 +1,153 @@
+import JSON
+import JSONRPC
+import Petitions
+
+/// Reads a params object field by field, collecting every problem with its JSON Pointer path,
+/// so one response lists all of them. Fields not read by the handler are reported as unknown.
+final class Params {
+  private let object: JSON?
+  private let path: String
+  private let problems: ProblemList
+  private var readKeys: Set<String> = []
+
+  final class ProblemList {
+    var issues: [ParamIssue] = []
+  }
+
+  init(_ object: JSON?) {
+    self.object = object
+    self.path = ""
+    self.problems = ProblemList()
+  }
+
+  private init(object: JSON, path: String, problems: ProblemList) {
+    self.object = object
+    self.path = path
+    self.problems = problems
+  }
+
+  var issues: [ParamIssue] { problems.issues }
+  var isValid: Bool { problems.issues.isEmpty }
+
+  func pointer(_ key: String) -> String {
+    path + "/" + key.replacing("~", with: "~0").replacing("/", with: "~1")
+  }
+
+  func report(_ key: String, _ message: String) {
+    problems.issues.append(ParamIssue(path: pointer(key), message: message))
+  }
+
+  /// The raw member, marked as read. JSON `null` counts as absent for optional fields.
+  private func member(_ key: String) -> JSON? {
+    readKeys.insert(key)
+    return object?[key]
+  }
+
+  func has(_ key: String) -> Bool {
+    guard let value = object?[key] else { return false }
+    return !value.isNull
+  }
+
+  func string(_ key: String, required: Bool = false) -> String? {
+    guard let value = member(key), !(value.isNull && !required) else {
+      if required { report(key, "is required") }
+      return nil
+    }
+    guard let text = value.stringValue else {
+      report(key, "must be a string")
+      return nil
+    }
+    return text
+  }
+
+  /// A string checked (and normalised) by a domain rule.
+  func string(_ key: String, required: Bool = false, rule: (String) -> Result<String, RuleViolation>) -> String? {
+    guard let text = string(key, required: required) else { return nil }
+    switch rule(text) {
+    case .success(let normalized): return normalized
+    case .failure(let violation):
+      report(key, violation.message)
+      return nil
+    }
+  }
+
+  func integer(_ key: String, required: Bool = false, in range: ClosedRange<Int64>? = nil) -> Int? {
+    guard let value = member(key), !(value.isNull && !required) else {
+      if required { report(key, "is required") }
+      return nil
+    }
+    guard let number = value.integerValue else {
+      report(key, "must be an integer")
+      return nil
+    }
+    if let range, !range.contains(number) {
+      report(key, "must be from \(range.lowerBound) to \(range.upperBound)")
+      return nil
+    }
+    return Int(number)
+  }
+
+  func bool(_ key: String) -> Bool? {
+    guard let value = member(key), !value.isNull else { return nil }
+    guard let flag = value.boolValue else {
+      report(key, "must be true or false")
+      return nil
+    }
+    return flag
+  }
+
+  func choice<Choice: RawRepresentable & CaseIterable>(
+    _ key: String, required: Bool = false, as type: Choice.Type
+  ) -> Choice? where Choice.RawValue == String {
+    guard let text = string(key, required: required) else { return nil }
+    guard let value = Choice(rawValue: text) else {
+      let names = Choice.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+      report(key, "must be one of \(names)")
+      return nil
+    }
+    return value
+  }
+
+  /// An RFC 3339 date-time.
+  func time(_ key: String) -> Timestamp? {
+    guard let text = string(key) else { return nil }
+    guard let time = RFC3339.parse(text) else {
+      report(key, "must be an RFC 3339 date-time, e.g. 2026-11-29T07:39:19.123Z")
+      return nil
+    }
+    return time
+  }
+
+  /// A nested object, read with its own reader; nil (and a problem) when it is not an object.
+  func object(_ key: String, required: Bool = false) -> Params? {
+    guard let value = member(key), !(value.isNull && !required) else {
+      if required { report(key, "is required") }
+      return nil
+    }
+    guard value.isObject else {
+      report(key, "must be an object")
+      return nil
+    }
+    return Params(object: value, path: pointer(key), problems: problems)
+  }
+
+  /// The raw value of a member (marked as read), for fields with their own shape.
+  func raw(_ key: String) -> JSON? {
+    guard let value = member(key), !value.isNull else { return nil }
+    return value
+  }
+
+  /// Reports every member the handler did not read: no extra fields are accepted.
+  func rejectUnknownFields() {
+    guard let object else { return }
+    for key in object.keys where !readKeys.contains(key) {
+      report(key, "is not a known field")
+    }
+  }
+
+  /// Finishes reading: unknown fields are problems; returns the -32602 error if there is any.
+  func finish() -> ResponseError? {
+    rejectUnknownFields()
+    return isValid ? nil : .invalidParams(issues)
+  }
+}

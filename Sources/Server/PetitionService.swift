@@ -1,0 +1,141 @@
+import JSON
+import JSONRPC
+import Petitions
+
+/// The methods of the contract, served over a `PetitionStore`.
+///
+/// Runs of requests that arrive together are served together: reads and writes are executed in
+/// order inside one write group, which the store commits (and fsyncs) once, and only then are
+/// their responses sent. Exports run on their own between groups.
+public final class PetitionService: RPCService {
+  private let store: PetitionStore
+  private let clock: Clock
+  private let log: @Sendable (String) -> Void
+  private let discoveryDocument: JSON
+
+  public init(store: PetitionStore, clock: Clock = SystemClock(), log: @escaping @Sendable (String) -> Void) {
+    self.store = store
+    self.clock = clock
+    self.log = log
+    self.discoveryDocument = OpenRPCDocument.json
+  }
+
+  public func process(_ calls: [Call]) {
+    var group: [(call: Call, operation: Operation)] = []
+    for call in calls {
+      switch route(call) {
+      case .answered:
+        break
+      case .grouped(let operation):
+        group.append((call, operation))
+      case .alone(let run):
+        runGroup(group)
+        group.removeAll()
+        run()
+      }
+    }
+    runGroup(group)
+  }
+
+  private enum Route {
+    case answered
+    case grouped(Operation)
+    case alone(() -> Void)
+  }
+
+  private func route(_ call: Call) -> Route {
+    let reading: Result<Operation, ResponseError>
+    switch call.method {
+    case "petition.create": reading = OperationReader.createPetition(call.params)
+    case "petition.get": reading = OperationReader.petitionID(call.params) { .getPetition(id: $0) }
+    case "petition.list": reading = OperationReader.listPetitions(call.params)
+    case "petition.close": reading = OperationReader.petitionID(call.params) { .closePetition(id: $0) }
+    case "sign": reading = OperationReader.sign(call.params)
+    case "count": reading = OperationReader.count(call.params)
+    case "unsubscribe": reading = OperationReader.unsubscribe(call.params)
+    case "export":
+      return .alone { [self] in Exporter(store: store, clock: clock, log: log).run(call) }
+    case "rpc.discover":
+      return .alone { [self] in
+        if let params = call.params, params.count > 0 {
+          call.fail(.invalidParams(params.keys.map { ParamIssue(path: "/" + $0, message: "is not a known field") }))
+        } else {
+          call.respond(discoveryDocument)
+        }
+      }
+    default:
+      call.fail(.methodNotFound(call.method))
+      return .answered
+    }
+    switch reading {
+    case .success(let operation): return .grouped(operation)
+    case .failure(let error):
+      call.fail(error)
+      return .answered
+    }
+  }
+
+  /// Executes a run of operations; writes among them are committed together, durably, before
+  /// any of the run's responses is sent.
+  private func runGroup(_ group: [(call: Call, operation: Operation)]) {
+    guard !group.isEmpty else { return }
+    var results: [Result<JSON, ResponseError>] = []
+    results.reserveCapacity(group.count)
+    let execute = { [self] in
+      for (call, operation) in group {
+        if call.isCancelled {
+          results.append(.failure(.requestCancelled))
+        } else {
+          results.append(self.execute(operation))
+        }
+      }
+    }
+    if group.contains(where: { $0.operation.isWrite }) {
+      do {
+        try store.performWriteGroup(execute)
+      } catch {
+        log("write group of \(group.count) failed: store unavailable")
+        let failure = error.responseError
+        results = Array(repeating: .failure(failure), count: group.count)
+      }
+    } else {
+      execute()
+    }
+    for ((call, _), result) in zip(group, results) {
+      switch result {
+      case .success(let value): call.respond(value)
+      case .failure(let error): call.fail(error)
+      }
+    }
+    group.last?.call.flushResponses()
+  }
+
+  private func execute(_ operation: Operation) -> Result<JSON, ResponseError> {
+    do {
+      switch operation {
+      case .createPetition(let new):
+        return .success(ResultEncoder.petition(try store.createPetition(new, at: clock.now())))
+      case .getPetition(let id):
+        return .success(ResultEncoder.petition(try store.petition(id: id)))
+      case .listPetitions(let status):
+        let list = JSON.array()
+        for petition in try store.petitions(status: status) { list.append(ResultEncoder.petition(petition)) }
+        let result = JSON.object()
+        result.set("petitions", list)
+        return .success(result)
+      case .closePetition(let id):
+        return .success(ResultEncoder.petition(try store.closePetition(id: id, at: clock.now())))
+      case .sign(let signing):
+        return .success(ResultEncoder.signOutcome(try store.sign(signing, at: clock.now())))
+      case .count(let query):
+        return .success(ResultEncoder.count(try store.count(query)))
+      case .unsubscribe(let unsubscription):
+        try store.unsubscribe(unsubscription, at: clock.now())
+        // The same answer whether or not the store knows the person.
+        return .success(ResultEncoder.channels(unsubscription.channels))
+      }
+    } catch {
+      return .failure(error.responseError)
+    }
+  }
+}

@@ -1,0 +1,106 @@
+import Testing
+
+import Server
+
+private func digest(_ text: String) -> String {
+  var hasher = SHA256()
+  hasher.update(Array(text.utf8))
+  return SHA256.hexDigest(hasher.finalize())
+}
+
+/// The two multi-block messages of the FIPS 180-2 / NIST examples.
+private let message448 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"
+private let message896 =
+  "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu"
+
+@Suite struct SHA256Tests {
+  /// The empty message.
+  @Test func empty() {
+    #expect(digest("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+  }
+
+  /// "abc", one block.
+  @Test func abc() {
+    #expect(digest("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+  }
+
+  /// The 448-bit message, whose padding spills into a second block.
+  @Test func message448Bits() {
+    #expect(digest(message448) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+  }
+
+  /// The 896-bit message.
+  @Test func message896Bits() {
+    #expect(digest(message896) == "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1")
+  }
+
+  /// One million 'a', fed in one call.
+  @Test func oneMillionA() {
+    var hasher = SHA256()
+    hasher.update([UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000))
+    #expect(SHA256.hexDigest(hasher.finalize()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+  }
+
+  /// Feeding the same bytes in odd-sized chunks, through both update overloads, changes nothing.
+  @Test func oddSizedChunks() {
+    let bytes = [UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000)
+    let chunkSizes = [1, 3, 7, 63, 64, 65, 127, 1000, 4099]
+    var hasher = SHA256()
+    var offset = 0
+    var turn = 0
+    bytes.withUnsafeBytes { raw in
+      while offset < bytes.count {
+        let count = min(chunkSizes[turn % chunkSizes.count], bytes.count - offset)
+        if turn % 2 == 0 {
+          hasher.update(UnsafeRawBufferPointer(rebasing: raw[offset..<offset + count]))
+        } else {
+          hasher.update(bytes[offset..<offset + count])
+        }
+        offset += count
+        turn += 1
+      }
+    }
+    #expect(SHA256.hexDigest(hasher.finalize()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+  }
+
+  /// Every message length around the block and padding boundaries hashes the same whole or
+  /// split at every point.
+  @Test func splitsAtEveryOffset() {
+    let message = Array((message896 + message448).utf8)
+    for length in [0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 121, 128, 168] {
+      let prefix = Array(message[..<length])
+      var whole = SHA256()
+      whole.update(prefix)
+      let expected = whole.finalize()
+      for split in 0...length {
+        var parts = SHA256()
+        parts.update(prefix[..<split])
+        parts.update(prefix[split...])
+        #expect(parts.finalize() == expected, "length \(length) split \(split)")
+      }
+    }
+  }
+
+  /// A collection without contiguous storage is hashed through the copying path.
+  @Test func nonContiguousCollection() {
+    var hasher = SHA256()
+    hasher.update((0..<1_000_000).lazy.map { _ in UInt8(ascii: "a") })
+    #expect(SHA256.hexDigest(hasher.finalize()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+  }
+
+  /// Empty updates are no-ops, and finalize starts the hasher over.
+  @Test func emptyUpdatesAndReuse() {
+    var hasher = SHA256()
+    hasher.update(UnsafeRawBufferPointer(start: nil, count: 0))
+    hasher.update([UInt8]())
+    hasher.update(Array("abc".utf8))
+    #expect(SHA256.hexDigest(hasher.finalize()) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    #expect(SHA256.hexDigest(hasher.finalize()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+  }
+
+  /// Hex digests are lowercase, two digits per byte.
+  @Test func hexDigest() {
+    #expect(SHA256.hexDigest([0x00, 0x0f, 0xa0, 0xff]) == "000fa0ff")
+    #expect(SHA256.hexDigest([]) == "")
+  }
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# petition-rpc benchmarks: build the C reference and the release server, then run bench.py.
+#   benchmarks/run.sh [--quick] [--only cold,throughput,latency,count,export] [--server PATH] ...
+# Every argument is passed to bench.py. With --server PATH the Swift build is skipped
+# (and SKIP_SWIFT_BUILD=1 skips it too). Results: stdout and benchmarks/results/latest.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+
+# 1. Dependencies, from apt only when something is missing.
+missing=()
+command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+if ! pkg-config --exists jansson sqlite3 >/dev/null 2>&1; then
+  missing+=(libjansson-dev libsqlite3-dev)
+fi
+if ((${#missing[@]})); then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  say "installing ${missing[*]}"
+  $sudo apt-get update
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# 2. The reference: the limit of this machine.
+mkdir -p benchmarks/bin benchmarks/results
+say "building benchmarks/bin/reference"
+# shellcheck disable=SC2046
+cc -O2 benchmarks/reference.c $(pkg-config --cflags --libs jansson sqlite3) -o benchmarks/bin/reference
+
+# 3. The server, in release, unless another binary is given.
+server=""
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[i]}" in
+    --server) server="${args[i + 1]:-}" ;;
+    --server=*) server="${args[i]#--server=}" ;;
+  esac
+done
+if [ -z "$server" ]; then
+  if [ "${SKIP_SWIFT_BUILD:-0}" = 1 ]; then
+    server=.build/release/petition-rpc
+  else
+    say "building petition-rpc (swift build -c release)"
+    swift build -c release --product petition-rpc
+    server="$(swift build -c release --show-bin-path)/petition-rpc"
+  fi
+  args=(--server "$server" "${args[@]}")
+fi
+
+# 4. Measure.
+exec python3 benchmarks/bench.py --reference benchmarks/bin/reference "${args[@]}"

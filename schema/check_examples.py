@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""Check schema/openrpc.json beyond the OpenRPC meta-schema.
+
+usage: python3 schema/check_examples.py [PATH]   (default: openrpc.json next to this script)
+
+- every schema in the document is a valid draft-07 JSON Schema and every $ref resolves;
+- every object schema says `additionalProperties: false` (params never accept extra fields);
+- every method is by-name, has at least one example, and lists errors that exist in components;
+- every example's params are declared, include the required ones and validate (one by one, as a
+  whole params object, and against `x-paramsSchema` when the method has one); every example
+  result validates against the method's result schema;
+- the error components carry the contract's codes, and the InvalidParams data matches its schema;
+- a few params the contract forbids are rejected, and a few it allows are accepted.
+
+Prints one line per problem and exits 1, or prints `ok` and exits 0.
+Needs python3 and jsonschema >= 4.18 (which brings `referencing`); nothing else.
+"""
+import json
+import pathlib
+import re
+import sys
+
+from jsonschema import Draft7Validator, FormatChecker
+from jsonschema.exceptions import SchemaError
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT7
+
+BASE = "urn:petition-rpc:openrpc"
+
+# The contract's error codes (CONTRACT.md); the document must name each of them.
+CONTRACT_ERRORS = {
+    "ParseError": -32700,
+    "InvalidRequest": -32600,
+    "MethodNotFound": -32601,
+    "InvalidParams": -32602,
+    "InternalError": -32603,
+    "StoreUnavailable": -32000,
+    "RequestCancelled": -32800,
+    "PetitionNotFound": 1001,
+    "PetitionAlreadyExists": 1002,
+    "PetitionClosed": 1003,
+    "ExportPathUnavailable": 1004,
+}
+
+CONTRACT_METHODS = [
+    "petition.create", "petition.get", "petition.list", "petition.close",
+    "sign", "count", "export", "unsubscribe", "rpc.discover",
+]
+
+# Params the contract forbids: each must fail the method's params schemas.
+_SIGNER = {"email": "alex@example.org", "firstName": "Alex", "lastName": "Example", "postalCode": "20500"}
+REJECTED = [
+    ("petition.create", {"id": "End-The-Program", "title": "t", "target": "t"}),
+    ("petition.create", {"id": "-leading-hyphen", "title": "t", "target": "t"}),
+    ("petition.create", {"id": "a" * 65, "title": "t", "target": "t"}),
+    ("petition.create", {"id": "ok", "title": "", "target": "t"}),
+    ("petition.create", {"id": "ok", "title": "x" * 201, "target": "t"}),
+    ("petition.create", {"id": "ok", "title": "bell\u0007", "target": "t"}),
+    ("petition.create", {"id": "ok", "title": "t", "target": "t", "body": "x" * 20001}),
+    ("petition.create", {"id": "ok", "title": "t", "target": "t", "extra": 1}),
+    ("petition.create", {"id": "ok", "title": "t"}),
+    ("petition.get", {}),
+    ("petition.list", {"status": "draft"}),
+    ("sign", {"petition": "p", "signer": dict(_SIGNER, email="no-at-sign.example.org")}),
+    ("sign", {"petition": "p", "signer": dict(_SIGNER, email="alex@localhost")}),
+    ("sign", {"petition": "p", "signer": dict(_SIGNER, email="a da@example.org")}),
+    ("sign", {"petition": "p", "signer": dict(_SIGNER, firstName="   ")}),
+    ("sign", {"petition": "p", "signer": dict(_SIGNER, firstName="x" * 101)}),
+    ("sign", {"petition": "p", "signer": dict(_SIGNER, lastName="see https://example.org")}),
+    ("sign", {"petition": "p", "signer": dict(_SIGNER, lastName="www.example.org")}),
+    ("sign", {"petition": "p", "signer": dict(_SIGNER, postalCode="2050")}),
+    ("sign", {"petition": "p", "signer": dict(_SIGNER, country="GB", postalCode="SW1A 1AA!")}),
+    ("sign", {"petition": "p", "signer": dict(_SIGNER, country="USA")}),
+    ("sign", {"petition": "p", "signer": dict(_SIGNER, phone="+1234567")}),
+    ("sign", {"petition": "p", "signer": dict(_SIGNER, country="GB", postalCode="SW1A 1AA", phone="2025550123")}),
+    ("sign", {"petition": "p", "signer": dict(_SIGNER, nickname="Alex")}),
+    ("sign", {"petition": "p", "signer": {k: v for k, v in _SIGNER.items() if k != "email"}}),
+    ("sign", {"petition": "p", "signer": _SIGNER, "optIn": {"email": "yes"}}),
+    ("sign", {"petition": "p", "signer": _SIGNER, "optIn": {"post": True}}),
+    ("sign", {"petition": "p", "signer": _SIGNER, "comment": "x" * 2001}),
+    ("sign", {"petition": "p", "signer": _SIGNER, "source": ""}),
+    ("sign", {"petition": "p", "signer": _SIGNER, "source": "x" * 65}),
+    ("count", {"petition": "p", "groupBy": "week"}),
+    ("count", {"petition": "p", "since": "2026-11-29"}),
+    ("export", {"petition": "p", "audience": "everyone", "format": "csv"}),
+    ("export", {"petition": "p", "audience": "delivery", "format": "xlsx"}),
+    ("export", {"petition": "p", "audience": "delivery", "format": "csv", "limit": 0}),
+    ("export", {"petition": "p", "audience": "delivery", "format": "csv", "limit": 10001}),
+    ("export", {"petition": "p", "audience": "delivery", "format": "csv", "progressToken": 1.5}),
+    ("export", {"petition": "p", "audience": "delivery", "format": "csv", "overwrite": "yes"}),
+    ("unsubscribe", {}),
+    ("unsubscribe", {"email": "alex@example.org", "phone": "+12025550123"}),
+    ("unsubscribe", {"email": "alex@example.org", "channels": ["post"]}),
+    ("unsubscribe", {"phone": "+12025550123", "channels": ["sms", "sms"]}),
+    ("rpc.discover", {"anything": True}),
+]
+
+# Params the contract allows: each must pass the method's params schemas.
+ACCEPTED = [
+    ("petition.create", {"id": "a", "title": "T", "target": "T"}),
+    ("petition.create", {"id": "0-" + "a" * 62, "title": "Ünïcödé ✓", "target": "x" * 200,
+                         "body": "Dear Sir,\r\n\tline two\n", "goal": None}),
+    ("petition.list", {}),
+    ("sign", {"petition": "p", "signer": dict(_SIGNER, email="  José.Núñez+tag@example.org ", firstName=" José ",
+                                              postalCode="20500-0001", country="us", phone="202.555.0123")}),
+    ("sign", {"petition": "p", "signer": dict(_SIGNER, country="GB", postalCode="SW1A 1AA", phone="+44 20 7946 0958"),
+              "comment": "", "optIn": {"email": False, "phone": True, "sms": True}, "source": "newsletter"}),
+    ("sign", {"petition": "p", "signer": dict(_SIGNER, country="de", postalCode="10115"), "comment": "Zeile 1\nZeile 2"}),
+    ("count", {"petition": "p", "groupBy": "day", "since": "2026-11-29T08:00:00+01:00", "until": "2026-11-30T00:00:00.5z"}),
+    ("export", {"petition": "p", "audience": "contacts", "format": "ndjson", "cursor": None, "limit": 10000,
+                "progressToken": "tok-1"}),
+    ("export", {"petition": "p", "audience": "delivery", "format": "csv", "path": "out/delivery.csv", "overwrite": True,
+                "progressToken": 7, "limit": 1}),
+    ("unsubscribe", {"phone": "(202) 555-0123"}),
+    ("unsubscribe", {"phone": "+44 20 7946 0958", "channels": ["phone"]}),
+    ("unsubscribe", {"email": "alex@example.org", "channels": ["email", "phone", "sms"]}),
+    ("rpc.discover", {}),
+]
+
+
+class Checker:
+    def __init__(self, doc):
+        self.doc = doc
+        self.problems = []
+        resource = Resource.from_contents(doc, default_specification=DRAFT7)
+        self.registry = Registry().with_resource(BASE, resource)
+
+    def problem(self, where, message):
+        self.problems.append(f"{where}: {message}")
+
+    def validator(self, pointer):
+        """A validator for the schema at `pointer` in the document, so `#/components/...` refs resolve."""
+        return Draft7Validator({"$ref": BASE + "#" + pointer}, registry=self.registry, format_checker=FormatChecker())
+
+    def errors(self, pointer, instance):
+        return self.run_validator(self.validator(pointer), instance)
+
+    @staticmethod
+    def run_validator(validator, instance):
+        try:
+            found = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
+        except Exception as error:  # an unresolvable $ref or a bad regex, reported by the schema checks
+            return [f"cannot validate: {type(error).__name__}: {str(error)[:200]}"]
+        return ["/" + "/".join(map(str, e.absolute_path)) + ": " + e.message[:200] for e in found]
+
+    def validates(self, where, pointer, instance):
+        for message in self.errors(pointer, instance):
+            self.problem(where, message)
+
+    # --- schemas -------------------------------------------------------------------------------
+    def schema_pointers(self):
+        for name in self.doc.get("components", {}).get("schemas", {}):
+            yield f"/components/schemas/{name}"
+        for i, method in enumerate(self.doc.get("methods", [])):
+            for j, _ in enumerate(method.get("params", [])):
+                yield f"/methods/{i}/params/{j}/schema"
+            if "result" in method:
+                yield f"/methods/{i}/result/schema"
+            if "x-paramsSchema" in method:
+                yield f"/methods/{i}/x-paramsSchema"
+
+    def at(self, pointer):
+        node = self.doc
+        for part in pointer[1:].split("/") if pointer else []:
+            part = part.replace("~1", "/").replace("~0", "~")
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        return node
+
+    def check_schemas(self):
+        for pointer in self.schema_pointers():
+            schema = self.at(pointer)
+            try:
+                Draft7Validator.check_schema(schema)
+            except SchemaError as error:
+                self.problem(pointer, f"not a valid draft-07 schema: {error.message[:200]}")
+                continue
+            self.walk(pointer, schema)
+
+    def walk(self, pointer, schema):
+        """Every $ref resolves; every object schema closes its properties."""
+        if isinstance(schema, dict):
+            if "$ref" in schema:
+                target = schema["$ref"]
+                try:
+                    if not target.startswith("#/"):
+                        raise LookupError
+                    self.at(target[1:])
+                except (LookupError, ValueError, TypeError):
+                    self.problem(pointer, f"$ref {target} does not resolve to a place in this document")
+            if "pattern" in schema:
+                try:
+                    re.compile(schema["pattern"])
+                except re.error as error:
+                    self.problem(pointer, f"pattern {schema['pattern']!r} is not a valid regular expression: {error}")
+            kinds = schema.get("type")
+            kinds = kinds if isinstance(kinds, list) else [kinds]
+            if ("object" in kinds or "properties" in schema) and schema.get("additionalProperties") is not False:
+                self.problem(pointer, "an object schema without additionalProperties: false")
+            for key, value in schema.items():
+                if key in ("properties", "definitions", "patternProperties") and isinstance(value, dict):
+                    for name, sub in value.items():
+                        self.walk(f"{pointer}/{key}/{name}", sub)
+                elif key in ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames"):
+                    self.walk(f"{pointer}/{key}", value)
+                elif key in ("oneOf", "anyOf", "allOf") and isinstance(value, list):
+                    for i, sub in enumerate(value):
+                        self.walk(f"{pointer}/{key}/{i}", sub)
+        elif isinstance(schema, list):
+            for i, sub in enumerate(schema):
+                self.walk(f"{pointer}/{i}", sub)
+
+    # --- methods and examples ------------------------------------------------------------------
+    def params_object_schema(self, index):
+        """The whole params object as one schema: declared names, required ones, nothing else."""
+        method = self.doc["methods"][index]
+        return {
+            "type": "object",
+            "additionalProperties": False,
+            "required": [p["name"] for p in method["params"] if p.get("required")],
+            "properties": {p["name"]: {"$ref": BASE + f"#/methods/{index}/params/{j}/schema"}
+                           for j, p in enumerate(method["params"])},
+        }
+
+    def params_errors(self, index, params):
+        method = self.doc["methods"][index]
+        validator = Draft7Validator(self.params_object_schema(index), registry=self.registry, format_checker=FormatChecker())
+        messages = self.run_validator(validator, params)
+        if "x-paramsSchema" in method:
+            messages += self.errors(f"/methods/{index}/x-paramsSchema", params)
+        return messages
+
+    def check_methods(self):
+        methods = self.doc.get("methods", [])
+        names = [m.get("name") for m in methods]
+        for name in CONTRACT_METHODS:
+            if name not in names:
+                self.problem("/methods", f"the contract's method {name} is missing")
+        for name in names:
+            if name not in CONTRACT_METHODS:
+                self.problem("/methods", f"{name} is not a method of the contract")
+        error_components = self.doc.get("components", {}).get("errors", {})
+        for i, method in enumerate(methods):
+            where = f"/methods/{i} ({method.get('name')})"
+            if method.get("paramStructure") != "by-name":
+                self.problem(where, "paramStructure is not by-name")
+            param_names = [p.get("name") for p in method.get("params", [])]
+            if len(set(param_names)) != len(param_names):
+                self.problem(where, "duplicate param names")
+            if "result" not in method:
+                self.problem(where, "no result")
+            for error in method.get("errors", []):
+                target = error.get("$ref", "")
+                if not target.startswith("#/components/errors/") or target.rsplit("/", 1)[1] not in error_components:
+                    self.problem(where, f"error {error} is not a reference to components.errors")
+            if not method.get("examples"):
+                self.problem(where, "no examples")
+            for k, example in enumerate(method.get("examples", [])):
+                self.check_example(i, f"{where}/examples/{k} ({example.get('name')})", example)
+
+    def check_example(self, index, where, example):
+        method = self.doc["methods"][index]
+        declared = {p["name"]: j for j, p in enumerate(method["params"])}
+        params = {}
+        for entry in example.get("params", []):
+            name = entry.get("name")
+            if name not in declared:
+                self.problem(where, f"param {name} is not declared by the method")
+                continue
+            params[name] = entry.get("value")
+            self.validates(f"{where} param {name}", f"/methods/{index}/params/{declared[name]}/schema", entry.get("value"))
+        for message in self.params_errors(index, params):
+            self.problem(f"{where} params", message)
+        if "result" not in example:
+            self.problem(where, "no result")
+        elif "result" in method:
+            self.validates(f"{where} result", f"/methods/{index}/result/schema", example["result"].get("value"))
+
+    # --- errors and negative cases -------------------------------------------------------------
+    def check_errors(self):
+        errors = self.doc.get("components", {}).get("errors", {})
+        for name, code in CONTRACT_ERRORS.items():
+            if name not in errors:
+                self.problem("/components/errors", f"{name} ({code}) is missing")
+            elif errors[name].get("code") != code:
+                self.problem(f"/components/errors/{name}", f"code is {errors[name].get('code')}, the contract says {code}")
+        if "InvalidParams" in errors and "data" in errors["InvalidParams"]:
+            self.validates("/components/errors/InvalidParams/data", "/components/schemas/InvalidParamsData",
+                           errors["InvalidParams"]["data"])
+
+    def check_rejections(self):
+        index = {m.get("name"): i for i, m in enumerate(self.doc.get("methods", []))}
+        for name, params in REJECTED:
+            if name in index and not self.params_errors(index[name], params):
+                self.problem(f"{name} params {json.dumps(params)[:120]}", "accepted, but the contract forbids them")
+        for name, params in ACCEPTED:
+            for message in self.params_errors(index[name], params) if name in index else []:
+                self.problem(f"{name} params {json.dumps(params)[:120]}", f"rejected, but the contract allows them: {message}")
+
+    def run(self):
+        self.check_schemas()
+        self.check_methods()
+        self.check_errors()
+        self.check_rejections()
+        return self.problems
+
+
+def main():
+    path = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path(__file__).resolve().parent / "openrpc.json"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    problems = Checker(doc).run()
+    for line in problems:
+        print(line)
+    if problems:
+        sys.exit(1)
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()
