@@ -535,7 +535,10 @@ def main():
     else:
         sizes = dict(throughput=100_000, latency=2_000, count=2_000, big=1_000_000, mid=100_000)
         runs, heavy = a.runs or 5, a.heavy_runs or 3
-    only = set(x for x in a.only.split(",") if x) or {"cold", "throughput", "latency", "count", "export"}
+    known = {"cold", "throughput", "latency", "count", "export"}
+    only = set(x.strip() for x in a.only.split(",") if x.strip()) or known
+    if only - known:
+        ap.error("--only: unknown scenario(s) %s; known: %s" % (",".join(sorted(only - known)), ",".join(sorted(known))))
 
     for label, b in (("server", a.server), ("reference", a.reference)):
         if not (os.path.isfile(b) and os.access(b, os.X_OK)):

@@ -151,7 +151,7 @@ def run(client: PetitionClient, workdir: pathlib.Path) -> None:
            "delivery rows are not in signing order")
     expect(rows[1][1] == "Alex", "the duplicate changed the first signature's data")
     for line in page["data"].rstrip("\r\n").split("\r\n"):
-        say(line)
+        say(line.replace("\n", "\\n"))  # records end with CRLF; a bare LF is inside a quoted comment
     say("(no email or phone: this is what the Secretary receives)")
 
     step("Export contacts to a file")

@@ -19,18 +19,7 @@ if [[ -z $bin || ! -x $bin ]]; then
   exit 1
 fi
 
-# Pretty-print each response line when python3 is at hand; otherwise print it as it came.
-show() {
-  if command -v python3 >/dev/null; then
-    python3 -c 'import json, sys
-for line in sys.stdin:
-    print(json.dumps(json.loads(line), ensure_ascii=False), flush=True)'
-  else
-    cat
-  fi
-}
-
-"$bin" --db :memory: <<'NDJSON' | show
+"$bin" --db :memory: <<'NDJSON'
 {"jsonrpc":"2.0","id":1,"method":"petition.create","params":{"id":"end-the-program","title":"End the Example Program","target":"The Secretary of Example Affairs","body":"Dear Secretary,\n\nPlease end the Example Program.\n","goal":1000}}
 {"jsonrpc":"2.0","id":2,"method":"sign","params":{"petition":"end-the-program","signer":{"email":"alex.example@example.org","firstName":"Alex","lastName":"Example","postalCode":"20500"},"optIn":{"email":true},"source":"shell"}}
 {"jsonrpc":"2.0","id":3,"method":"sign","params":{"petition":"end-the-program","signer":{"email":"Alex.Example+again@Example.org","firstName":"Alex","lastName":"Example","postalCode":"20500"}}}

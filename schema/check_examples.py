@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Check schema/openrpc.json beyond the OpenRPC meta-schema.
 
-usage: python3 schema/check_examples.py [PATH]   (default: openrpc.json next to this script)
+usage: python3 schema/check_examples.py [PATH] [--binary PETITION_RPC]
+       (PATH defaults to openrpc.json next to this script)
 
 - every schema in the document is a valid draft-07 JSON Schema and every $ref resolves;
 - every object schema says `additionalProperties: false` (params never accept extra fields);
@@ -10,14 +11,21 @@ usage: python3 schema/check_examples.py [PATH]   (default: openrpc.json next to 
   whole params object, and against `x-paramsSchema` when the method has one); every example
   result validates against the method's result schema;
 - the error components carry the contract's codes, and the InvalidParams data matches its schema;
-- a few params the contract forbids are rejected, and a few it allows are accepted.
+- a few params the contract forbids are rejected, and a few it allows are accepted;
+- with --binary: every example is played, in document order, through `PETITION_RPC --db :memory:`
+  (a fresh empty store); each answer must fit the result schema and equal the example's result,
+  except values the server makes up (signatureId, createdAt, closedAt, signedAt), which are compared
+  by type and must stand for the same value wherever the example repeats them. rpc.discover must
+  answer this very document.
 
 Prints one line per problem and exits 1, or prints `ok` and exits 0.
 Needs python3 and jsonschema >= 4.18 (which brings `referencing`); nothing else.
 """
+import argparse
 import json
 import pathlib
 import re
+import subprocess
 import sys
 
 from jsonschema import Draft7Validator, FormatChecker
@@ -91,7 +99,14 @@ REJECTED = [
     ("unsubscribe", {}),
     ("unsubscribe", {"email": "alex@example.org", "phone": "+12025550123"}),
     ("unsubscribe", {"email": "alex@example.org", "channels": ["post"]}),
-    ("unsubscribe", {"phone": "+12025550123", "channels": ["sms", "sms"]}),
+    ("unsubscribe", {"phone": "+12025550123", "channels": []}),
+    ("petition.create", {"id": "ok", "title": "   ", "target": "t"}),
+    ("petition.create", {"id": "ok", "title": "t", "target": "t", "goal": 0}),
+    ("petition.create", {"id": "ok", "title": "t", "target": "t", "goal": 1000000001}),
+    ("sign", {"petition": "p", "signer": _SIGNER, "source": "  "}),
+    ("sign", {"petition": "p", "signer": dict(_SIGNER, firstName="A\u0085B")}),
+    ("export", {"petition": "p", "audience": "delivery", "format": "csv", "path": "out.csv", "limit": 10}),
+    ("export", {"petition": "p", "audience": "delivery", "format": "csv", "path": "out.csv", "cursor": "c"}),
     ("rpc.discover", {"anything": True}),
 ]
 
@@ -110,7 +125,11 @@ ACCEPTED = [
     ("export", {"petition": "p", "audience": "contacts", "format": "ndjson", "cursor": None, "limit": 10000,
                 "progressToken": "tok-1"}),
     ("export", {"petition": "p", "audience": "delivery", "format": "csv", "path": "out/delivery.csv", "overwrite": True,
-                "progressToken": 7, "limit": 1}),
+                "progressToken": 7, "since": "2026-11-29T07:00:00.123456-05:00"}),
+    ("sign", {"petition": "p", "signer": dict(_SIGNER, postalCode=" 20500 ", phone="1 202 555 0123 "),
+              "source": " flyer "}),
+    ("petition.create", {"id": "ok", "title": "\tPadded title\n", "target": " t ", "goal": 1000000000}),
+    ("unsubscribe", {"phone": "+12025550123", "channels": ["sms", "sms"]}),
     ("unsubscribe", {"phone": "(202) 555-0123"}),
     ("unsubscribe", {"phone": "+44 20 7946 0958", "channels": ["phone"]}),
     ("unsubscribe", {"email": "alex@example.org", "channels": ["email", "phone", "sms"]}),
@@ -304,10 +323,86 @@ class Checker:
         return self.problems
 
 
+# Values the server makes up: compared by type, and the same example value must stand for the same
+# actual value everywhere (the duplicate sign returns the first signatureId; get returns create's createdAt);
+# different example signatureIds must be different signatures.
+GENERATED_KEYS = {"signatureId", "createdAt", "closedAt", "signedAt"}
+
+
+def walk_binary(doc, checker, binary):
+    """Play every example, in document order, through `binary --db :memory:`; compare the answers."""
+    problems = []
+    stand_ins = {}
+
+    def compare(where, expected, actual, key=None):
+        if key in GENERATED_KEYS and expected is not None:
+            if type(actual) is not type(expected):
+                problems.append(f"{where}: expected a {type(expected).__name__}, got {actual!r}")
+            elif stand_ins.setdefault((key, expected), actual) != actual:
+                problems.append(f"{where}: {actual!r}, but the same example value was {stand_ins[(key, expected)]!r} before")
+            elif key == "signatureId" and stand_ins.setdefault(("id of", actual), expected) != expected:
+                # Two signatures never share an id (two times may share a millisecond).
+                problems.append(f"{where}: the example says {expected!r}, but the server answered {actual!r}, "
+                                f"which the examples call {stand_ins[('id of', actual)]!r}")
+        elif isinstance(expected, dict) and isinstance(actual, dict):
+            if set(expected) != set(actual):
+                problems.append(f"{where}: keys {sorted(actual)}, expected {sorted(expected)}")
+            for name in expected.keys() & actual.keys():
+                compare(f"{where}/{name}", expected[name], actual[name], name)
+        elif isinstance(expected, list) and isinstance(actual, list) and len(expected) == len(actual):
+            for i, (e, a) in enumerate(zip(expected, actual)):
+                compare(f"{where}/{i}", e, a, key)
+        elif expected != actual or type(expected) is not type(actual):
+            problems.append(f"{where}: {json.dumps(actual, ensure_ascii=False)[:200]}, "
+                            f"expected {json.dumps(expected, ensure_ascii=False)[:200]}")
+
+    server = subprocess.Popen([binary, "--db", ":memory:"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        request_id = 0
+        for index, method in enumerate(doc["methods"]):
+            for example in method.get("examples", []):
+                where = f"{method['name']} example {example.get('name')}"
+                request_id += 1
+                request = {"jsonrpc": "2.0", "id": request_id, "method": method["name"]}
+                params = {entry["name"]: entry["value"] for entry in example.get("params", [])}
+                if params:
+                    request["params"] = params
+                server.stdin.write(json.dumps(request, ensure_ascii=False).encode("utf-8") + b"\n")
+                server.stdin.flush()
+                line = server.stdout.readline()
+                if not line:
+                    problems.append(f"{where}: the server closed its output")
+                    return problems
+                response = json.loads(line)
+                if response.get("id") != request_id or "result" not in response:
+                    problems.append(f"{where}: {json.dumps(response, ensure_ascii=False)[:300]}")
+                    continue
+                actual = response["result"]
+                for message in checker.errors(f"/methods/{index}/result/schema", actual):
+                    problems.append(f"{where}: the answer does not fit the result schema: {message}")
+                if method["name"] == "rpc.discover":
+                    if actual != doc:
+                        problems.append(f"{where}: the answer is not this document (re-embed the schema?)")
+                elif "result" in example:
+                    compare(where, example["result"]["value"], actual)
+    finally:
+        server.stdin.close()
+        code = server.wait(30)
+    if code != 0:
+        problems.append(f"the server exited with {code}")
+    return problems
+
+
 def main():
-    path = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path(__file__).resolve().parent / "openrpc.json"
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    problems = Checker(doc).run()
+    parser = argparse.ArgumentParser(description="Check schema/openrpc.json beyond the OpenRPC meta-schema.")
+    parser.add_argument("path", nargs="?", default=str(pathlib.Path(__file__).resolve().parent / "openrpc.json"))
+    parser.add_argument("--binary", help="also play the examples, in order, through this petition-rpc on an empty store")
+    args = parser.parse_args()
+    doc = json.loads(pathlib.Path(args.path).read_text(encoding="utf-8"))
+    checker = Checker(doc)
+    problems = checker.run()
+    if args.binary and not problems:
+        problems = walk_binary(doc, checker, args.binary)
     for line in problems:
         print(line)
     if problems:

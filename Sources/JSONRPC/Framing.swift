@@ -178,7 +178,8 @@ public struct FrameDecoder: Sendable {
       return .message(body: body, framing: .lineDelimited, contentType: nil)
     }
     if buffer.count - start > maxMessageBytes + 1 {
-      start = buffer.count
+      // Drop what was searched; the rest of the line is dropped as it arrives.
+      start = searchLimit
       skip = .throughLineFeed
       return .error(.tooLarge(limit: maxMessageBytes), framing: .lineDelimited)
     }

@@ -106,15 +106,15 @@ public final class Connection {
   public var isInsideTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
 
   public func beginTransaction(_ kind: TransactionKind = .deferred) throws(SQLiteError) {
-    try cachedStatement("BEGIN \(kind.rawValue) TRANSACTION").execute()
+    try runToCompletion(cachedStatement("BEGIN \(kind.rawValue) TRANSACTION"))
   }
 
   public func commit() throws(SQLiteError) {
-    try cachedStatement("COMMIT TRANSACTION").execute()
+    try runToCompletion(cachedStatement("COMMIT TRANSACTION"))
   }
 
   public func rollback() throws(SQLiteError) {
-    try cachedStatement("ROLLBACK TRANSACTION").execute()
+    try runToCompletion(cachedStatement("ROLLBACK TRANSACTION"))
   }
 
   /// Runs `body` in a transaction: committed when it returns, rolled back when it throws or
@@ -154,6 +154,12 @@ public final class Connection {
   public var changes: Int { Int(sqlite3_changes64(handle)) }
 
   // MARK: Private
+
+  /// Runs a statement and resets it, so that it holds no lock and is not counted as active.
+  private func runToCompletion(_ statement: Statement) throws(SQLiteError) {
+    defer { statement.reset() }
+    try statement.execute()
+  }
 
   private func prepare(_ sql: String, flags: UInt32) throws(SQLiteError) -> Statement {
     var statement: OpaquePointer?

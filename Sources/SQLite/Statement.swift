@@ -82,7 +82,12 @@ public final class Statement {
     switch result {
     case SQLITE_ROW: return true
     case SQLITE_DONE: return false
-    default: throw SQLiteError(result: result, connection: sqlite3_db_handle(handle), sql: sql)
+    default:
+      let error = SQLiteError(result: result, connection: sqlite3_db_handle(handle), sql: sql)
+      // A statement left running after an error (e.g. a BUSY BEGIN IMMEDIATE, which SQLite
+      // keeps resumable) counts as an active writer and makes a later COMMIT fail.
+      sqlite3_reset(handle)
+      throw error
     }
   }
 

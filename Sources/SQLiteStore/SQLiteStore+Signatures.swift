@@ -6,8 +6,8 @@ extension SQLiteStore {
     try write {
       // Checks first: a closed or unknown petition writes nothing. The count is read under the
       // write lock, so it is exact even with other processes signing.
-      let petition = try petitionRow(id: signing.petitionID)
-      guard petition.petition.status == .open else { throw StoreError.petitionClosed(signing.petitionID) }
+      let petition = try petitionForSigning(id: signing.petitionID)
+      guard petition.isOpen else { throw StoreError.petitionClosed(signing.petitionID) }
 
       let signatureRowID: Int64
       let count: Int
@@ -18,10 +18,10 @@ extension SQLiteStore {
         defer { increment.reset() }
         try increment.bind(petition.key, at: 1)
         try increment.execute()
-        (signatureRowID, count, isDuplicate) = (newRowID, petition.petition.count + 1, false)
+        (signatureRowID, count, isDuplicate) = (newRowID, petition.count + 1, false)
       } else {
         let existing = try existingSignatureRowID(petitionKey: petition.key, personKey: signing.signer.canonicalEmail)
-        (signatureRowID, count, isDuplicate) = (existing, petition.petition.count, true)
+        (signatureRowID, count, isDuplicate) = (existing, petition.count, true)
       }
       // A duplicate keeps the first signature's data, but an opt-in given now is fresh consent.
       if !signing.optIns.isEmpty {
@@ -60,6 +60,16 @@ extension SQLiteStore {
       try update.bind(channels.contains(.sms), at: 4)
       try update.execute()
     }
+  }
+
+  /// What a sign needs of its petition; not the whole row, whose body may be long.
+  private func petitionForSigning(id: String) throws -> (key: Int64, isOpen: Bool, count: Int) {
+    let select = try connection.cachedStatement(
+      "SELECT pk, status = 'open', signature_count FROM petitions WHERE id = ?1")
+    defer { select.reset() }
+    try select.bind(id, at: 1)
+    guard try select.step() else { throw StoreError.petitionNotFound(id) }
+    return (select.int64(at: 0), select.bool(at: 1), select.int(at: 2))
   }
 
   /// Inserts the signature unless the person already signed this petition. Returns the new

@@ -9,7 +9,7 @@ enum OpenRPCDocument {
   "info": {
     "title": "petition-rpc",
     "version": "0.1.0",
-    "description": "A JSON-RPC 2.0 server that stores petition signatures.\n\nTransport: the `petition-rpc` executable reads requests on stdin and writes responses on stdout (stdio); stdout carries protocol messages only, diagnostics go to stderr. The store is chosen with `--db PATH` (else the environment variable PETITION_RPC_DB, else petitions.sqlite3 in the current directory; `:memory:` for a throw-away store).\n\nFraming is detected per incoming message, and each response is written in the framing of the request it answers:\n- NDJSON: one JSON text per line, ended by \\n (\\r\\n accepted); blank lines are ignored.\n- LSP base protocol: `Content-Length: N\\r\\n`, optional other headers (a Content-Type charset must be utf-8), `\\r\\n`, then exactly N bytes of UTF-8 JSON (N counts bytes). Responses are `Content-Length: N\\r\\n\\r\\n` and the body.\n\nJSON-RPC 2.0 in full: notifications, batches, string/number/null ids. Params are by name only (an object); params given by position (a non-empty array) get -32602, an empty array or null counts as no params, and unknown fields are rejected with -32602 (error.data.errors lists {path, message}, path a JSON Pointer into params). Responses are sent as each request is done: match them by id. Limits: --max-message-bytes (default 1048576), --max-batch (default 1000).\n\nNotifications: in, `$/cancelRequest` {id} (schema CancelRequestParams) cancels a request that has not finished, which is then answered with -32800; out, `$/progress` {token, value} (schema ProgressParams) while an export with path and progressToken runs. Unknown `$/` notifications are ignored; unknown `$/` requests get -32601.\n\nTimes are RFC 3339 in UTC with milliseconds. All text is stored in Unicode NFC; lengths are counted in characters."
+    "description": "A JSON-RPC 2.0 server that stores petition signatures.\n\nTransport: the `petition-rpc` executable reads requests on stdin and writes responses on stdout (stdio); stdout carries protocol messages only, diagnostics go to stderr. The store is chosen with `--db PATH` (else the environment variable PETITION_RPC_DB, else petitions.sqlite3 in the current directory; `:memory:` for a throw-away store).\n\nFraming is detected per incoming message, and each response is written in the framing of the request it answers:\n- NDJSON: one JSON text per line, ended by \\n (\\r\\n accepted); blank lines are ignored.\n- LSP base protocol: `Content-Length: N\\r\\n`, optional other headers (a Content-Type charset must be utf-8), `\\r\\n`, then exactly N bytes of UTF-8 JSON (N counts bytes). Responses are `Content-Length: N\\r\\n\\r\\n` and the body.\n\nJSON-RPC 2.0 in full: notifications, batches, string/number/null ids. Params are by name only (an object); params given by position (a non-empty array) get -32602, an empty array or null counts as no params, and unknown fields are rejected with -32602 (error.data.errors lists {path, message}, path a JSON Pointer into params). Responses are sent as each request is done: match them by id. Limits: --max-message-bytes (default 1048576), --max-batch (default 1000).\n\nNotifications: in, `$/cancelRequest` {id} (schema CancelRequestParams) cancels a request that has not finished, which is then answered with -32800; out, `$/progress` {token, value} (schema ProgressParams) while an export with path and progressToken runs. Unknown `$/` notifications are ignored; unknown `$/` requests get -32601.\n\nWhere params constrain one another, the method's `x-paramsSchema` is a JSON Schema that the params object as a whole must also satisfy.\n\nText: all text is stored in Unicode NFC. Names, titles, targets, sources, postal codes, emails and phones are trimmed; lengths count characters after NFC and trimming; a JSON Schema validator counts code points as given, so for decomposed or emoji-rich text the schemas' maxLength is stricter than the server. Only body and comment may hold line breaks and tabs. Times are written as RFC 3339 in UTC with milliseconds."
   },
   "methods": [
     {
@@ -318,9 +318,9 @@ enum OpenRPCDocument {
             {
               "name": "signer",
               "value": {
-                "email": "Ada.Lovelace@example.org",
-                "firstName": "Ada",
-                "lastName": "Lovelace",
+                "email": "Alex.Example@example.org",
+                "firstName": "Alex",
+                "lastName": "Example",
                 "postalCode": "20500"
               }
             },
@@ -342,7 +342,7 @@ enum OpenRPCDocument {
           "result": {
             "name": "sign-first-result",
             "value": {
-              "signatureId": "sig_0000000001",
+              "signatureId": "sig_0000000000001",
               "petition": "end-the-program",
               "duplicate": false,
               "count": 1
@@ -360,9 +360,9 @@ enum OpenRPCDocument {
             {
               "name": "signer",
               "value": {
-                "email": "  ada.lovelace+petitions@EXAMPLE.org ",
-                "firstName": "Ada",
-                "lastName": "Lovelace",
+                "email": "  alex.example+petitions@EXAMPLE.org ",
+                "firstName": "Alex",
+                "lastName": "Example",
                 "postalCode": "20500"
               }
             }
@@ -370,7 +370,7 @@ enum OpenRPCDocument {
           "result": {
             "name": "sign-duplicate-result",
             "value": {
-              "signatureId": "sig_0000000001",
+              "signatureId": "sig_0000000000001",
               "petition": "end-the-program",
               "duplicate": true,
               "count": 1
@@ -388,9 +388,9 @@ enum OpenRPCDocument {
             {
               "name": "signer",
               "value": {
-                "email": "grace.hopper@example.com",
-                "firstName": "Grace",
-                "lastName": "Hopper",
+                "email": "sam.sample@example.com",
+                "firstName": "Sam",
+                "lastName": "Sample",
                 "postalCode": "10001",
                 "country": "US",
                 "phone": "(202) 555-0147"
@@ -407,7 +407,7 @@ enum OpenRPCDocument {
           "result": {
             "name": "sign-second-result",
             "value": {
-              "signatureId": "sig_0000000002",
+              "signatureId": "sig_0000000000002",
               "petition": "end-the-program",
               "duplicate": false,
               "count": 2
@@ -533,7 +533,7 @@ enum OpenRPCDocument {
     {
       "name": "export",
       "summary": "Export a petition's signatures, as one page or to a file.",
-      "description": "Rows are ordered by signedAt, then signatureId. audience delivery (for the target: signatureId, firstName, lastName, postalCode, country, comment, signedAt; never email or phone) or contacts (for outreach: signatureId, email, firstName, lastName, postalCode, country, phone, optInEmail, optInPhone, optInSms, source, signedAt; only signers with at least one channel opted in and not unsubscribed, each optIn column the person's consent now).\n\nWith path: the whole export is written to that file (a temporary file first, fsynced, renamed, mode 0600; a relative path is relative to the server's working directory); the result is {path, count, bytes, sha256}. An existing file without overwrite true, or a path that cannot be written, is 1004. With progressToken, $/progress notifications (ProgressParams) are sent while it runs, end before the response; $/cancelRequest ends it with -32800 and leaves no file.\n\nWithout path: one page of at most limit rows after cursor: {count, nextCursor, records} for json, {count, nextCursor, data} for csv and ndjson. Following nextCursor until it is null yields every row exactly once; a csv page has the header line on the first page only.\n\nCSV is RFC 4180 (comma, CRLF, quoting, UTF-8 without BOM); a cell that begins with =, +, -, @, tab or CR is prefixed with '; booleans are true/false, null is empty. A json file is one JSON array of records; ndjson is one object per line, LF-ended.",
+      "description": "Rows are ordered by signedAt, then signatureId. audience delivery (for the target: signatureId, firstName, lastName, postalCode, country, comment, signedAt; never email or phone) or contacts (for outreach: signatureId, email, firstName, lastName, postalCode, country, phone, optInEmail, optInPhone, optInSms, source, signedAt; only signers with at least one channel opted in and not unsubscribed, each optIn column the person's consent now).\n\nWith path: the whole export is written to that file (a temporary file first, fsynced, renamed, mode 0600; a relative path is relative to the server's working directory); the result is {path, count, bytes, sha256}. An existing file without overwrite true, or a path that cannot be written, is 1004. With progressToken, $/progress notifications (ProgressParams) are sent while it runs, end before the response; $/cancelRequest ends it with -32800 and leaves no file.\n\nWithout path: one page of at most limit rows (default 1000) after cursor: {count, nextCursor, records} for json, {count, nextCursor, data} for csv and ndjson. Following nextCursor until it is null yields every row exactly once; a csv page has the header line on the first page only.\n\nCSV is RFC 4180 (comma, CRLF, quoting, UTF-8 without BOM); a cell that begins with =, +, -, @, tab or CR is prefixed with '; booleans are true/false, null is empty. A json file is one JSON array of records; ndjson is one object per line, LF-ended.",
       "paramStructure": "by-name",
       "params": [
         {
@@ -602,7 +602,7 @@ enum OpenRPCDocument {
         },
         {
           "name": "cursor",
-          "description": "nextCursor of the previous page; absent or null for the first page.",
+          "description": "nextCursor of the previous page; absent or null for the first page. Not with path.",
           "required": false,
           "schema": {
             "$ref": "#/components/schemas/Cursor"
@@ -610,7 +610,7 @@ enum OpenRPCDocument {
         },
         {
           "name": "limit",
-          "description": "Rows per page.",
+          "description": "Rows per page. Not with path.",
           "required": false,
           "schema": {
             "type": "integer",
@@ -631,6 +631,30 @@ enum OpenRPCDocument {
           }
         }
       ],
+      "x-paramsSchema": {
+        "description": "cursor and limit page an inline export: not with path.",
+        "if": {
+          "required": [
+            "path"
+          ]
+        },
+        "then": {
+          "not": {
+            "anyOf": [
+              {
+                "required": [
+                  "cursor"
+                ]
+              },
+              {
+                "required": [
+                  "limit"
+                ]
+              }
+            ]
+          }
+        }
+      },
       "result": {
         "name": "exportResult",
         "schema": {
@@ -683,18 +707,18 @@ enum OpenRPCDocument {
               "nextCursor": null,
               "records": [
                 {
-                  "signatureId": "sig_0000000001",
-                  "firstName": "Ada",
-                  "lastName": "Lovelace",
+                  "signatureId": "sig_0000000000001",
+                  "firstName": "Alex",
+                  "lastName": "Example",
                   "postalCode": "20500",
                   "country": "US",
                   "comment": "End it, please.",
                   "signedAt": "2026-11-29T07:39:20.456Z"
                 },
                 {
-                  "signatureId": "sig_0000000002",
-                  "firstName": "Grace",
-                  "lastName": "Hopper",
+                  "signatureId": "sig_0000000000002",
+                  "firstName": "Sam",
+                  "lastName": "Sample",
                   "postalCode": "10001",
                   "country": "US",
                   "comment": null,
@@ -728,10 +752,10 @@ enum OpenRPCDocument {
               "nextCursor": null,
               "records": [
                 {
-                  "signatureId": "sig_0000000001",
-                  "email": "Ada.Lovelace@example.org",
-                  "firstName": "Ada",
-                  "lastName": "Lovelace",
+                  "signatureId": "sig_0000000000001",
+                  "email": "Alex.Example@example.org",
+                  "firstName": "Alex",
+                  "lastName": "Example",
                   "postalCode": "20500",
                   "country": "US",
                   "phone": null,
@@ -742,10 +766,10 @@ enum OpenRPCDocument {
                   "signedAt": "2026-11-29T07:39:20.456Z"
                 },
                 {
-                  "signatureId": "sig_0000000002",
-                  "email": "grace.hopper@example.com",
-                  "firstName": "Grace",
-                  "lastName": "Hopper",
+                  "signatureId": "sig_0000000000002",
+                  "email": "sam.sample@example.com",
+                  "firstName": "Sam",
+                  "lastName": "Sample",
                   "postalCode": "10001",
                   "country": "US",
                   "phone": "+12025550147",
@@ -764,7 +788,7 @@ enum OpenRPCDocument {
     {
       "name": "unsubscribe",
       "summary": "Withdraw a person's consent to be contacted.",
-      "description": "Exactly one of email or phone (x-paramsSchema states this as oneOf). {email} applies to that person (canonical email); {phone} (E.164 or a US national number) to every person whose phone is that number. It applies on every petition, at once, and is durable when answered. channels defaults to all three. The answer is the same whether or not the store knows the person. Consent per channel is the newest of the person's explicit opt-ins (on any petition) and unsubscribes: a later sign with an explicit opt-in subscribes that channel again. Signatures and counts are not changed.",
+      "description": "Exactly one of email or phone (x-paramsSchema states it). {email} applies to that person (canonical email); {phone} (E.164 or a US national number) to every person whose phone is that number. It applies on every petition, at once, and is durable when answered. channels defaults to all three. The answer is the same whether or not the store knows the person. Consent per channel is the newest of the person's explicit opt-ins (on any petition) and unsubscribes: a later sign with an explicit opt-in subscribes that channel again. Signatures and counts are not changed.",
       "paramStructure": "by-name",
       "params": [
         {
@@ -788,24 +812,12 @@ enum OpenRPCDocument {
           "description": "Channels to unsubscribe; default email, phone and sms.",
           "required": false,
           "schema": {
-            "$ref": "#/components/schemas/Channels"
+            "$ref": "#/components/schemas/ChannelList"
           }
         }
       ],
       "x-paramsSchema": {
-        "type": "object",
-        "additionalProperties": false,
-        "properties": {
-          "email": {
-            "$ref": "#/components/schemas/Email"
-          },
-          "phone": {
-            "$ref": "#/components/schemas/PhoneInput"
-          },
-          "channels": {
-            "$ref": "#/components/schemas/Channels"
-          }
-        },
+        "description": "Exactly one of email and phone.",
         "oneOf": [
           {
             "required": [
@@ -843,7 +855,7 @@ enum OpenRPCDocument {
           "params": [
             {
               "name": "email",
-              "value": "ADA.LOVELACE+news@example.org"
+              "value": "ALEX.EXAMPLE+news@example.org"
             },
             {
               "name": "channels",
@@ -1001,7 +1013,7 @@ enum OpenRPCDocument {
               "info": {
                 "title": "petition-rpc",
                 "version": "0.1.0",
-                "description": "A JSON-RPC 2.0 server that stores petition signatures.\n\nTransport: the `petition-rpc` executable reads requests on stdin and writes responses on stdout (stdio); stdout carries protocol messages only, diagnostics go to stderr. The store is chosen with `--db PATH` (else the environment variable PETITION_RPC_DB, else petitions.sqlite3 in the current directory; `:memory:` for a throw-away store).\n\nFraming is detected per incoming message, and each response is written in the framing of the request it answers:\n- NDJSON: one JSON text per line, ended by \\n (\\r\\n accepted); blank lines are ignored.\n- LSP base protocol: `Content-Length: N\\r\\n`, optional other headers (a Content-Type charset must be utf-8), `\\r\\n`, then exactly N bytes of UTF-8 JSON (N counts bytes). Responses are `Content-Length: N\\r\\n\\r\\n` and the body.\n\nJSON-RPC 2.0 in full: notifications, batches, string/number/null ids. Params are by name only (an object); params given by position (a non-empty array) get -32602, an empty array or null counts as no params, and unknown fields are rejected with -32602 (error.data.errors lists {path, message}, path a JSON Pointer into params). Responses are sent as each request is done: match them by id. Limits: --max-message-bytes (default 1048576), --max-batch (default 1000).\n\nNotifications: in, `$/cancelRequest` {id} (schema CancelRequestParams) cancels a request that has not finished, which is then answered with -32800; out, `$/progress` {token, value} (schema ProgressParams) while an export with path and progressToken runs. Unknown `$/` notifications are ignored; unknown `$/` requests get -32601.\n\nTimes are RFC 3339 in UTC with milliseconds. All text is stored in Unicode NFC; lengths are counted in characters."
+                "description": "A JSON-RPC 2.0 server that stores petition signatures.\n\nTransport: the `petition-rpc` executable reads requests on stdin and writes responses on stdout (stdio); stdout carries protocol messages only, diagnostics go to stderr. The store is chosen with `--db PATH` (else the environment variable PETITION_RPC_DB, else petitions.sqlite3 in the current directory; `:memory:` for a throw-away store).\n\nFraming is detected per incoming message, and each response is written in the framing of the request it answers:\n- NDJSON: one JSON text per line, ended by \\n (\\r\\n accepted); blank lines are ignored.\n- LSP base protocol: `Content-Length: N\\r\\n`, optional other headers (a Content-Type charset must be utf-8), `\\r\\n`, then exactly N bytes of UTF-8 JSON (N counts bytes). Responses are `Content-Length: N\\r\\n\\r\\n` and the body.\n\nJSON-RPC 2.0 in full: notifications, batches, string/number/null ids. Params are by name only (an object); params given by position (a non-empty array) get -32602, an empty array or null counts as no params, and unknown fields are rejected with -32602 (error.data.errors lists {path, message}, path a JSON Pointer into params). Responses are sent as each request is done: match them by id. Limits: --max-message-bytes (default 1048576), --max-batch (default 1000).\n\nNotifications: in, `$/cancelRequest` {id} (schema CancelRequestParams) cancels a request that has not finished, which is then answered with -32800; out, `$/progress` {token, value} (schema ProgressParams) while an export with path and progressToken runs. Unknown `$/` notifications are ignored; unknown `$/` requests get -32601.\n\nWhere params constrain one another, the method's `x-paramsSchema` is a JSON Schema that the params object as a whole must also satisfy.\n\nText: all text is stored in Unicode NFC. Names, titles, targets, sources, postal codes, emails and phones are trimmed; lengths count characters after NFC and trimming; a JSON Schema validator counts code points as given, so for decomposed or emoji-rich text the schemas' maxLength is stricter than the server. Only body and comment may hold line breaks and tabs. Times are written as RFC 3339 in UTC with milliseconds."
               },
               "methods": []
             }
@@ -1036,11 +1048,11 @@ enum OpenRPCDocument {
       },
       "Title": {
         "title": "Title",
-        "description": "1 to 200 characters (Unicode scalars, after NFC), no control characters.",
+        "description": "Trimmed, then 1 to 200 characters, no control characters.",
         "type": "string",
         "minLength": 1,
         "maxLength": 200,
-        "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
+        "pattern": "^\\s*[^\\s\\x00-\\x1f\\x7f-\\x9f](?:[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?\\s*$"
       },
       "Body": {
         "title": "Body",
@@ -1051,12 +1063,13 @@ enum OpenRPCDocument {
       },
       "Goal": {
         "title": "Goal",
-        "description": "The number of signatures aimed for, or null for none.",
+        "description": "The number of signatures aimed for (1 to 1000000000), or null for none.",
         "type": [
           "integer",
           "null"
         ],
-        "minimum": 1
+        "minimum": 1,
+        "maximum": 1000000000
       },
       "Comment": {
         "title": "Comment",
@@ -1067,11 +1080,11 @@ enum OpenRPCDocument {
       },
       "Source": {
         "title": "Source",
-        "description": "Where the signature came from (a campaign tag), 1 to 64 characters, no control characters.",
+        "description": "Where the signature came from (a campaign tag): trimmed, then 1 to 64 characters, no control characters.",
         "type": "string",
         "minLength": 1,
         "maxLength": 64,
-        "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
+        "pattern": "^\\s*[^\\s\\x00-\\x1f\\x7f-\\x9f](?:[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?\\s*$"
       },
       "Email": {
         "title": "Email",
@@ -1086,7 +1099,7 @@ enum OpenRPCDocument {
         "type": "string",
         "minLength": 1,
         "maxLength": 100,
-        "pattern": "^(?!.*(://|[wW][wW][wW]\\.))\\s*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+        "pattern": "^(?!.*(://|[wW][wW][wW]\\.))\\s*[^\\s\\x00-\\x1f\\x7f-\\x9f](?:[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?\\s*$"
       },
       "CountryCode": {
         "title": "CountryCode",
@@ -1098,7 +1111,7 @@ enum OpenRPCDocument {
         "title": "ZipCode",
         "description": "A US ZIP code: 12345 or 12345-6789.",
         "type": "string",
-        "pattern": "^[0-9]{5}(-[0-9]{4})?$"
+        "pattern": "^\\s*[0-9]{5}(-[0-9]{4})?\\s*$"
       },
       "PostalCode": {
         "title": "PostalCode",
@@ -1106,19 +1119,19 @@ enum OpenRPCDocument {
         "type": "string",
         "minLength": 1,
         "maxLength": 16,
-        "pattern": "^[A-Za-z0-9 -]{1,16}$"
+        "pattern": "^\\s*[A-Za-z0-9-](?:[A-Za-z0-9 -]{0,14}[A-Za-z0-9-])?\\s*$"
       },
       "PhoneInput": {
         "title": "PhoneInput",
-        "description": "A phone number in E.164 (+ and 8 to 15 digits) or, for US signers and for unsubscribe, a 10-digit US national number (read as +1 and those digits). Spaces, dots, dashes and parentheses are dropped.",
+        "description": "A phone number in E.164 (+ and 8 to 15 digits) or, for US signers and for unsubscribe, a US national number: 10 digits, optionally after a leading 1 (read as +1 and those 10 digits). Spaces, dots, dashes and parentheses are dropped; the whole is trimmed.",
         "type": "string",
-        "pattern": "^[ .()-]*(\\+[ .()-]*([0-9][ .()-]*){8,15}|([0-9][ .()-]*){10})$"
+        "pattern": "^\\s*[ .()-]*(\\+[ .()-]*([0-9][ .()-]*){8,15}|(1[ .()-]*)?([0-9][ .()-]*){10})\\s*$"
       },
       "PhoneE164Input": {
         "title": "PhoneE164Input",
         "description": "A phone number in E.164: + and 8 to 15 digits; spaces, dots, dashes and parentheses are dropped.",
         "type": "string",
-        "pattern": "^[ .()-]*\\+[ .()-]*([0-9][ .()-]*){8,15}$"
+        "pattern": "^\\s*[ .()-]*\\+[ .()-]*([0-9][ .()-]*){8,15}\\s*$"
       },
       "PhoneE164": {
         "title": "PhoneE164",
@@ -1234,9 +1247,18 @@ enum OpenRPCDocument {
           "sms"
         ]
       },
+      "ChannelList": {
+        "title": "ChannelList",
+        "description": "Channels asked for: at least one (a channel named twice counts once).",
+        "type": "array",
+        "items": {
+          "$ref": "#/components/schemas/Channel"
+        },
+        "minItems": 1
+      },
       "Channels": {
         "title": "Channels",
-        "description": "Channels, each at most once. In a result they are in the order email, phone, sms.",
+        "description": "Channels, each once, in the order email, phone, sms.",
         "type": "array",
         "items": {
           "$ref": "#/components/schemas/Channel"

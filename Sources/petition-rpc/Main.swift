@@ -93,6 +93,12 @@ enum StopSignal {
     }
     signal(SIGTERM, handler)
     signal(SIGINT, handler)
+    // A parent may have spawned us with these signals blocked (the mask is inherited).
+    var unblocked = sigset_t()
+    sigemptyset(&unblocked)
+    sigaddset(&unblocked, SIGTERM)
+    sigaddset(&unblocked, SIGINT)
+    pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
     return ends[0]
   }
 }

@@ -31,9 +31,10 @@ import Testing
 
   /// Inner spaces (any kind) and control characters are refused.
   @Test func refusesSpacesAndControlCharacters() {
-    for raw in ["jane doe@example.com", "jane@exa mple.com", "jane\u{A0}@example.com", "jane\u{0}@example.com",
-      "jane\t@example.com", "jane@example.com\u{2028}x", "ja\u{7F}ne@example.com"]
-    {
+    for raw in [
+      "jane doe@example.com", "jane@exa mple.com", "jane\u{A0}@example.com", "jane\u{0}@example.com",
+      "jane\t@example.com", "jane@example.com\u{2028}x", "ja\u{7F}ne@example.com",
+    ] {
       #expect(isViolation(Rules.email(raw)), "\(raw.debugDescription)")
     }
   }
@@ -166,9 +167,10 @@ import Testing
 
   /// Anything else is not a US ZIP code.
   @Test func refusesBadUSZIPCodes() {
-    for raw in ["", "2050", "205000", "20500-", "20500-003", "20500 0003", "2050O", "ABCDE", "20500-00034",
-      "\u{0662}\u{0660}\u{0665}\u{0660}\u{0660}"]
-    {
+    for raw in [
+      "", "2050", "205000", "20500-", "20500-003", "20500 0003", "2050O", "ABCDE", "20500-00034",
+      "\u{0662}\u{0660}\u{0665}\u{0660}\u{0660}",
+    ] {
       #expect(
         violationMessage(Rules.postalCode(raw, country: "US")) == "must be a US ZIP code (12345 or 12345-6789)",
         "\(raw.debugDescription)")
@@ -232,9 +234,10 @@ import Testing
 
   /// Letters, misplaced '+', extensions and other characters are refused, not dropped.
   @Test func refusesOtherCharacters() {
-    for raw in ["", "+", "202-555-CALL", "202 555 0123 x12", "++12025550123", "+1202+5550123", "2025550123+",
-      "202/555/0123", "\u{FF12}025550123", "202\n5550123"]
-    {
+    for raw in [
+      "", "+", "202-555-CALL", "202 555 0123 x12", "++12025550123", "+1202+5550123", "2025550123+",
+      "202/555/0123", "\u{FF12}025550123", "202\n5550123",
+    ] {
       #expect(isViolation(Rules.phone(raw, country: "US")), "\(raw.debugDescription)")
     }
   }

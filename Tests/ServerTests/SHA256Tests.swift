@@ -1,6 +1,5 @@
-import Testing
-
 import Server
+import Testing
 
 private func digest(_ text: String) -> String {
   var hasher = SHA256()
