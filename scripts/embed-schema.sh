@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Regenerates Sources/Server/OpenRPCDocument.swift from schema/openrpc.json, so the binary
 # carries the document itself (rpc.discover works wherever the binary is copied).
-# A test (ServerTests) fails when the two differ.
+# A test (ServerTests) fails when the two differ; --check only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 - <<'PY'
-import json
+python3 - "${1:-}" <<'PY'
+import json, sys
 text = open("schema/openrpc.json", encoding="utf-8").read()
 json.loads(text)  # must be valid JSON
 assert '"""#' not in text
@@ -22,5 +22,11 @@ swift = (
     "  }\n"
     "}\n"
 )
-open("Sources/Server/OpenRPCDocument.swift", "w", encoding="utf-8").write(swift)
+target = "Sources/Server/OpenRPCDocument.swift"
+if sys.argv[1:] == ["--check"]:
+    current = open(target, encoding="utf-8").read()
+    if current != swift:
+        sys.exit("Sources/Server/OpenRPCDocument.swift is out of date: run scripts/embed-schema.sh")
+    sys.exit(0)
+open(target, "w", encoding="utf-8").write(swift)
 PY

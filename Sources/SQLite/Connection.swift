@@ -105,14 +105,17 @@ public final class Connection {
   /// transaction back on its own after some errors (I/O, full disk), which this reveals.
   public var isInsideTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
 
+  /// Starts a transaction; `.immediate` waits up to the busy timeout for the write lock.
   public func beginTransaction(_ kind: TransactionKind = .deferred) throws(SQLiteError) {
     try runToCompletion(cachedStatement("BEGIN \(kind.rawValue) TRANSACTION"))
   }
 
+  /// Commits the open transaction (durably, as the `synchronous` setting says).
   public func commit() throws(SQLiteError) {
     try runToCompletion(cachedStatement("COMMIT TRANSACTION"))
   }
 
+  /// Rolls back the open transaction.
   public func rollback() throws(SQLiteError) {
     try runToCompletion(cachedStatement("ROLLBACK TRANSACTION"))
   }

@@ -43,7 +43,7 @@ public final class Statement {
     let result = value.withUTF8 { bytes -> Int32 in
       // A nil base address would bind NULL; an empty string must stay an empty text value.
       guard let base = bytes.baseAddress, bytes.count > 0 else {
-        return sqlite3_bind_text(handle, index, "", 0, csqlite_static())
+        return sqlite3_bind_text(handle, index, "", 0, csqlite_transient())
       }
       return base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
         sqlite3_bind_text64(handle, index, $0, UInt64(bytes.count), csqlite_transient(), UInt8(SQLITE_UTF8))

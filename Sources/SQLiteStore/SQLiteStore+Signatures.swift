@@ -33,6 +33,8 @@ extension SQLiteStore {
     }
   }
 
+  /// `time` is not stored: writes are applied in lock order, so the current state per channel is
+  /// all that "the newest opt-in or unsubscribe wins" needs.
   public func unsubscribe(_ unsubscription: Unsubscription, at time: Timestamp) throws(StoreError) {
     let channels = Set(unsubscription.channels)
     // Only people with a row in `people` have ever opted in; anyone else has no consent to

@@ -1,3 +1,5 @@
+import Petitions
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
@@ -5,8 +7,6 @@
 #elseif canImport(Darwin)
   import Darwin
 #endif
-
-import Petitions
 
 /// The database file on disk, created by us rather than by SQLite so that its mode is 0600 from
 /// the first byte. SQLite creates the `-wal` and `-shm` files with the database file's mode, so

@@ -97,7 +97,8 @@ struct ConsentTests {
     _ = try store.sign(signing("p", "bob@example.org", phone: "+12025550101"), at: at(march1 + 1))
     let delivery = try store.allRows("p", .delivery)
     #expect(delivery.count == 2)
-    #expect(delivery.allSatisfy { $0.email == nil && $0.phone == nil && !$0.optInEmail && !$0.optInPhone && !$0.optInSms })
+    #expect(
+      delivery.allSatisfy { $0.email == nil && $0.phone == nil && !$0.optInEmail && !$0.optInPhone && !$0.optInSms })
     let contacts = try store.allRows("p", .contacts)
     #expect(contacts.count == 1)
     #expect(contacts.first?.email == "Ada@Example.org")

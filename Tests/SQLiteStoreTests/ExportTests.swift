@@ -100,7 +100,8 @@ struct ExportTests {
     let query = ExportQuery(petitionID: "p", audience: .delivery, window: window, after: nil, limit: nil)
     #expect(try store.exportRowCount(query) == 10)
     let unknown = ExportQuery(petitionID: "nope", audience: .delivery, window: TimeWindow(), after: nil, limit: nil)
-    #expect(storeError { () throws(StoreError) in try store.exportRows(unknown) { _ in true } } == .petitionNotFound("nope"))
+    #expect(
+      storeError { () throws(StoreError) in try store.exportRows(unknown) { _ in true } } == .petitionNotFound("nope"))
     #expect(storeError { () throws(StoreError) in try store.exportRowCount(unknown) } == .petitionNotFound("nope"))
   }
 }

@@ -59,7 +59,8 @@ struct FileStoreTests {
 
     let garbage = directory.file("garbage.sqlite3")
     try Data(repeating: 0x41, count: 4096).write(to: URL(fileURLWithPath: garbage))
-    #expect(isUnavailable(storeError { () throws(StoreError) in try SQLiteStore(path: garbage, busyTimeoutMilliseconds: 0) }))
+    #expect(
+      isUnavailable(storeError { () throws(StoreError) in try SQLiteStore(path: garbage, busyTimeoutMilliseconds: 0) }))
   }
 
   /// Two stores on one file (as two processes would) signing overlapping people at the same
@@ -85,7 +86,8 @@ struct FileStoreTests {
             func signAll() {
               for person in chunk {
                 do {
-                  let outcome = try store.sign(signing("p", "person\(person)@example.org"), at: at(march1 + Int64(person)))
+                  let outcome = try store.sign(
+                    signing("p", "person\(person)@example.org"), at: at(march1 + Int64(person)))
                   log.record(person: person, outcome: outcome)
                 } catch {
                   log.record(failure: "\(error)")

@@ -28,7 +28,8 @@ struct PetitionTests {
     let store = try Fixture(kind).store
     let first = try store.createPetition(newPetition("p"), at: at(march1))
     let error = storeError { () throws(StoreError) in
-      try store.createPetition(NewPetition(id: "p", title: "Other", target: "x", body: "y", goal: 1), at: at(march1 + 5))
+      try store.createPetition(
+        NewPetition(id: "p", title: "Other", target: "x", body: "y", goal: 1), at: at(march1 + 5))
     }
     #expect(error == .petitionAlreadyExists("p"))
     #expect(try store.petition(id: "p") == first)

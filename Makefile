@@ -1,0 +1,39 @@
+# The two set-up commands (each installs what a fresh Debian machine lacks):
+#   make demo   - builds release and plays a demo session on the embedded SQLite store
+#   make test   - builds and runs every test (unit, end-to-end through the real binary, schema)
+# And: make bench (benchmarks against a C reference), make lint, make schema.
+
+SHELL := /bin/bash
+export PATH := /opt/swift/usr/bin:$(PATH)
+
+.PHONY: demo test bench lint schema build release
+
+build:
+	scripts/bootstrap.sh
+	swift build
+
+release:
+	scripts/bootstrap.sh
+	swift build -c release
+
+demo: release
+	python3 examples/demo.py --binary .build/release/petition-rpc
+
+test:
+	scripts/bootstrap.sh --with-jsonschema
+	scripts/embed-schema.sh --check
+	swift build --build-tests
+	if [ -f ../shared/tools/validate-openrpc.py ]; then python3 ../shared/tools/validate-openrpc.py schema/openrpc.json; \
+	  else echo 'validate-openrpc.py not found beside the project: meta-schema check skipped'; fi
+	python3 schema/check_examples.py --binary .build/debug/petition-rpc
+	swift test --skip-build
+
+bench:
+	benchmarks/run.sh
+
+lint:
+	swift format lint --strict --recursive Sources Tests Package.swift
+
+# Re-embeds schema/openrpc.json into the binary after an edit.
+schema:
+	scripts/embed-schema.sh
