@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+  import Glibc
 #elseif canImport(Darwin)
-import Darwin
+  import Darwin
 #endif
 
 /// How a message was framed on the wire. A response is written in its request's framing.
@@ -222,7 +222,8 @@ public struct FrameDecoder: Sendable {
       }
       let lineEnd = (lineFeed > lineStart && buffer[lineFeed - 1] == UInt8(ascii: "\r")) ? lineFeed - 1 : lineFeed
       if lineEnd == lineStart {
-        return lineStart == start ? .notAHeader(lineStart: lineStart) : .complete(linesEnd: lineStart, bodyStart: lineFeed + 1)
+        return lineStart == start
+          ? .notAHeader(lineStart: lineStart) : .complete(linesEnd: lineStart, bodyStart: lineFeed + 1)
       }
       var index = lineStart
       while index < lineEnd && isTokenByte(buffer[index]) { index += 1 }
@@ -327,7 +328,8 @@ private func isHorizontalSpace(_ byte: UInt8) -> Bool {
 /// RFC 7230 token characters, the ones a header name is made of.
 private func isTokenByte(_ byte: UInt8) -> Bool {
   switch byte {
-  case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+  case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+    UInt8(ascii: "0")...UInt8(ascii: "9"):
     return true
   case UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "!"), UInt8(ascii: "#"),
     UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "*"),

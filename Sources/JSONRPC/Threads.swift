@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+  import Glibc
 #elseif canImport(Darwin)
-import Darwin
+  import Darwin
 #endif
 
 /// A mutex with a condition variable, for the few places threads meet: the work queue, the
@@ -52,11 +52,13 @@ func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
   }
   let context = Unmanaged.passRetained(Box(body)).toOpaque()
   var thread = pthread_t()
-  let result = pthread_create(&thread, nil, { raw in
-    let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-    box.body()
-    return nil
-  }, context)
+  let result = pthread_create(
+    &thread, nil,
+    { raw in
+      let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+      box.body()
+      return nil
+    }, context)
   precondition(result == 0, "pthread_create failed")
   return thread
 }

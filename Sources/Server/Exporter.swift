@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import JSON
 import JSONRPC
 import Petitions
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
 
 /// The `export` method: one page inline, or the whole export written atomically to a file.
 struct Exporter {
@@ -80,7 +81,8 @@ struct Exporter {
     let query = ExportQuery(
       petitionID: petition!, audience: audience!, window: window, after: after,
       limit: path == nil ? (limit ?? 1000) : nil)
-    return .success(Request(query: query, format: format!, path: path, overwrite: overwrite, progressToken: progressToken))
+    return .success(
+      Request(query: query, format: format!, path: path, overwrite: overwrite, progressToken: progressToken))
   }
 
   // MARK: Pages
@@ -102,7 +104,8 @@ struct Exporter {
     var nextCursor: String? = nil
     if rows.count > limit {
       rows.removeLast(rows.count - limit)
-      nextCursor = Cursor.encode(ExportPosition(signedAt: rows[limit - 1].signedAt, signatureID: rows[limit - 1].signatureID))
+      nextCursor = Cursor.encode(
+        ExportPosition(signedAt: rows[limit - 1].signedAt, signatureID: rows[limit - 1].signatureID))
     }
     let encoder = RowEncoder(audience: request.query.audience)
     let result = JSON.object()
@@ -227,7 +230,9 @@ struct Exporter {
         let linkErrno = errno
         abandon()
         progress?.end(done: done, total: total)
-        let reason = linkErrno == EEXIST ? "Export path already exists (pass overwrite: true to replace it)"
+        let reason =
+          linkErrno == EEXIST
+          ? "Export path already exists (pass overwrite: true to replace it)"
           : "Export path cannot be written: \(Self.describeErrno(linkErrno))"
         return call.fail(exportFailure(reason))
       }

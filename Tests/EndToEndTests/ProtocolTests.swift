@@ -250,7 +250,8 @@ private func id(_ response: Any?) -> Any? {
     #expect(errorCode(server.readObject()) == -32600)
     #expect(id(server.readObject()) as? Int == 2)
     let status = (try? String(contentsOfFile: "/proc/\(server.pid)/status", encoding: .utf8)) ?? ""
-    let peakKiB = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
+    let peakKiB =
+      status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
       .flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
     #expect(peakKiB > 0 && peakKiB < 40 * 1024, "peak RSS \(peakKiB) KiB")
   }
@@ -295,7 +296,10 @@ private func id(_ response: Any?) -> Any? {
   /// Bad header blocks get -32600 in Content-Length framing, and the server keeps serving.
   @Test func badHeaders() throws {
     let server = try start()
-    for header in ["Content-Length: abc\r\n\r\n", "Content-Type: text/plain\r\n\r\n", "Content-Length: 1\r\nContent-Length: 1\r\n\r\n"] {
+    for header in [
+      "Content-Length: abc\r\n\r\n", "Content-Type: text/plain\r\n\r\n",
+      "Content-Length: 1\r\nContent-Length: 1\r\n\r\n",
+    ] {
       server.send(header)
       #expect(server.readFrame()?.body.contains("-32600") == true, "\(header)")
       server.send(#"{"jsonrpc":"2.0","method":"petition.list","id":"alive"}"# + "\n")
@@ -316,7 +320,8 @@ private func id(_ response: Any?) -> Any? {
 
   /// A Content-Length longer than what is sent, then end of input: answered with -32700, exit 0.
   @Test func truncatedAtEndOfInput() throws {
-    let run = try runServer(["--db", directory.file("store.sqlite3")], stdin: "Content-Length: 500\r\n\r\n{\"jsonrpc\"")
+    let run = try runServer(
+      ["--db", directory.file("store.sqlite3")], stdin: "Content-Length: 500\r\n\r\n{\"jsonrpc\"")
     #expect(run.status == 0)
     #expect(run.stdout.contains("-32700"))
   }
@@ -334,9 +339,12 @@ private func id(_ response: Any?) -> Any? {
   /// End of input: every request already read is answered, output flushed, exit 0.
   @Test func endOfInputAnswersEverything() throws {
     var input = ""
-    input += #"{"jsonrpc":"2.0","method":"petition.create","params":{"id":"eof","title":"T","target":"X"},"id":0}"# + "\n"
+    input +=
+      #"{"jsonrpc":"2.0","method":"petition.create","params":{"id":"eof","title":"T","target":"X"},"id":0}"# + "\n"
     for index in 1...300 {
-      input += #"{"jsonrpc":"2.0","method":"sign","params":{"petition":"eof","signer":{"email":"p\#(index)@example.org","firstName":"A","lastName":"B","postalCode":"12345"}},"id":\#(index)}"# + "\n"
+      input +=
+        #"{"jsonrpc":"2.0","method":"sign","params":{"petition":"eof","signer":{"email":"p\#(index)@example.org","firstName":"A","lastName":"B","postalCode":"12345"}},"id":\#(index)}"#
+        + "\n"
     }
     let run = try runServer(["--db", directory.file("eof.sqlite3")], stdin: input)
     #expect(run.status == 0)
@@ -416,11 +424,13 @@ private func id(_ response: Any?) -> Any? {
 
   /// Without --db, $PETITION_RPC_DB is used, else petitions.sqlite3 in the working directory.
   @Test func storeLocation() throws {
-    let create = #"{"jsonrpc":"2.0","method":"petition.create","params":{"id":"here","title":"T","target":"X"},"id":1}"# + "\n"
+    let create =
+      #"{"jsonrpc":"2.0","method":"petition.create","params":{"id":"here","title":"T","target":"X"},"id":1}"# + "\n"
     _ = try runServer([], stdin: create, workingDirectory: directory.path)
     #expect(FileManager.default.fileExists(atPath: directory.file("petitions.sqlite3")))
     let fromEnvironment = directory.file("env.sqlite3")
-    _ = try runServer([], stdin: create, environment: ["PETITION_RPC_DB": fromEnvironment], workingDirectory: directory.path)
+    _ = try runServer(
+      [], stdin: create, environment: ["PETITION_RPC_DB": fromEnvironment], workingDirectory: directory.path)
     #expect(FileManager.default.fileExists(atPath: fromEnvironment))
   }
 

@@ -146,7 +146,8 @@ private func framed(_ text: String, contentType: String? = nil) -> FrameEvent {
   /// Headers not ended by an empty line are reported and reading resumes at the next line.
   @Test func headersWithoutBlankLine() {
     let events = decodeAll("Content-Length: 2\r\n{}\n")
-    #expect(events == [.error(.badHeader("header block not ended by an empty line"), framing: .contentLength), line("{}")])
+    #expect(
+      events == [.error(.badHeader("header block not ended by an empty line"), framing: .contentLength), line("{}")])
   }
 
   /// A body cut short by the end of input is reported as truncated.

@@ -11,7 +11,9 @@ private func read(_ text: String) -> IncomingMessage {
 @Suite struct MessageReaderTests {
   /// A well-formed request keeps its id, method and named params.
   @Test func validRequest() {
-    guard case .single(.request(let request)) = read(#"{"jsonrpc":"2.0","method":"count","params":{"petition":"a"},"id":7}"#)
+    guard
+      case .single(.request(let request)) = read(
+        #"{"jsonrpc":"2.0","method":"count","params":{"petition":"a"},"id":7}"#)
     else { Issue.record("not a request"); return }
     #expect(request.method == "count")
     #expect(request.id?.integerValue == 7)

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+  import Glibc
 #endif
 
 /// The real `petition-rpc` binary, spawned over real pipes, as integration scripts and editors
