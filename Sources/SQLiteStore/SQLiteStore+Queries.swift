@@ -150,7 +150,9 @@ enum ExportSQL {
   private static let columns = """
     s.id, s.first_name, s.last_name, s.postal_code, s.country, s.comment, s.source, s.signed_at
     """
-  private static let contactColumns = ", s.email, s.phone, p.email_ok, p.phone_ok, p.sms_ok"
+  /// Phone and SMS consent only count on a row that has a phone to call or text.
+  private static let contactColumns =
+    ", s.email, s.phone, p.email_ok, p.phone_ok AND s.phone IS NOT NULL, p.sms_ok AND s.phone IS NOT NULL"
   private static let filter = """
     s.petition = ?1 AND s.signed_at >= ?2 AND s.signed_at < ?3 AND (s.signed_at, s.id) >= (?4, ?5)
     """
@@ -159,7 +161,7 @@ enum ExportSQL {
   private static let contactsFrom = """
     signatures AS s CROSS JOIN people AS p ON p.person_key = s.person_key
     """
-  private static let contactsFilter = " AND (p.email_ok OR p.phone_ok OR p.sms_ok)"
+  private static let contactsFilter = " AND (p.email_ok OR (s.phone IS NOT NULL AND (p.phone_ok OR p.sms_ok)))"
 
   /// Rows of an export: ?1 petition, ?2 ?3 window, ?4 ?5 first (signed_at, id), ?6 limit.
   static func select(_ audience: ExportAudience) -> String {

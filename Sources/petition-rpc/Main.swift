@@ -63,7 +63,11 @@ struct PetitionRPC: ParsableCommand {
     do {
       store = try SQLiteStore(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
     } catch {
-      Diagnostics.write("cannot open the store at \(path): \(error)")
+      if case .unavailable(let reason) = error {
+        Diagnostics.write(reason)
+      } else {
+        Diagnostics.write("cannot open the store \(path): \(error)")
+      }
       throw ExitCode.failure
     }
     let service = PetitionService(store: store, log: log)
