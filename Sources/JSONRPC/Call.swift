@@ -4,7 +4,15 @@ import JSON
 /// `process` runs on the engine's one worker thread; it must answer every call (notifications
 /// are answered into the void) before returning.
 public protocol RPCService: AnyObject {
+  /// Called on the reader thread for each call as it is read, before it is queued: pure work
+  /// (checking params) that then overlaps with the worker's store work. It must not touch state
+  /// shared with `process`; it may leave its result in `call.preparation`.
+  func prepare(_ call: Call)
   func process(_ calls: [Call])
+}
+
+extension RPCService {
+  public func prepare(_ call: Call) {}
 }
 
 /// One request being served. Answer it once with `respond(_:)` or `fail(_:)`.
@@ -17,9 +25,15 @@ public final class Call: @unchecked Sendable {
   let batchSlot: Int
   unowned let engine: Engine
   private(set) var isAnswered = false
+  /// What `RPCService.prepare` made of the call; handed to `process` through the queue.
+  public var preparation: Any?
+
+  /// The id as serialized JSON: the key for `$/cancelRequest` and the response's `id` text.
+  let serializedID: [UInt8]?
 
   init(request: Request, framing: Framing, batch: BatchResponse?, batchSlot: Int, engine: Engine) {
     self.request = request
+    self.serializedID = request.id?.serialized()
     self.framing = framing
     self.batch = batch
     self.batchSlot = batchSlot
@@ -32,7 +46,15 @@ public final class Call: @unchecked Sendable {
   public var isCancelled: Bool { cancellation.isCancelled }
 
   public func respond(_ result: JSON) {
-    guard let id = request.id else { return finishNotification() }
+    guard let id = request.id, let serializedID else { return finishNotification() }
+    if batch == nil {
+      // The common case, written directly: no response object is built around the result.
+      precondition(!isAnswered, "a call is answered once")
+      isAnswered = true
+      engine.finished(self)
+      engine.queueSuccessFrame(serializedID: serializedID, result: result, framing: framing)
+      return
+    }
     answer(ResponseBuilder.success(id: id, result: result))
   }
 

@@ -50,7 +50,11 @@ public final class Engine: @unchecked Sendable {
   }
 
   /// Serves until end of input or a stop signal, then answers everything read and returns.
+  /// The service, set for the duration of `run`.
+  private var service: RPCService!
+
   public func run(input: Int32, service: RPCService, stopSignal: Int32 = -1) {
+    self.service = service
     nonisolated(unsafe) let service = service
     let worker = startThread { [self] in self.workerLoop(service: service) }
     readLoop(input: input, stopSignal: stopSignal)
@@ -202,8 +206,9 @@ public final class Engine: @unchecked Sendable {
     }
 
     let call = Call(request: request, framing: framing, batch: batch, batchSlot: slot, engine: self)
+    service.prepare(call)
     if let id = request.id {
-      let key = id.serializedString
+      let key = String(decoding: call.serializedID ?? id.serialized(), as: UTF8.self)
       pendingMonitor.withLock { pending[key, default: []].append(call) }
     }
     queueMonitor.withLock {
@@ -271,8 +276,8 @@ public final class Engine: @unchecked Sendable {
 
   /// Called on the worker thread when a call is answered.
   func finished(_ call: Call) {
-    guard let id = call.request.id else { return }
-    let key = id.serializedString
+    guard let serializedID = call.serializedID else { return }
+    let key = String(decoding: serializedID, as: UTF8.self)
     pendingMonitor.withLock {
       guard var calls = pending[key] else { return }
       calls.removeAll { $0 === call }
@@ -283,6 +288,19 @@ public final class Engine: @unchecked Sendable {
   func queueFrame(_ message: JSON, framing: Framing) {
     framing.appendFrame(body: message.serialized(), to: &queuedFrames)
   }
+
+  /// Queues `{"jsonrpc":"2.0","id":ID,"result":RESULT}` written straight into the output.
+  func queueSuccessFrame(serializedID: [UInt8], result: JSON, framing: Framing) {
+    var body = Self.successPrefix
+    body.append(contentsOf: serializedID)
+    body.append(contentsOf: Self.resultMember)
+    result.appendSerialized(to: &body)
+    body.append(UInt8(ascii: "}"))
+    framing.appendFrame(body: body, to: &queuedFrames)
+  }
+
+  private static let successPrefix = Array(#"{"jsonrpc":"2.0","id":"#.utf8)
+  private static let resultMember = Array(#","result":"#.utf8)
 
   func flushQueuedFrames() {
     guard !queuedFrames.isEmpty else { return }

@@ -18,7 +18,11 @@ extension Rules {
     guard email.utf8.count <= maximumEmailBytes else {
       return .failure(RuleViolation("must be at most \(maximumEmailBytes) bytes (UTF-8)"))
     }
-    if email.unicodeScalars.contains(where: { $0.properties.isWhitespace || Text.isSingleLineForbidden($0) }) {
+    let hasSpaceOrControl =
+      Text.isASCII(email)
+      ? Text.containsASCIISpaceOrControl(email)
+      : email.unicodeScalars.contains(where: { $0.properties.isWhitespace || Text.isSingleLineForbidden($0) })
+    if hasSpaceOrControl {
       return .failure(RuleViolation("must not contain spaces or control characters"))
     }
     // '@' and '.' are ASCII, so they never occur inside a multi-byte UTF-8 sequence: splitting
@@ -69,8 +73,7 @@ extension Rules {
     switch singleLine(raw, maximumLength: 100) {
     case .failure(let violation): return .failure(violation)
     case .success(let name):
-      let lowered = name.lowercased()
-      if lowered.contains("://") || lowered.contains("www.") {
+      if containsURL(name) {
         return .failure(RuleViolation("must not contain a URL"))
       }
       return .success(name)
@@ -165,5 +168,24 @@ extension Rules {
 
   private static func isUS(_ country: String) -> Bool {
     country.utf8.elementsEqual("US".utf8) || country.utf8.elementsEqual("us".utf8)
+  }
+
+  /// Whether `text` holds `://` or `www.` (any case), compared on bytes: both are ASCII, and
+  /// ASCII bytes never occur inside a multi-byte UTF-8 sequence.
+  static func containsURL(_ text: String) -> Bool {
+    let bytes = Array(text.utf8)
+    guard bytes.count >= 3 else { return false }
+    for index in 0..<(bytes.count - 2) {
+      if bytes[index] == UInt8(ascii: ":") && bytes[index + 1] == UInt8(ascii: "/") && bytes[index + 2] == UInt8(ascii: "/") {
+        return true
+      }
+      if index + 3 < bytes.count, bytes[index + 3] == UInt8(ascii: "."),
+        bytes[index] | 0x20 == UInt8(ascii: "w"), bytes[index + 1] | 0x20 == UInt8(ascii: "w"),
+        bytes[index + 2] | 0x20 == UInt8(ascii: "w")
+      {
+        return true
+      }
+    }
+    return false
   }
 }

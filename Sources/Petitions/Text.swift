@@ -19,6 +19,8 @@ enum Text {
   /// `text` without leading and trailing whitespace (per `Character.isWhitespace`, which includes
   /// line breaks and the Unicode spaces).
   static func trimmed(_ text: String) -> String {
+    // ASCII fast path: the common case, judged on bytes without Unicode property lookups.
+    if let ascii = asciiTrimmed(text) { return ascii }
     guard let first = text.firstIndex(where: { !$0.isWhitespace }) else { return "" }
     let last = text.lastIndex(where: { !$0.isWhitespace })!
     if first == text.startIndex && text.index(after: last) == text.endIndex { return text }
@@ -45,11 +47,32 @@ enum Text {
   }
 
   static func containsSingleLineForbidden(_ text: String) -> Bool {
-    text.unicodeScalars.contains(where: isSingleLineForbidden)
+    if isASCII(text) { return text.utf8.contains { $0 < 0x20 || $0 == 0x7F } }
+    return text.unicodeScalars.contains(where: isSingleLineForbidden)
   }
 
   static func containsMultiLineForbidden(_ text: String) -> Bool {
-    text.unicodeScalars.contains(where: isMultiLineForbidden)
+    if isASCII(text) {
+      return text.utf8.contains { ($0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D) || $0 == 0x7F }
+    }
+    return text.unicodeScalars.contains(where: isMultiLineForbidden)
+  }
+
+  /// Whitespace or a control character, for ASCII text (the email rule's "no spaces").
+  static func containsASCIISpaceOrControl(_ text: String) -> Bool {
+    text.utf8.contains { $0 <= 0x20 || $0 == 0x7F }
+  }
+
+  /// `trimmed` for ASCII text (whitespace: tab, LF, VT, FF, CR, space); nil for other text.
+  private static func asciiTrimmed(_ text: String) -> String? {
+    let utf8 = text.utf8
+    guard utf8.allSatisfy({ $0 < 0x80 }) else { return nil }
+    func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || (byte >= 0x09 && byte <= 0x0D) }
+    guard let first = utf8.first, let last = utf8.last else { return text }
+    if !isSpace(first) && !isSpace(last) { return text }
+    guard let start = utf8.firstIndex(where: { !isSpace($0) }) else { return "" }
+    let end = utf8.lastIndex(where: { !isSpace($0) })!
+    return String(Substring(utf8[start...end]))
   }
 
   /// Whether `byte` is an ASCII digit `0`-`9` (not any Unicode digit: fields that take digits are ASCII).

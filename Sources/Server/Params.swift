@@ -8,7 +8,10 @@ final class Params {
   private let object: JSON?
   private let path: String
   private let problems: ProblemList
-  private var readKeys: Set<String> = []
+  /// Names the handler asked for (a handful: a list beats a hashed set here).
+  private var readKeys: [String] = []
+  /// How many of those were present, to skip the unknown-field scan when all members were read.
+  private var presentCount = 0
 
   final class ProblemList {
     var issues: [ParamIssue] = []
@@ -29,8 +32,12 @@ final class Params {
   var issues: [ParamIssue] { problems.issues }
   var isValid: Bool { problems.issues.isEmpty }
 
+  /// The JSON Pointer of a member: `~` and `/` in the name are escaped as `~0` and `~1`.
   func pointer(_ key: String) -> String {
-    path + "/" + key.replacing("~", with: "~0").replacing("/", with: "~1")
+    guard key.utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else {
+      return path + "/" + key
+    }
+    return path + "/" + key.replacing("~", with: "~0").replacing("/", with: "~1")
   }
 
   func report(_ key: String, _ message: String) {
@@ -39,8 +46,10 @@ final class Params {
 
   /// The raw member, marked as read. JSON `null` counts as absent for optional fields.
   private func member(_ key: String) -> JSON? {
-    readKeys.insert(key)
-    return object?[key]
+    readKeys.append(key)
+    let value = object?[key]
+    if value != nil { presentCount += 1 }
+    return value
   }
 
   func has(_ key: String) -> Bool {
@@ -139,7 +148,7 @@ final class Params {
 
   /// Reports every member the handler did not read: no extra fields are accepted.
   func rejectUnknownFields() {
-    guard let object else { return }
+    guard let object, object.count > presentCount else { return }
     for key in object.keys where !readKeys.contains(key) {
       report(key, "is not a known field")
     }

@@ -43,16 +43,36 @@ public final class PetitionService: RPCService {
     case alone(() -> Void)
   }
 
-  private func route(_ call: Call) -> Route {
-    let reading: Result<Operation, ResponseError>
+  /// Params are read on the reader thread, overlapping with the store work of earlier calls.
+  /// Only pure functions run here.
+  public func prepare(_ call: Call) {
+    call.preparation = Self.readOperation(call)
+  }
+
+  private static func readOperation(_ call: Call) -> Result<Operation, ResponseError>? {
     switch call.method {
-    case "petition.create": reading = OperationReader.createPetition(call.params)
-    case "petition.get": reading = OperationReader.petitionID(call.params) { .getPetition(id: $0) }
-    case "petition.list": reading = OperationReader.listPetitions(call.params)
-    case "petition.close": reading = OperationReader.petitionID(call.params) { .closePetition(id: $0) }
-    case "sign": reading = OperationReader.sign(call.params)
-    case "count": reading = OperationReader.count(call.params)
-    case "unsubscribe": reading = OperationReader.unsubscribe(call.params)
+    case "petition.create": return OperationReader.createPetition(call.params)
+    case "petition.get": return OperationReader.petitionID(call.params) { .getPetition(id: $0) }
+    case "petition.list": return OperationReader.listPetitions(call.params)
+    case "petition.close": return OperationReader.petitionID(call.params) { .closePetition(id: $0) }
+    case "sign": return OperationReader.sign(call.params)
+    case "count": return OperationReader.count(call.params)
+    case "unsubscribe": return OperationReader.unsubscribe(call.params)
+    default: return nil
+    }
+  }
+
+  private func route(_ call: Call) -> Route {
+    let prepared = call.preparation as? Result<Operation, ResponseError> ?? Self.readOperation(call)
+    if let prepared {
+      switch prepared {
+      case .success(let operation): return .grouped(operation)
+      case .failure(let error):
+        call.fail(error)
+        return .answered
+      }
+    }
+    switch call.method {
     case "export":
       return .alone { [self] in Exporter(store: store, clock: clock, log: log).run(call) }
     case "rpc.discover":
@@ -65,12 +85,6 @@ public final class PetitionService: RPCService {
       }
     default:
       call.fail(.methodNotFound(call.method))
-      return .answered
-    }
-    switch reading {
-    case .success(let operation): return .grouped(operation)
-    case .failure(let error):
-      call.fail(error)
       return .answered
     }
   }

@@ -316,3 +316,67 @@ public final class SQLiteLockHolder {
     if process.isRunning { process.terminate() }
   }
 }
+
+/// RFC 3339 time arithmetic on the server's `YYYY-MM-DDTHH:MM:SS.mmmZ` strings, exact to the
+/// millisecond (no floating point).
+public enum UTCTime {
+  /// Milliseconds since the epoch of `2026-11-29T07:39:19.123Z`.
+  public static func milliseconds(_ text: String) -> Int64? {
+    let digits = text.unicodeScalars.map { $0 }
+    guard digits.count == 24, text.hasSuffix("Z") else { return nil }
+    func number(_ from: Int, _ length: Int) -> Int64? { Int64(String(String.UnicodeScalarView(digits[from..<(from + length)]))) }
+    guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2), let hour = number(11, 2),
+      let minute = number(14, 2), let second = number(17, 2), let milli = number(20, 3)
+    else { return nil }
+    let days = daysFromCivil(year, month, day)
+    return ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + milli
+  }
+
+  /// The instant `milliseconds` written with a UTC offset of `offsetMinutes` and `fraction`
+  /// digits of fraction (3 = milliseconds, 6 = microseconds with trailing zeros, 0 = none).
+  public static func format(_ milliseconds: Int64, offsetMinutes: Int = 0, fraction: Int = 3, zulu: Bool = true) -> String {
+    let local = milliseconds + Int64(offsetMinutes) * 60_000
+    let days = Int64((Double(local) / 86_400_000).rounded(.down))
+    var rest = local - days * 86_400_000
+    let (year, month, day) = civilFromDays(days)
+    let hour = rest / 3_600_000
+    rest %= 3_600_000
+    let minute = rest / 60_000
+    rest %= 60_000
+    let second = rest / 1000
+    let milli = rest % 1000
+    func pad(_ value: Int64, _ width: Int) -> String {
+      let text = String(value)
+      return String(repeating: "0", count: max(0, width - text.count)) + text
+    }
+    var text = "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(hour, 2)):\(pad(minute, 2)):\(pad(second, 2))"
+    if fraction > 0 {
+      text += "." + String((pad(milli, 3) + String(repeating: "0", count: max(0, fraction - 3))).prefix(fraction))
+    }
+    if offsetMinutes == 0 && zulu { return text + "Z" }
+    let sign = offsetMinutes < 0 ? "-" : "+"
+    let magnitude = Int64(abs(offsetMinutes))
+    return text + sign + pad(magnitude / 60, 2) + ":" + pad(magnitude % 60, 2)
+  }
+
+  private static func daysFromCivil(_ year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
+    let y = month <= 2 ? year - 1 : year
+    let era = (y >= 0 ? y : y - 399) / 400
+    let yoe = y - era * 400
+    let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+    return era * 146_097 + doe - 719_468
+  }
+
+  private static func civilFromDays(_ days: Int64) -> (Int64, Int64, Int64) {
+    let z = days + 719_468
+    let era = (z >= 0 ? z : z - 146_096) / 146_097
+    let doe = z - era * 146_097
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+    let mp = (5 * doy + 2) / 153
+    let day = doy - (153 * mp + 2) / 5 + 1
+    let month = mp < 10 ? mp + 3 : mp - 9
+    return (month <= 2 ? yoe + era * 400 + 1 : yoe + era * 400, month, day)
+  }
+}
