@@ -442,8 +442,11 @@ def scenario_export(side: Side, state: dict, which: str, verify: bool):
                     h.update(block)
             if r.get("sha256") not in ("", h.hexdigest()):
                 raise BenchError("export sha256 does not match the file")
+            lines, last = 0, b""
             with open(path, "rb") as f:
-                lines = sum(block.count(b"\r\n") for block in iter(lambda: f.read(1 << 20), b""))
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    lines += block.count(b"\r\n") + (last == b"\r" and block[:1] == b"\n")
+                    last = block[-1:]
             if lines != rows + 1:
                 raise BenchError("export file has %d CRLF lines, expected %d" % (lines, rows + 1))
     finally:
