@@ -18,6 +18,11 @@ let package = Package(
       providers: [.apt(["libjansson-dev"])]
     ),
     .systemLibrary(
+      name: "CCrypto",
+      pkgConfig: "libcrypto",
+      providers: [.apt(["libssl-dev"])]
+    ),
+    .systemLibrary(
       name: "CSQLite",
       pkgConfig: "sqlite3",
       providers: [.apt(["libsqlite3-dev"])]
@@ -34,7 +39,7 @@ let package = Package(
     // The embedded default store: PetitionStore on SQLite.
     .target(name: "SQLiteStore", dependencies: ["SQLite", "Petitions"]),
     // The methods of the contract: params in, domain calls, results out.
-    .target(name: "Server", dependencies: ["JSON", "JSONRPC", "Petitions"]),
+    .target(name: "Server", dependencies: ["JSON", "JSONRPC", "Petitions", "CCrypto"]),
     .executableTarget(
       name: "petition-rpc",
       dependencies: [

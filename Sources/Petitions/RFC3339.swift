@@ -7,14 +7,48 @@ public enum RFC3339 {
   /// One fixed width makes the text sort in time order. Years outside 0000-9999 cannot be
   /// written in RFC 3339; they are written with more digits (or a sign) rather than trapping.
   public static func format(_ time: Timestamp) -> String {
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(24)
+    append(time, to: &bytes)
+    return String(decoding: bytes, as: UTF8.self)
+  }
+
+  /// Appends `format(time)` as UTF-8 to `bytes`, without building a string: exports write one
+  /// of these per row.
+  public static func append(_ time: Timestamp, to bytes: inout [UInt8]) {
     let (days, milliseconds) = split(time)
     let (year, month, day) = civil(fromDays: days)
     let seconds = milliseconds / 1000
-    var text = yearText(year)
-    text += "-" + padded(month, 2) + "-" + padded(day, 2)
-    text += "T" + padded(seconds / 3600, 2) + ":" + padded(seconds / 60 % 60, 2) + ":" + padded(seconds % 60, 2)
-    text += "." + padded(milliseconds % 1000, 3) + "Z"
-    return text
+    if year < 0 || year > 9999 {
+      bytes.append(contentsOf: yearText(year).utf8)
+    } else {
+      appendDigits(year, width: 4, to: &bytes)
+    }
+    bytes.append(UInt8(ascii: "-"))
+    appendDigits(month, width: 2, to: &bytes)
+    bytes.append(UInt8(ascii: "-"))
+    appendDigits(day, width: 2, to: &bytes)
+    bytes.append(UInt8(ascii: "T"))
+    appendDigits(seconds / 3600, width: 2, to: &bytes)
+    bytes.append(UInt8(ascii: ":"))
+    appendDigits(seconds / 60 % 60, width: 2, to: &bytes)
+    bytes.append(UInt8(ascii: ":"))
+    appendDigits(seconds % 60, width: 2, to: &bytes)
+    bytes.append(UInt8(ascii: "."))
+    appendDigits(milliseconds % 1000, width: 3, to: &bytes)
+    bytes.append(UInt8(ascii: "Z"))
+  }
+
+  /// Exactly `width` decimal digits of a non-negative `value` below 10^width.
+  private static func appendDigits(_ value: Int64, width: Int, to bytes: inout [UInt8]) {
+    var divisor: Int64 = 1
+    for _ in 1..<width { divisor *= 10 }
+    var rest = value
+    while divisor > 0 {
+      bytes.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest / divisor))
+      rest %= divisor
+      divisor /= 10
+    }
   }
 
   /// The UTC day of `time` as `YYYY-MM-DD` (the key of `count` grouped by day).
@@ -31,6 +65,17 @@ public enum RFC3339 {
   /// included). A leap second (`:60`) is accepted as RFC 3339 allows and reads as the first
   /// instant of the next minute, since timestamps here count no leap seconds.
   public static func parse(_ text: String) -> Timestamp? {
+    parse(text, roundingUp: false)
+  }
+
+  /// Like `parse`, but a fraction finer than a millisecond rounds up to the next millisecond.
+  /// That is the right reading for a bound compared with millisecond timestamps: `t >= x` and
+  /// `t < x` hold for a whole-millisecond `t` exactly when they hold against `x` rounded up.
+  public static func parseBound(_ text: String) -> Timestamp? {
+    parse(text, roundingUp: true)
+  }
+
+  private static func parse(_ text: String, roundingUp: Bool) -> Timestamp? {
     var reader = Reader(bytes: Array(text.utf8))
     guard let year = reader.number(digits: 4), reader.skip("-"),
       let month = reader.number(digits: 2), reader.skip("-"),
@@ -45,16 +90,22 @@ public enum RFC3339 {
     else { return nil }
 
     var milliseconds: Int64 = 0
+    var hasFinerFraction = false
     if reader.skip(".") {
       var digitCount = 0
       while let digit = reader.digit() {
         // Read every digit (they must all be digits) but keep only the first three.
-        if digitCount < 3 { milliseconds = milliseconds * 10 + Int64(digit) }
+        if digitCount < 3 {
+          milliseconds = milliseconds * 10 + Int64(digit)
+        } else if digit != 0 {
+          hasFinerFraction = true
+        }
         digitCount += 1
       }
       guard digitCount > 0 else { return nil }
       for _ in digitCount..<max(digitCount, 3) { milliseconds *= 10 }
     }
+    if roundingUp && hasFinerFraction { milliseconds += 1 }
 
     var offsetMinutes: Int64 = 0
     if !reader.skip("Z") && !reader.skip("z") {

@@ -6,8 +6,24 @@ enum SignatureID {
   static let width = 13
 
   static func make(rowID: Int64) -> String {
-    let digits = String(rowID, radix: 36)
-    return prefix + String(repeating: "0", count: max(0, width - digits.count)) + digits
+    guard rowID >= 0 else {
+      let digits = String(rowID, radix: 36)
+      return prefix + String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }
+    // Written into a fixed buffer: exports make one of these per row.
+    let alphabet: StaticString = "0123456789abcdefghijklmnopqrstuvwxyz"
+    return String(unsafeUninitializedCapacity: 4 + width) { buffer in
+      buffer[0] = UInt8(ascii: "s")
+      buffer[1] = UInt8(ascii: "i")
+      buffer[2] = UInt8(ascii: "g")
+      buffer[3] = UInt8(ascii: "_")
+      var rest = rowID
+      for index in stride(from: 4 + width - 1, through: 4, by: -1) {
+        buffer[index] = alphabet.utf8Start[Int(rest % 36)]
+        rest /= 36
+      }
+      return 4 + width
+    }
   }
 
   /// The smallest row id whose signature id sorts strictly after `id` (in byte order), nil if

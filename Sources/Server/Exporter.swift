@@ -279,7 +279,7 @@ struct Exporter {
 private struct FileSink {
   let descriptor: Int32
   var pending: [UInt8] = []
-  var hash = SHA256()
+  let hash = SHA256()
   var bytesWritten = 0
 
   init(descriptor: Int32) {

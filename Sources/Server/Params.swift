@@ -120,7 +120,8 @@ final class Params {
   /// An RFC 3339 date-time.
   func time(_ key: String) -> Timestamp? {
     guard let text = string(key) else { return nil }
-    guard let time = RFC3339.parse(text) else {
+    // since and until are bounds on millisecond timestamps: finer fractions round up.
+    guard let time = RFC3339.parseBound(text) else {
       report(key, "must be an RFC 3339 date-time, e.g. 2026-11-29T07:39:19.123Z")
       return nil
     }

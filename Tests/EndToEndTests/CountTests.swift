@@ -100,7 +100,8 @@ private func counts(_ result: [String: Any]?) -> [Int]? { groups(result)?.map(\.
     let result = server.result("count", ["petition": "p1", "groupBy": "day"])
     #expect(keys(result) == days.keys.sorted())
     #expect(counts(result) == days.keys.sorted().map { days[$0]!.count })
-    #expect(keys(result)?.allSatisfy { $0.range(of: #"^\d{4}-\d{2}-\d{2}$"#, options: .regularExpression) != nil } == true)
+    #expect(
+      keys(result)?.allSatisfy { $0.range(of: #"^\d{4}-\d{2}-\d{2}$"#, options: .regularExpression) != nil } == true)
   }
 
   /// A petition with no signatures has an empty groups list when grouped.
@@ -163,7 +164,27 @@ private func counts(_ result: [String: Any]?) -> [Int]? { groups(result)?.map(\.
     // Whole seconds: everything signed in the same second or later.
     let wholeSecond = since - since % 1000
     let expected = times.filter { (UTCTime.milliseconds($0) ?? 0) >= wholeSecond }.count
-    #expect(server.result("count", ["petition": "p1", "since": UTCTime.format(wholeSecond, fraction: 0)])?["total"] as? Int == expected)
+    #expect(
+      server.result("count", ["petition": "p1", "since": UTCTime.format(wholeSecond, fraction: 0)])?["total"] as? Int
+        == expected)
+  }
+
+  /// Bounds finer than a millisecond compare as the instants they name: a signature at
+  /// .123 is before since=.1239 (not counted) and before until=.1231 (counted).
+  @Test func subMillisecondBounds() throws {
+    let server = try start()
+    let times = try signSpreadOut(server)
+    let base = times[2].dropLast()  // without the Z
+    func total(_ params: [String: Any]) -> Int? {
+      server.result("count", ["petition": "p1"].merging(params) { $1 })?["total"] as? Int
+    }
+    // signedAt[2] < since: rows 3, 4, 5.
+    #expect(total(["since": base + "9Z"]) == 3)
+    // signedAt[2] < until: rows 0, 1, 2.
+    #expect(total(["until": base + "1Z"]) == 3)
+    // Zeros after the milliseconds name the same instant.
+    #expect(total(["since": base + "000Z"]) == 4)
+    #expect(total(["until": base + "000Z"]) == 2)
   }
 
   /// A window far in the past or future counts nothing; one around everything counts all.
@@ -174,7 +195,9 @@ private func counts(_ result: [String: Any]?) -> [Int]? { groups(result)?.map(\.
     #expect(server.result("count", ["petition": "p1", "until": "2000-01-01T00:00:00Z"])?["total"] as? Int == 0)
     #expect(server.result("count", ["petition": "p1", "since": "2999-01-01T00:00:00Z"])?["total"] as? Int == 0)
     #expect(
-      server.result("count", ["petition": "p1", "since": "2000-01-01T00:00:00+14:00", "until": "2999-12-31T23:59:59.999-12:00"])?["total"]
+      server.result(
+        "count", ["petition": "p1", "since": "2000-01-01T00:00:00+14:00", "until": "2999-12-31T23:59:59.999-12:00"])?[
+          "total"]
         as? Int == 1)
   }
 
@@ -197,7 +220,8 @@ private func counts(_ result: [String: Any]?) -> [Int]? { groups(result)?.map(\.
   @Test func unsubscribeKeepsTheTotal() throws {
     let server = try start()
     server.createPetition("p1")
-    _ = server.sign("p1", makeSigner(email: "a@example.org", phone: "2025550123"), ["optIn": ["email": true, "sms": true]])
+    _ = server.sign(
+      "p1", makeSigner(email: "a@example.org", phone: "2025550123"), ["optIn": ["email": true, "sms": true]])
     _ = server.sign("p1", makeSigner(email: "b@example.org"))
     _ = server.result("unsubscribe", ["email": "a@example.org"])
     _ = server.result("unsubscribe", ["phone": "2025550123"])

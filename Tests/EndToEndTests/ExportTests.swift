@@ -45,12 +45,15 @@ private func ndjsonObjects(_ text: String) -> [[String: Any]]? {
   /// alice email+phone (web), bob none, carol sms, dave email then unsubscribed, erin email+phone
   /// then unsubscribed from phone.
   func seedPeople(_ server: ServerProcess) {
-    _ = server.sign("p1", makeSigner(email: "alice@example.org", firstName: "Alice", phone: "(202) 555-0101"),
+    _ = server.sign(
+      "p1", makeSigner(email: "alice@example.org", firstName: "Alice", phone: "(202) 555-0101"),
       ["optIn": ["email": true, "phone": true], "source": "web", "comment": "For the kids"])
     _ = server.sign("p1", makeSigner(email: "bob@example.org", firstName: "Bob", phone: "202-555-0102"))
-    _ = server.sign("p1", makeSigner(email: "carol@example.org", firstName: "Carol", phone: "+12025550103"), ["optIn": ["sms": true]])
+    _ = server.sign(
+      "p1", makeSigner(email: "carol@example.org", firstName: "Carol", phone: "+12025550103"), ["optIn": ["sms": true]])
     _ = server.sign("p1", makeSigner(email: "dave@example.org", firstName: "Dave"), ["optIn": ["email": true]])
-    _ = server.sign("p1", makeSigner(email: "erin@example.org", firstName: "Erin", phone: "2025550105"),
+    _ = server.sign(
+      "p1", makeSigner(email: "erin@example.org", firstName: "Erin", phone: "2025550105"),
       ["optIn": ["email": true, "phone": true]])
     _ = server.result("unsubscribe", ["email": "dave@example.org"])
     _ = server.result("unsubscribe", ["email": "erin@example.org", "channels": ["phone"]])
@@ -134,6 +137,9 @@ private func ndjsonObjects(_ text: String) -> [[String: Any]]? {
     #expect(carol[6] == "'+12025550103")
     let ndjson = try #require(page(server, ["audience": "contacts", "format": "ndjson"])?["data"] as? String)
     #expect(ndjsonObjects(ndjson)?.allSatisfy { Set($0.keys) == Set(contactColumns) } == true)
+    // Flags are JSON booleans, not numbers.
+    #expect(containsBytes(ndjson.replacingOccurrences(of: " ", with: ""), #""optInSms":true"#))
+    #expect(containsBytes(ndjson.replacingOccurrences(of: " ", with: ""), #""optInEmail":false"#))
   }
 
   /// Consent belongs to the person: an opt-in given on another petition shows on this one.
@@ -153,7 +159,8 @@ private func ndjsonObjects(_ text: String) -> [[String: Any]]? {
     let server = try start()
     var expected: [String] = []
     for index in 0..<6 {
-      expected.append(RPC.result(server.sign("p1", makeSigner(email: "o\(index)@example.org")))?["signatureId"] as? String ?? "")
+      expected.append(
+        RPC.result(server.sign("p1", makeSigner(email: "o\(index)@example.org")))?["signatureId"] as? String ?? "")
       if index % 2 == 0 { usleep(3000) }
     }
     // A batch signs many at the same millisecond: the signatureId breaks the tie.
@@ -227,7 +234,8 @@ private func ndjsonObjects(_ text: String) -> [[String: Any]]? {
     let server = try start()
     _ = server.signInBatches("p1", (0..<3).map { makeSigner(email: "l\($0)@example.org") })
     for limit: Any in [0, -1, 10_001, 1.5] {
-      let response = server.call("export", ["petition": "p1", "audience": "delivery", "format": "json", "limit": limit])
+      let response = server.call(
+        "export", ["petition": "p1", "audience": "delivery", "format": "json", "limit": limit])
       #expect(RPC.errorCode(response) == -32602, "limit \(limit)")
       #expect(RPC.errorPaths(response) == ["/limit"], "limit \(limit)")
     }
@@ -256,7 +264,8 @@ private func ndjsonObjects(_ text: String) -> [[String: Any]]? {
   func badCursor(cursor: String) throws {
     let server = try start()
     _ = server.sign("p1", makeSigner(email: "a@example.org"))
-    let response = server.call("export", ["petition": "p1", "audience": "delivery", "format": "json", "cursor": cursor])
+    let response = server.call(
+      "export", ["petition": "p1", "audience": "delivery", "format": "json", "cursor": cursor])
     #expect(RPC.errorCode(response) == -32602)
     #expect(RPC.errorPaths(response) == ["/cursor"])
   }
@@ -291,8 +300,10 @@ private func ndjsonObjects(_ text: String) -> [[String: Any]]? {
   /// json and ndjson keep the value as it is.
   @Test func csvFormulaGuard() throws {
     let server = try start()
-    _ = server.sign("p1", makeSigner(email: "f1@example.org", firstName: "=SUM(A1)", lastName: "+Plus"), ["comment": "@cmd"])
-    _ = server.sign("p1", makeSigner(email: "f2@example.org", firstName: "-Minus", lastName: "@At", postalCode: "-12", country: "DE"),
+    _ = server.sign(
+      "p1", makeSigner(email: "f1@example.org", firstName: "=SUM(A1)", lastName: "+Plus"), ["comment": "@cmd"])
+    _ = server.sign(
+      "p1", makeSigner(email: "f2@example.org", firstName: "-Minus", lastName: "@At", postalCode: "-12", country: "DE"),
       ["comment": "\tTabbed"])
     _ = server.sign("p1", makeSigner(email: "f3@example.org", firstName: "Safe"), ["comment": "=1+2, \"q\""])
     _ = server.sign("p1", makeSigner(email: "f4@example.org", firstName: "Cr"), ["comment": "\rStarts with CR"])
@@ -339,8 +350,10 @@ private func ndjsonObjects(_ text: String) -> [[String: Any]]? {
     let all = try #require(server.exportRecords("p1", audience: "delivery"))
     let times = all.compactMap { $0["signedAt"] as? String }
     try #require(Set(times).count == 5)
-    let window = try #require(server.exportRecords("p1", audience: "delivery", extra: ["since": times[1], "until": times[4]]))
-    #expect(window.compactMap { $0["signatureId"] as? String } == all[1..<4].compactMap { $0["signatureId"] as? String })
+    let window = try #require(
+      server.exportRecords("p1", audience: "delivery", extra: ["since": times[1], "until": times[4]]))
+    #expect(
+      window.compactMap { $0["signatureId"] as? String } == all[1..<4].compactMap { $0["signatureId"] as? String })
     let bad = server.call("export", ["petition": "p1", "audience": "delivery", "format": "json", "since": "soon"])
     #expect(RPC.errorPaths(bad) == ["/since"])
   }

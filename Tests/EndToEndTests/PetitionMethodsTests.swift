@@ -21,7 +21,8 @@ private func isUTCMillisecondTime(_ value: Any?) -> Bool {
   @Test func createReturnsAPetition() throws {
     let server = try start()
     let petition = try #require(
-      server.result("petition.create", ["id": "save-the-park", "title": "Save the park", "target": "Mayor", "goal": 500]))
+      server.result(
+        "petition.create", ["id": "save-the-park", "title": "Save the park", "target": "Mayor", "goal": 500]))
     #expect(Set(petition.keys) == petitionKeys)
     #expect(petition["id"] as? String == "save-the-park")
     #expect(petition["title"] as? String == "Save the park")
@@ -166,7 +167,9 @@ private func isUTCMillisecondTime(_ value: Any?) -> Bool {
     let server = try start()
     let long200 = String(repeating: "t", count: 200)
     let long201 = String(repeating: "t", count: 201)
-    #expect(server.result("petition.create", ["id": "p1", "title": long200, "target": long200])?["title"] as? String == long200)
+    #expect(
+      server.result("petition.create", ["id": "p1", "title": long200, "target": long200])?["title"] as? String
+        == long200)
     let title = server.call("petition.create", ["id": "p2", "title": long201, "target": "X"])
     #expect(RPC.errorCode(title) == -32602)
     #expect(RPC.errorPaths(title) == ["/title"])
@@ -176,7 +179,8 @@ private func isUTCMillisecondTime(_ value: Any?) -> Bool {
     #expect(RPC.errorPaths(empty) == ["/title"])
     // 200 characters that take more than 200 bytes are still 200 characters.
     let accented = String(repeating: "é", count: 200)
-    #expect(server.result("petition.create", ["id": "p5", "title": accented, "target": "X"])?["title"] as? String == accented)
+    #expect(
+      server.result("petition.create", ["id": "p5", "title": accented, "target": "X"])?["title"] as? String == accented)
   }
 
   /// The body takes up to 20000 characters; 20001 is -32602 at /body.
@@ -213,7 +217,9 @@ private func isUTCMillisecondTime(_ value: Any?) -> Bool {
   /// Text is stored in NFC: a decomposed title comes back composed.
   @Test func titleIsStoredInNFC() throws {
     let server = try start()
-    server.send(#"{"jsonrpc":"2.0","id":"n","method":"petition.create","params":{"id":"p1","title":"Cafe\u0301","target":"Re\u0301gion"}}"# + "\n")
+    server.send(
+      #"{"jsonrpc":"2.0","id":"n","method":"petition.create","params":{"id":"p1","title":"Cafe\u0301","target":"Re\u0301gion"}}"#
+        + "\n")
     let created = try #require(RPC.result(server.readObject()))
     #expect(Array((created["title"] as? String ?? "").utf8) == Array("Caf\u{E9}".utf8))
     let fetched = try #require(server.result("petition.get", ["id": "p1"]))

@@ -57,6 +57,10 @@ private func bytes(_ value: Any?) -> [UInt8] { Array((value as? String ?? "").ut
     let undotted = RPC.result(server.sign("p1", makeSigner(email: "samlee@example.org")))
     #expect(undotted?["duplicate"] as? Bool == false)
     #expect(undotted?["count"] as? Int == 2)
+    // Lower-casing is Unicode lower-casing.
+    _ = server.sign("p1", makeSigner(email: "\u{E9}lise@example.org"))
+    #expect(RPC.result(server.sign("p1", makeSigner(email: "\u{C9}LISE@EXAMPLE.ORG")))?["duplicate"] as? Bool == true)
+    #expect(server.total("p1") == 3)
   }
 
   /// The email is stored as given (trimmed), not in its canonical form.
@@ -83,10 +87,13 @@ private func bytes(_ value: Any?) -> [UInt8] { Array((value as? String ?? "").ut
   /// postal code and comment.
   @Test func duplicateKeepsTheFirstSignaturesData() throws {
     let server = try start()
-    _ = server.sign("p1", makeSigner(email: "a@example.org", firstName: "First", postalCode: "10001"), ["comment": "first words"])
+    _ = server.sign(
+      "p1", makeSigner(email: "a@example.org", firstName: "First", postalCode: "10001"), ["comment": "first words"])
     usleep(5000)
     let again = RPC.result(
-      server.sign("p1", makeSigner(email: "A@Example.org", firstName: "Second", postalCode: "94105"), ["comment": "second words", "source": "sms"]))
+      server.sign(
+        "p1", makeSigner(email: "A@Example.org", firstName: "Second", postalCode: "94105"),
+        ["comment": "second words", "source": "sms"]))
     #expect(again?["duplicate"] as? Bool == true)
     let rows = try #require(server.exportRecords("p1", audience: "delivery"))
     #expect(rows.count == 1)
@@ -102,7 +109,9 @@ private func bytes(_ value: Any?) -> [UInt8] { Array((value as? String ?? "").ut
     let first = RPC.result(server.sign("p1", makeSigner(email: "a@example.org", phone: "202-555-0123")))
     #expect(server.exportRecords("p1", audience: "contacts")?.isEmpty == true)
     let again = RPC.result(
-      server.sign("p1", makeSigner(email: "A+later@example.org", firstName: "Other", phone: "202-555-0123"), ["optIn": ["email": true, "sms": true]]))
+      server.sign(
+        "p1", makeSigner(email: "A+later@example.org", firstName: "Other", phone: "202-555-0123"),
+        ["optIn": ["email": true, "sms": true]]))
     #expect(again?["duplicate"] as? Bool == true)
     let rows = try #require(server.exportRecords("p1", audience: "contacts"))
     #expect(rows.count == 1)
@@ -128,7 +137,8 @@ private func bytes(_ value: Any?) -> [UInt8] { Array((value as? String ?? "").ut
   /// nothing is written.
   @Test func phoneOptInsNeedAPhone() throws {
     let server = try start()
-    let both = server.sign("p1", makeSigner(email: "a@example.org"), ["optIn": ["phone": true, "sms": true, "email": true]])
+    let both = server.sign(
+      "p1", makeSigner(email: "a@example.org"), ["optIn": ["phone": true, "sms": true, "email": true]])
     #expect(RPC.errorCode(both) == -32602)
     #expect(Set(RPC.errorPaths(both)) == ["/optIn/phone", "/optIn/sms"])
     let sms = server.sign("p1", makeSigner(email: "a@example.org"), ["optIn": ["sms": true]])
@@ -201,11 +211,14 @@ private func bytes(_ value: Any?) -> [UInt8] { Array((value as? String ?? "").ut
   @Test func emailIsNFCBeforeDedup() throws {
     let server = try start()
     server.send(
-      #"{"jsonrpc":"2.0","id":"nfc","method":"sign","params":{"petition":"p1","signer":{"email":"rene\u0301@example.org","firstName":"Rene","lastName":"X","postalCode":"20001"}}}"#
+      #"{"jsonrpc":"2.0","id":"nfc","method":"sign","params":{"petition":"p1","optIn":{"email":true},"signer":{"email":"rene\u0301@example.org","firstName":"Rene","lastName":"X","postalCode":"20001"}}}"#
         + "\n")
     #expect(RPC.result(server.readObject())?["duplicate"] as? Bool == false)
     let composed = RPC.result(server.sign("p1", makeSigner(email: "ren\u{E9}@example.org")))
     #expect(composed?["duplicate"] as? Bool == true)
+    // And it is stored composed.
+    let row = try #require(server.exportRecords("p1", audience: "contacts")?.first)
+    #expect(bytes(row["email"]) == Array("ren\u{E9}@example.org".utf8))
   }
 
   /// Phones are stored in E.164: punctuation dropped, a 10-digit US number gets +1.
@@ -218,7 +231,8 @@ private func bytes(_ value: Any?) -> [UInt8] { Array((value as? String ?? "").ut
     let server = try start()
     let postal = country.uppercased() == "US" ? "20001" : "AB1 2CD"
     let response = server.sign(
-      "p1", makeSigner(email: "a@example.org", postalCode: postal, country: country, phone: raw), ["optIn": ["sms": true]])
+      "p1", makeSigner(email: "a@example.org", postalCode: postal, country: country, phone: raw),
+      ["optIn": ["sms": true]])
     #expect(RPC.result(response)?["count"] as? Int == 1)
     let row = try #require(server.exportRecords("p1", audience: "contacts")?.first)
     #expect(row["phone"] as? String == expected)
@@ -232,7 +246,8 @@ private func bytes(_ value: Any?) -> [UInt8] { Array((value as? String ?? "").ut
   func invalidPhones(raw: String, country: String) throws {
     let server = try start()
     let postal = country == "US" ? "20001" : "AB1 2CD"
-    let response = server.sign("p1", makeSigner(email: "a@example.org", postalCode: postal, country: country, phone: raw))
+    let response = server.sign(
+      "p1", makeSigner(email: "a@example.org", postalCode: postal, country: country, phone: raw))
     #expect(RPC.errorCode(response) == -32602)
     #expect(RPC.errorPaths(response) == ["/signer/phone"])
     #expect(server.total("p1") == 0)
@@ -303,7 +318,8 @@ private func bytes(_ value: Any?) -> [UInt8] { Array((value as? String ?? "").ut
   @Test func commentLineBreaks() throws {
     let server = try start()
     let comment = "Line one\nLine two\r\n\tIndented"
-    #expect(RPC.result(server.sign("p1", makeSigner(email: "a@example.org"), ["comment": comment]))?["count"] as? Int == 1)
+    #expect(
+      RPC.result(server.sign("p1", makeSigner(email: "a@example.org"), ["comment": comment]))?["count"] as? Int == 1)
     #expect(server.exportRecords("p1", audience: "delivery")?.first?["comment"] as? String == comment)
     let bell = server.sign("p1", makeSigner(email: "b@example.org"), ["comment": "Ring\u{7}"])
     #expect(RPC.errorPaths(bell) == ["/comment"])
@@ -314,14 +330,31 @@ private func bytes(_ value: Any?) -> [UInt8] { Array((value as? String ?? "").ut
   @Test func nameLengths() throws {
     let server = try start()
     let hundred = String(repeating: "n", count: 100)
-    #expect(RPC.result(server.sign("p1", makeSigner(email: "a@example.org", firstName: hundred)))?["count"] as? Int == 1)
-    #expect(RPC.errorPaths(server.sign("p1", makeSigner(email: "b@example.org", firstName: hundred + "n"))) == ["/signer/firstName"])
+    #expect(
+      RPC.result(server.sign("p1", makeSigner(email: "a@example.org", firstName: hundred)))?["count"] as? Int == 1)
+    #expect(
+      RPC.errorPaths(server.sign("p1", makeSigner(email: "b@example.org", firstName: hundred + "n"))) == [
+        "/signer/firstName"
+      ])
     #expect(RPC.errorPaths(server.sign("p1", makeSigner(email: "b@example.org", lastName: ""))) == ["/signer/lastName"])
-    #expect(RPC.errorPaths(server.sign("p1", makeSigner(email: "b@example.org", lastName: "   "))) == ["/signer/lastName"])
-    #expect(RPC.result(server.sign("p1", makeSigner(email: "c@example.org", firstName: "  Grace  ")))?["count"] as? Int == 2)
+    #expect(
+      RPC.errorPaths(server.sign("p1", makeSigner(email: "b@example.org", lastName: "   "))) == ["/signer/lastName"])
+    #expect(
+      RPC.result(server.sign("p1", makeSigner(email: "c@example.org", firstName: "  Grace  ")))?["count"] as? Int == 2)
     let rows = server.exportRecords("p1", audience: "delivery") ?? []
     #expect(rows.last?["firstName"] as? String == "Grace")
     #expect(server.total("p1") == 2)
+    // Characters, not bytes or code points: 100 decomposed "é" (200 code points) are 100.
+    let decomposed = String(repeating: "e\u{301}", count: 100)
+    #expect(decomposed.unicodeScalars.count == 200)
+    #expect(
+      RPC.result(server.sign("p1", makeSigner(email: "d@example.org", lastName: decomposed)))?["count"] as? Int == 3)
+    #expect(
+      RPC.errorPaths(server.sign("p1", makeSigner(email: "e@example.org", lastName: decomposed + "e\u{301}"))) == [
+        "/signer/lastName"
+      ])
+    let family = String(repeating: "👨‍👩‍👧", count: 100)
+    #expect(RPC.result(server.sign("p1", makeSigner(email: "f@example.org", lastName: family)))?["count"] as? Int == 4)
   }
 
   /// Comment: up to 2000 characters; absent is null.
@@ -330,7 +363,8 @@ private func bytes(_ value: Any?) -> [UInt8] { Array((value as? String ?? "").ut
     let long = String(repeating: "c", count: 2000)
     _ = server.sign("p1", makeSigner(email: "a@example.org"), ["comment": long])
     _ = server.sign("p1", makeSigner(email: "b@example.org"))
-    #expect(RPC.errorPaths(server.sign("p1", makeSigner(email: "c@example.org"), ["comment": long + "c"])) == ["/comment"])
+    #expect(
+      RPC.errorPaths(server.sign("p1", makeSigner(email: "c@example.org"), ["comment": long + "c"])) == ["/comment"])
     let rows = try #require(server.exportRecords("p1", audience: "delivery"))
     #expect(rows.count == 2)
     #expect(rows.first?["comment"] as? String == long)
@@ -343,7 +377,8 @@ private func bytes(_ value: Any?) -> [UInt8] { Array((value as? String ?? "").ut
     let long = String(repeating: "s", count: 64)
     _ = server.sign("p1", makeSigner(email: "a@example.org"), ["source": long, "optIn": ["email": true]])
     _ = server.sign("p1", makeSigner(email: "b@example.org"), ["optIn": ["email": true]])
-    #expect(RPC.errorPaths(server.sign("p1", makeSigner(email: "c@example.org"), ["source": long + "s"])) == ["/source"])
+    #expect(
+      RPC.errorPaths(server.sign("p1", makeSigner(email: "c@example.org"), ["source": long + "s"])) == ["/source"])
     #expect(RPC.errorPaths(server.sign("p1", makeSigner(email: "c@example.org"), ["source": ""])) == ["/source"])
     #expect(RPC.errorPaths(server.sign("p1", makeSigner(email: "c@example.org"), ["source": "a\nb"])) == ["/source"])
     let rows = try #require(server.exportRecords("p1", audience: "contacts"))

@@ -20,7 +20,9 @@ import Testing
   func consent(_ server: ServerProcess, _ petition: String = "p1") -> [String: [Bool]] {
     var result: [String: [Bool]] = [:]
     for row in server.exportRecords(petition, audience: "contacts") ?? [] {
-      result[row["email"] as? String ?? "?"] = ["optInEmail", "optInPhone", "optInSms"].map { row[$0] as? Bool ?? false }
+      result[row["email"] as? String ?? "?"] = ["optInEmail", "optInPhone", "optInSms"].map {
+        row[$0] as? Bool ?? false
+      }
     }
     return result
   }
@@ -66,7 +68,8 @@ import Testing
         "three@example.org": [true, true, true],
       ])
     // E.164 form, all channels: the third person is no longer a contact at all.
-    #expect(server.result("unsubscribe", ["phone": "+12025550199"])?["channels"] as? [String] == ["email", "phone", "sms"])
+    #expect(
+      server.result("unsubscribe", ["phone": "+12025550199"])?["channels"] as? [String] == ["email", "phone", "sms"])
     #expect(consent(server).keys.sorted() == ["one@example.org", "two@example.org"])
   }
 
@@ -100,7 +103,8 @@ import Testing
     _ = server.sign("p1", makeSigner(email: "known@example.org", phone: "2025550123"), ["optIn": Self.allChannels])
     for channels in [nil, ["sms"], ["email", "phone"]] as [[String]?] {
       var subjects: [[String: Any]] = [
-        ["email": "known@example.org"], ["email": "stranger@example.org"], ["phone": "2025550123"], ["phone": "2025550188"],
+        ["email": "known@example.org"], ["email": "stranger@example.org"], ["phone": "2025550123"],
+        ["phone": "2025550188"],
       ]
       if let channels { subjects = subjects.map { $0.merging(["channels": channels]) { $1 } } }
       let answers = subjects.map { server.call("unsubscribe", $0) }
@@ -129,7 +133,8 @@ import Testing
     _ = first.sign("p1", makeSigner(email: "a@example.org", phone: "2025550123"), ["optIn": Self.allChannels])
     _ = first.sign("p1", makeSigner(email: "b@example.org"), ["optIn": ["email": true]])
     #expect(consent(second).count == 2)
-    #expect(second.result("unsubscribe", ["email": "A@example.org"])?["channels"] as? [String] == ["email", "phone", "sms"])
+    #expect(
+      second.result("unsubscribe", ["email": "A@example.org"])?["channels"] as? [String] == ["email", "phone", "sms"])
     #expect(consent(first) == ["b@example.org": [true, false, false]])
     _ = first.result("unsubscribe", ["phone": "+1 202 555 0123"])
     _ = first.result("unsubscribe", ["email": "b@example.org", "channels": ["email"]])

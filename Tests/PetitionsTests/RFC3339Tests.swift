@@ -127,3 +127,13 @@ private let sample = time(1_795_937_959_123)
     }
   }
 }
+
+@Suite struct RFC3339BoundTests {
+  /// A bound finer than a millisecond rounds up, so `t >= since` and `t < until` stay exact for
+  /// millisecond timestamps; whole milliseconds are unchanged.
+  @Test func boundsRoundUp() {
+    #expect(RFC3339.parseBound("2026-11-29T07:39:38.9301Z")?.millisecondsSinceEpoch == 1_795_937_978_931)
+    #expect(RFC3339.parseBound("2026-11-29T07:39:38.930000Z")?.millisecondsSinceEpoch == 1_795_937_978_930)
+    #expect(RFC3339.parse("2026-11-29T07:39:38.9309Z")?.millisecondsSinceEpoch == 1_795_937_978_930)
+  }
+}

@@ -2,7 +2,7 @@ import Server
 import Testing
 
 private func digest(_ text: String) -> String {
-  var hasher = SHA256()
+  let hasher = SHA256()
   hasher.update(Array(text.utf8))
   return SHA256.hexDigest(hasher.finalize())
 }
@@ -35,7 +35,7 @@ private let message896 =
 
   /// One million 'a', fed in one call.
   @Test func oneMillionA() {
-    var hasher = SHA256()
+    let hasher = SHA256()
     hasher.update([UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000))
     #expect(SHA256.hexDigest(hasher.finalize()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
   }
@@ -44,7 +44,7 @@ private let message896 =
   @Test func oddSizedChunks() {
     let bytes = [UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000)
     let chunkSizes = [1, 3, 7, 63, 64, 65, 127, 1000, 4099]
-    var hasher = SHA256()
+    let hasher = SHA256()
     var offset = 0
     var turn = 0
     bytes.withUnsafeBytes { raw in
@@ -68,11 +68,11 @@ private let message896 =
     let message = Array((message896 + message448).utf8)
     for length in [0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 121, 128, 168] {
       let prefix = Array(message[..<length])
-      var whole = SHA256()
+      let whole = SHA256()
       whole.update(prefix)
       let expected = whole.finalize()
       for split in 0...length {
-        var parts = SHA256()
+        let parts = SHA256()
         parts.update(prefix[..<split])
         parts.update(prefix[split...])
         #expect(parts.finalize() == expected, "length \(length) split \(split)")
@@ -82,14 +82,14 @@ private let message896 =
 
   /// A collection without contiguous storage is hashed through the copying path.
   @Test func nonContiguousCollection() {
-    var hasher = SHA256()
+    let hasher = SHA256()
     hasher.update((0..<1_000_000).lazy.map { _ in UInt8(ascii: "a") })
     #expect(SHA256.hexDigest(hasher.finalize()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
   }
 
   /// Empty updates are no-ops, and finalize starts the hasher over.
   @Test func emptyUpdatesAndReuse() {
-    var hasher = SHA256()
+    let hasher = SHA256()
     hasher.update(UnsafeRawBufferPointer(start: nil, count: 0))
     hasher.update([UInt8]())
     hasher.update(Array("abc".utf8))

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+  import Glibc
 #endif
 
 /// Helpers for end-to-end tests of the petition methods: building params, reading responses,
@@ -305,8 +305,12 @@ public final class SQLiteLockHolder {
     return nil
   }
 
-  /// Commits (nothing was written) and ends the tool.
+  private var released = false
+
+  /// Commits (nothing was written) and ends the tool. Releasing twice is harmless.
   public func release() {
+    guard !released else { return }
+    released = true
     input.fileHandleForWriting.write(Data("COMMIT;\n.quit\n".utf8))
     try? input.fileHandleForWriting.close()
     process.waitUntilExit()
@@ -324,7 +328,9 @@ public enum UTCTime {
   public static func milliseconds(_ text: String) -> Int64? {
     let digits = text.unicodeScalars.map { $0 }
     guard digits.count == 24, text.hasSuffix("Z") else { return nil }
-    func number(_ from: Int, _ length: Int) -> Int64? { Int64(String(String.UnicodeScalarView(digits[from..<(from + length)]))) }
+    func number(_ from: Int, _ length: Int) -> Int64? {
+      Int64(String(String.UnicodeScalarView(digits[from..<(from + length)])))
+    }
     guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2), let hour = number(11, 2),
       let minute = number(14, 2), let second = number(17, 2), let milli = number(20, 3)
     else { return nil }
@@ -334,7 +340,9 @@ public enum UTCTime {
 
   /// The instant `milliseconds` written with a UTC offset of `offsetMinutes` and `fraction`
   /// digits of fraction (3 = milliseconds, 6 = microseconds with trailing zeros, 0 = none).
-  public static func format(_ milliseconds: Int64, offsetMinutes: Int = 0, fraction: Int = 3, zulu: Bool = true) -> String {
+  public static func format(_ milliseconds: Int64, offsetMinutes: Int = 0, fraction: Int = 3, zulu: Bool = true)
+    -> String
+  {
     let local = milliseconds + Int64(offsetMinutes) * 60_000
     let days = Int64((Double(local) / 86_400_000).rounded(.down))
     var rest = local - days * 86_400_000
