@@ -12,9 +12,11 @@ build:
 	scripts/bootstrap.sh
 	swift build
 
+# The Swift runtime is linked statically: it halves start-up (no dozen shared libraries to
+# load) and the binary can be copied to another machine of the same kind.
 release:
 	scripts/bootstrap.sh
-	swift build -c release
+	swift build -c release --static-swift-stdlib
 
 demo: release
 	python3 examples/demo.py --binary .build/release/petition-rpc

@@ -13,8 +13,8 @@ missing=()
 command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
-if ! pkg-config --exists jansson sqlite3 >/dev/null 2>&1; then
-  missing+=(libjansson-dev libsqlite3-dev)
+if ! pkg-config --exists jansson sqlite3 libcrypto >/dev/null 2>&1; then
+  missing+=(libjansson-dev libsqlite3-dev libssl-dev)
 fi
 if ((${#missing[@]})); then
   sudo=""
@@ -28,7 +28,7 @@ fi
 mkdir -p benchmarks/bin benchmarks/results
 say "building benchmarks/bin/reference"
 # shellcheck disable=SC2046
-cc -O2 benchmarks/reference.c $(pkg-config --cflags --libs jansson sqlite3) -o benchmarks/bin/reference
+cc -O2 benchmarks/reference.c $(pkg-config --cflags --libs jansson sqlite3 libcrypto) -o benchmarks/bin/reference
 
 # 3. The server, in release, unless another binary is given.
 server=""
@@ -43,9 +43,9 @@ if [ -z "$server" ]; then
   if [ "${SKIP_SWIFT_BUILD:-0}" = 1 ]; then
     server=.build/release/petition-rpc
   else
-    say "building petition-rpc (swift build -c release)"
-    swift build -c release --product petition-rpc
-    server="$(swift build -c release --show-bin-path)/petition-rpc"
+    say "building petition-rpc (swift build -c release --static-swift-stdlib)"
+    swift build -c release --static-swift-stdlib --product petition-rpc
+    server="$(swift build -c release --static-swift-stdlib --show-bin-path)/petition-rpc"
   fi
   args=(--server "$server" "${args[@]}")
 fi
