@@ -43,16 +43,21 @@ extension JSON {
     return output
   }
 
-  /// Appends the compact serialisation to `output` without an intermediate copy when possible.
+  /// Appends the compact serialisation to `output`, in one pass (jansson calls back with each
+  /// piece; asking for the size first would serialise twice).
   public func appendSerialized(to output: inout [UInt8]) {
     let flags = Int(JSON_COMPACT | JSON_ENCODE_ANY)
-    let size = json_dumpb(handle, nil, 0, flags)
-    guard size > 0 else { return }
-    let start = output.count
-    output.append(contentsOf: repeatElement(0, count: size))
-    output.withUnsafeMutableBytes { buffer in
-      let target = buffer.baseAddress!.advanced(by: start).assumingMemoryBound(to: CChar.self)
-      _ = json_dumpb(handle, target, size, flags)
+    withUnsafeMutablePointer(to: &output) { target in
+      _ = json_dump_callback(
+        handle,
+        { buffer, size, data in
+          guard let buffer, let data else { return 0 }
+          let output = data.assumingMemoryBound(to: [UInt8].self)
+          buffer.withMemoryRebound(to: UInt8.self, capacity: size) {
+            output.pointee.append(contentsOf: UnsafeBufferPointer(start: $0, count: size))
+          }
+          return 0
+        }, target, flags)
     }
   }
 

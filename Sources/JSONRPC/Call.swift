@@ -8,11 +8,15 @@ public protocol RPCService: AnyObject {
   /// (checking params) that then overlaps with the worker's store work. It must not touch state
   /// shared with `process`; it may leave its result in `call.preparation`.
   func prepare(_ call: Call)
+  /// Whether the call is served in well under a millisecond (no long export): only such calls
+  /// may be served on the reader thread, which cannot read `$/cancelRequest` meanwhile.
+  func isQuick(_ call: Call) -> Bool
   func process(_ calls: [Call])
 }
 
 extension RPCService {
   public func prepare(_ call: Call) {}
+  public func isQuick(_ call: Call) -> Bool { false }
 }
 
 /// One request being served. Answer it once with `respond(_:)` or `fail(_:)`.

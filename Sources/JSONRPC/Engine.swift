@@ -33,7 +33,6 @@ public final class Engine: @unchecked Sendable {
 
   private let queueMonitor = Monitor()
   private var queue: [Call] = []
-  private var queueHead = 0
   private var inputEnded = false
 
   private let pendingMonitor = Monitor()
@@ -85,6 +84,7 @@ public final class Engine: @unchecked Sendable {
       if descriptors.count > 1 && descriptors[1].revents != 0 {
         // SIGTERM/SIGINT: stop reading, answer what was read.
         while let event = decoder.next() { handle(event) }
+        dispatchReadBatch()
         return
       }
       let count = read(input, chunk.baseAddress, chunkSize)
@@ -95,9 +95,15 @@ public final class Engine: @unchecked Sendable {
       }
       if count == 0 { break reading }
       decoder.append(UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
-      while let event = decoder.next() { handle(event) }
+      while let event = decoder.next() {
+        handle(event)
+        // Hand on as we go, so a huge chunk does not pile up calls on the reader.
+        if readBatch.count >= 1024 { dispatchReadBatch() }
+      }
+      dispatchReadBatch()
     }
     while let event = decoder.finish() { handle(event) }
+    dispatchReadBatch()
   }
 
   private func handle(_ event: FrameEvent) {
@@ -211,9 +217,45 @@ public final class Engine: @unchecked Sendable {
       let key = String(decoding: call.serializedID ?? id.serialized(), as: UTF8.self)
       pendingMonitor.withLock { pending[key, default: []].append(call) }
     }
+    readBatch.append(call)
+  }
+
+  /// Calls read from one chunk of input and not yet handed on (reader thread only).
+  private var readBatch: [Call] = []
+  /// Whether a thread is running calls through the service (guarded by `queueMonitor`).
+  private var isProcessing = false
+  /// Runs of at most this many quick calls may be served on the reader thread itself.
+  static let inlineLimit = 8
+
+  /// Hands the calls read from one chunk of input on. When nothing else is queued or running and
+  /// they are few and quick, the reader serves them itself: a client that sends one request at a
+  /// time then pays no thread hand-off (waking a sleeping core costs tens of microseconds on a
+  /// virtual machine). Otherwise they are queued for the worker, so that parsing the next chunk
+  /// overlaps with committing this one.
+  private func dispatchReadBatch() {
+    guard !readBatch.isEmpty else { return }
+    let calls = readBatch
+    readBatch.removeAll(keepingCapacity: true)
+    let runsInline =
+      calls.count <= Self.inlineLimit && calls.allSatisfy { service.isQuick($0) }
+      && queueMonitor.withLock {
+        guard queue.isEmpty && !isProcessing else { return false }
+        isProcessing = true
+        return true
+      }
+    if runsInline {
+      run(calls, service: service)
+      queueMonitor.withLock {
+        isProcessing = false
+        queueMonitor.broadcast()
+      }
+      return
+    }
     queueMonitor.withLock {
-      while queue.count - queueHead >= limits.maxQueuedCalls { queueMonitor.wait() }
-      queue.append(call)
+      for call in calls {
+        while queue.count >= limits.maxQueuedCalls { queueMonitor.wait() }
+        queue.append(call)
+      }
       queueMonitor.broadcast()
     }
   }
@@ -248,30 +290,38 @@ public final class Engine: @unchecked Sendable {
 
   private func workerLoop(service: RPCService) {
     while true {
-      let (calls, ended): ([Call], Bool) = queueMonitor.withLock {
-        while queue.count == queueHead && !inputEnded { queueMonitor.wait() }
-        let taken = Array(queue[queueHead...])
+      let calls: [Call]? = queueMonitor.withLock {
+        while (queue.isEmpty || isProcessing) && !inputEnded { queueMonitor.wait() }
+        if queue.isEmpty { return nil }
+        let taken = queue
         queue.removeAll(keepingCapacity: true)
-        queueHead = 0
+        isProcessing = true
         queueMonitor.broadcast()
-        return (taken, inputEnded)
+        return taken
       }
-      if !calls.isEmpty {
-        // Calls cancelled while they waited are answered without running.
-        var runnable: [Call] = []
-        runnable.reserveCapacity(calls.count)
-        for call in calls {
-          if call.isCancelled { call.fail(.requestCancelled) } else { runnable.append(call) }
-        }
-        if !runnable.isEmpty { service.process(runnable) }
-        for call in runnable where !call.isAnswered {
-          log("internal error: \(call.method) was not answered")
-          call.fail(.internalError())
-        }
-        flushQueuedFrames()
+      guard let calls else { return }
+      run(calls, service: service)
+      queueMonitor.withLock {
+        isProcessing = false
+        queueMonitor.broadcast()
       }
-      if ended && calls.isEmpty { return }
     }
+  }
+
+  /// Serves a run of calls (on whichever thread holds `isProcessing`) and writes their answers.
+  private func run(_ calls: [Call], service: RPCService) {
+    // Calls cancelled while they waited are answered without running.
+    var runnable: [Call] = []
+    runnable.reserveCapacity(calls.count)
+    for call in calls {
+      if call.isCancelled { call.fail(.requestCancelled) } else { runnable.append(call) }
+    }
+    if !runnable.isEmpty { service.process(runnable) }
+    for call in runnable where !call.isAnswered {
+      log("internal error: \(call.method) was not answered")
+      call.fail(.internalError())
+    }
+    flushQueuedFrames()
   }
 
   /// Called on the worker thread when a call is answered.

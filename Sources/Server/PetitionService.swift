@@ -49,6 +49,11 @@ public final class PetitionService: RPCService {
     call.preparation = Self.readOperation(call)
   }
 
+  /// Everything but `export` is quick: one group of small reads and writes.
+  public func isQuick(_ call: Call) -> Bool {
+    call.method != "export"
+  }
+
   private static func readOperation(_ call: Call) -> Result<Operation, ResponseError>? {
     switch call.method {
     case "petition.create": return OperationReader.createPetition(call.params)
