@@ -29,6 +29,8 @@ mkdir -p benchmarks/bin benchmarks/results
 say "building benchmarks/bin/reference"
 # shellcheck disable=SC2046
 cc -O2 benchmarks/reference.c $(pkg-config --cflags --libs jansson sqlite3 libcrypto) -o benchmarks/bin/reference
+# shellcheck disable=SC2046
+cc -O2 benchmarks/jansson_loop.c $(pkg-config --cflags --libs jansson) -o benchmarks/bin/jansson_loop
 
 # 3. The server, in release, unless another binary is given.
 server=""
@@ -50,5 +52,13 @@ if [ -z "$server" ]; then
   args=(--server "$server" "${args[@]}")
 fi
 
-# 4. Measure.
-exec python3 benchmarks/bench.py --reference benchmarks/bin/reference "${args[@]}"
+# 4. Measure: the product scenarios against the reference (their exit status is the verdict),
+# then the engine alone against a plain C loop over jansson.
+status=0
+python3 benchmarks/bench.py --reference benchmarks/bin/reference "${args[@]}" || status=$?
+say "engine: petition.list pipelined, NDJSON and Content-Length, against benchmarks/bin/jansson_loop"
+quick=()
+for a in "${args[@]}"; do [ "$a" = --quick ] && quick=(--messages 50000 --runs 3); done
+python3 benchmarks/engine.py --server "$server" --loop benchmarks/bin/jansson_loop "${quick[@]}" \
+  | tee benchmarks/results/engine.md
+exit "$status"

@@ -39,6 +39,52 @@ public enum RFC3339 {
     bytes.append(UInt8(ascii: "Z"))
   }
 
+  /// Writes many timestamps fast: the date part (`YYYY-MM-DDT`) is computed once per day and
+  /// reused, since exported rows come in time order; the rest is two-digit table lookups.
+  public struct Writer: Sendable {
+    private var cachedDay: Int64 = .min
+    private var cachedPrefix: [UInt8] = []
+    private static let pairs: [UInt8] = {
+      var table: [UInt8] = []
+      for value in 0..<100 {
+        table.append(UInt8(ascii: "0") + UInt8(value / 10))
+        table.append(UInt8(ascii: "0") + UInt8(value % 10))
+      }
+      return table
+    }()
+
+    public init() {}
+
+    /// Appends `RFC3339.format(time)` as UTF-8.
+    public mutating func append(_ time: Timestamp, to bytes: inout [UInt8]) {
+      let (days, milliseconds) = split(time)
+      if days != cachedDay {
+        var prefix: [UInt8] = []
+        RFC3339.append(Timestamp(millisecondsSinceEpoch: days * millisecondsPerDay), to: &prefix)
+        cachedPrefix = Array(prefix.prefix(while: { $0 != UInt8(ascii: "T") })) + [UInt8(ascii: "T")]
+        cachedDay = days
+      }
+      bytes.append(contentsOf: cachedPrefix)
+      let seconds = Int(milliseconds / 1000)
+      let fraction = Int(milliseconds % 1000)
+      Self.pairs.withUnsafeBufferPointer { pairs in
+        func pair(_ value: Int) {
+          bytes.append(pairs[2 * value])
+          bytes.append(pairs[2 * value + 1])
+        }
+        pair(seconds / 3600)
+        bytes.append(UInt8(ascii: ":"))
+        pair(seconds / 60 % 60)
+        bytes.append(UInt8(ascii: ":"))
+        pair(seconds % 60)
+        bytes.append(UInt8(ascii: "."))
+        bytes.append(UInt8(ascii: "0") + UInt8(fraction / 100))
+        pair(fraction % 100)
+      }
+      bytes.append(UInt8(ascii: "Z"))
+    }
+  }
+
   /// Exactly `width` decimal digits of a non-negative `value` below 10^width.
   private static func appendDigits(_ value: Int64, width: Int, to bytes: inout [UInt8]) {
     var divisor: Int64 = 1

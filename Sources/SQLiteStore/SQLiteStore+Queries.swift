@@ -50,10 +50,12 @@ extension SQLiteStore {
           email: isContacts ? select.string(at: 8) : nil,
           firstName: select.string(at: 1), lastName: select.string(at: 2), postalCode: select.string(at: 3),
           country: select.string(at: 4), phone: isContacts ? select.optionalString(at: 9) : nil,
-          comment: select.optionalString(at: 5),
+          // Each audience reads only the columns it exports: a comment may be 2000 characters.
+          comment: isContacts ? nil : select.optionalString(at: 5),
           optInEmail: isContacts && select.bool(at: 10), optInPhone: isContacts && select.bool(at: 11),
           optInSms: isContacts && select.bool(at: 12),
-          source: select.optionalString(at: 6), signedAt: Timestamp(millisecondsSinceEpoch: select.int64(at: 7)))
+          source: isContacts ? select.optionalString(at: 6) : nil,
+          signedAt: Timestamp(millisecondsSinceEpoch: select.int64(at: 7)))
         guard body(row) else { break }
       }
       select.reset()
@@ -95,7 +97,10 @@ extension SQLiteStore {
     try window.bind(to: select, petitionKey: petitionKey)
     var groups: [(key: String, count: Int)] = []
     while try select.step() {
-      let key = grouping == .day ? DayKey.make(day: select.int64(at: 0)) : select.string(at: 0)
+      // Day numbers become the domain's YYYY-MM-DD keys (the rule lives in one place).
+      let key =
+        grouping == .day
+        ? RFC3339.day(Timestamp(millisecondsSinceEpoch: select.int64(at: 0) * 86_400_000)) : select.string(at: 0)
       groups.append((key: key, count: select.int(at: 1)))
     }
     return groups
@@ -164,16 +169,12 @@ enum ExportSQL {
     """
   /// Phone and SMS consent only count on a row that has a phone to call or text.
   private static let contactColumns =
-    ", s.email, s.phone, p.email_ok, p.phone_ok AND s.phone IS NOT NULL, p.sms_ok AND s.phone IS NOT NULL"
+    ", s.email, s.phone, s.email_ok, s.phone_ok AND s.phone IS NOT NULL, s.sms_ok AND s.phone IS NOT NULL"
   private static let filter = """
     s.petition = ?1 AND s.signed_at >= ?2 AND s.signed_at < ?3 AND (s.signed_at, s.id) >= (?4, ?5)
     """
-  // CROSS JOIN makes signatures the outer loop, so rows come in index order and are never
-  // sorted in memory; people are looked up by key.
-  private static let contactsFrom = """
-    signatures AS s CROSS JOIN people AS p ON p.person_key = s.person_key
-    """
-  private static let contactsFilter = " AND (p.email_ok OR (s.phone IS NOT NULL AND (p.phone_ok OR p.sms_ok)))"
+  private static let contactsFrom = "signatures AS s"
+  private static let contactsFilter = " AND (s.email_ok OR (s.phone IS NOT NULL AND (s.phone_ok OR s.sms_ok)))"
 
   /// Rows of an export: ?1 petition, ?2 ?3 window, ?4 ?5 first (signed_at, id), ?6 limit.
   static func select(_ audience: ExportAudience) -> String {

@@ -44,28 +44,3 @@ enum SignatureID {
     return low
   }
 }
-
-/// `YYYY-MM-DD` of a day number (days since 1970-01-01, UTC), proleptic Gregorian calendar.
-enum DayKey {
-  static let millisecondsPerDay: Int64 = 86_400_000
-
-  static func make(day: Int64) -> String {
-    // Howard Hinnant's civil_from_days: exact for every day, no Foundation needed.
-    let z = day + 719_468
-    let era = (z >= 0 ? z : z - 146_096) / 146_097
-    let dayOfEra = z - era * 146_097
-    let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-    let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-    let shiftedMonth = (5 * dayOfYear + 2) / 153
-    let dayOfMonth = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
-    let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
-    let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-    return padded(year, 4) + "-" + padded(month, 2) + "-" + padded(dayOfMonth, 2)
-  }
-
-  private static func padded(_ value: Int64, _ width: Int) -> String {
-    let digits = String(value.magnitude)
-    let zeros = String(repeating: "0", count: max(0, width - digits.count))
-    return (value < 0 ? "-" : "") + zeros + digits
-  }
-}

@@ -7,8 +7,13 @@ enum ExportFormat: String, CaseIterable {
 
 /// Writes export rows as CSV (RFC 4180, formula-guarded), NDJSON lines or JSON records.
 /// The columns depend on the audience: `delivery` never carries email or phone.
-struct RowEncoder {
+final class RowEncoder {
   let audience: ExportAudience
+  private var timestamps = RFC3339.Writer()
+
+  init(audience: ExportAudience) {
+    self.audience = audience
+  }
 
   static let deliveryColumns = [
     "signatureId", "firstName", "lastName", "postalCode", "country", "comment", "signedAt",
@@ -76,7 +81,7 @@ struct RowEncoder {
       text(row.comment)
     }
     // A timestamp starts with a digit: no guard, no quotes.
-    RFC3339.append(row.signedAt, to: &output)
+    timestamps.append(row.signedAt, to: &output)
     output.append(UInt8(ascii: "\r"))
     output.append(UInt8(ascii: "\n"))
   }
