@@ -2,11 +2,15 @@
 /// their byte order is the order of insertion (row ids only grow: signatures are never deleted).
 enum SignatureID {
   static let prefix = "sig_"
-  /// Digits of Int64.max in base 36 ("1y2p0ij32e8e7").
-  static let width = 13
+  /// Eleven base-36 digits count 1.3e17 signatures, and keep the whole id at 15 bytes: Swift
+  /// stores strings that short inline, so a million-row export makes no allocation for them.
+  static let width = 11
+
+  /// 36^11: row ids from here on get more digits (and would sort out of order; never reached).
+  static let maximumRowID: Int64 = 131_621_703_842_267_136
 
   static func make(rowID: Int64) -> String {
-    guard rowID >= 0 else {
+    guard rowID >= 0 && rowID < maximumRowID else {
       let digits = String(rowID, radix: 36)
       return prefix + String(repeating: "0", count: max(0, width - digits.count)) + digits
     }
@@ -34,7 +38,7 @@ enum SignatureID {
       id.utf8.lexicographicallyPrecedes(make(rowID: rowID).utf8)
     }
     var low: Int64 = 1
-    var high = Int64.max
+    var high = maximumRowID - 1
     guard sortsAfter(high) else { return nil }
     // make(rowID:) is monotonic, so "sorts after id" holds from some row id on.
     while low < high {
