@@ -297,7 +297,7 @@ private final class LargeStore: @unchecked Sendable {
   /// Progress over a large export: begin, reports with growing done, end, then the response;
   /// and a reader polling the path never sees a partial file.
   @Test func largeExportIsPublishedWhole() throws {
-    defer { LargeStore.shared.finished(tests: 2) }
+    defer { LargeStore.shared.finished(tests: 3) }
     try #require(try LargeStore.shared.seed())
     let server = try ServerProcess.start(store: LargeStore.shared.path)
     let path = output.file("big.csv")
@@ -344,7 +344,7 @@ private final class LargeStore: @unchecked Sendable {
 
   /// `$/cancelRequest` during a large file export: -32800, no file, no temporary file left.
   @Test func cancelLeavesNoFile() throws {
-    defer { LargeStore.shared.finished(tests: 2) }
+    defer { LargeStore.shared.finished(tests: 3) }
     try #require(try LargeStore.shared.seed())
     let server = try ServerProcess.start(store: LargeStore.shared.path)
     let path = output.file("cancelled.json")
@@ -368,6 +368,36 @@ private final class LargeStore: @unchecked Sendable {
     #expect(fileSize(path) == nil)
     #expect(directoryEntries(output.path).isEmpty)
     // The server goes on serving.
+    #expect(server.total("big") == LargeStore.rows)
+  }
+
+  /// `$/cancelRequest` overtakes the queue: a sign waiting behind a running export is cancelled
+  /// before it runs (-32800, nothing written), while the export goes on.
+  @Test func cancelOvertakesQueuedWork() throws {
+    defer { LargeStore.shared.finished(tests: 3) }
+    try #require(try LargeStore.shared.seed())
+    let server = try ServerProcess.start(store: LargeStore.shared.path)
+    let path = output.file("overtaken.json")
+    server.sendLine(
+      RPC.request(
+        "slow", "export",
+        ["petition": "big", "audience": "delivery", "format": "json", "path": path, "progressToken": "q"]))
+    let begin = server.readObject(timeout: 60)
+    #expect(begin?["method"] as? String == "$/progress")
+    server.sendLine(
+      RPC.request(
+        "queued", "sign",
+        [
+          "petition": "big",
+          "signer": ["email": "late@example.org", "firstName": "Late", "lastName": "Comer", "postalCode": "20001"],
+        ]))
+    server.sendLine(["jsonrpc": "2.0", "method": "$/cancelRequest", "params": ["id": "queued"]])
+    var answers: [String: [String: Any]] = [:]
+    while answers.count < 2, let message = server.readObject(timeout: 60) {
+      if message["method"] == nil, let id = message["id"] as? String { answers[id] = message }
+    }
+    #expect(RPC.errorCode(answers["queued"]) == -32800)
+    #expect(RPC.result(answers["slow"])?["count"] as? Int == LargeStore.rows)
     #expect(server.total("big") == LargeStore.rows)
   }
 }
