@@ -43,21 +43,26 @@ extension JSON {
     return output
   }
 
-  /// Appends the compact serialisation to `output`, in one pass (jansson calls back with each
-  /// piece; asking for the size first would serialise twice).
+  /// Appends the compact serialisation to `output`. Small values (responses, records) are
+  /// written by jansson into a stack buffer in one pass and copied once; larger ones are sized
+  /// first, then written straight into `output`.
   public func appendSerialized(to output: inout [UInt8]) {
     let flags = Int(JSON_COMPACT | JSON_ENCODE_ANY)
-    withUnsafeMutablePointer(to: &output) { target in
-      _ = json_dump_callback(
-        handle,
-        { buffer, size, data in
-          guard let buffer, let data else { return 0 }
-          let output = data.assumingMemoryBound(to: [UInt8].self)
-          buffer.withMemoryRebound(to: UInt8.self, capacity: size) {
-            output.pointee.append(contentsOf: UnsafeBufferPointer(start: $0, count: size))
-          }
-          return 0
-        }, target, flags)
+    let stackBytes = 2048
+    let size = withUnsafeTemporaryAllocation(of: CChar.self, capacity: stackBytes) { scratch -> Int in
+      let size = json_dumpb(handle, scratch.baseAddress, stackBytes, flags)
+      if size > 0 && size <= stackBytes {
+        scratch.withMemoryRebound(to: UInt8.self) { output.append(contentsOf: $0.prefix(size)) }
+        return 0
+      }
+      return size
+    }
+    guard size > 0 else { return }
+    let start = output.count
+    output.append(contentsOf: repeatElement(0, count: size))
+    output.withUnsafeMutableBytes { buffer in
+      let target = buffer.baseAddress!.advanced(by: start).assumingMemoryBound(to: CChar.self)
+      _ = json_dumpb(handle, target, size, flags)
     }
   }
 

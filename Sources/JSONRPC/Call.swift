@@ -37,7 +37,12 @@ public final class Call: @unchecked Sendable {
 
   init(request: Request, framing: Framing, batch: BatchResponse?, batchSlot: Int, engine: Engine) {
     self.request = request
-    self.serializedID = request.id?.serialized()
+    // Integer ids, the common kind, are written directly; others through jansson.
+    if let id = request.id, let number = id.integerValue {
+      self.serializedID = Array(String(number).utf8)
+    } else {
+      self.serializedID = request.id?.serialized()
+    }
     self.framing = framing
     self.batch = batch
     self.batchSlot = batchSlot
