@@ -78,7 +78,8 @@ public final class JSON: @unchecked Sendable {
 
   /// The member named `key` of an object; nil when absent or when this is not an object.
   public subscript(key: String) -> JSON? {
-    guard let member = json_object_get(handle, key) else { return nil }
+    // withCString lends a native string's own NUL-terminated storage: no copy of the key.
+    guard let member = key.withCString({ json_object_get(handle, $0) }) else { return nil }
     return JSON(borrowing: member)
   }
 
@@ -158,7 +159,7 @@ public final class JSON: @unchecked Sendable {
 
   /// Sets an object member, replacing any member of that name.
   public func set(_ key: String, _ value: JSON) {
-    json_object_set(handle, key, value.handle)
+    _ = key.withCString { json_object_set(handle, $0, value.handle) }
   }
 
   public func set(_ key: String, _ value: String) { set(key, .string(value)) }
