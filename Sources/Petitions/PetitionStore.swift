@@ -40,6 +40,15 @@ public protocol PetitionStore: AnyObject {
   /// Streams rows ordered by (signedAt, signatureID) with memory that does not grow with the
   /// number of rows. `body` returns false to stop early (cancellation).
   func exportRows(_ query: ExportQuery, _ body: (ExportRow) -> Bool) throws(StoreError)
+  /// The same rows as `exportRows`, read in place (no strings made): for large exports.
+  func exportRowViews(_ query: ExportQuery, _ body: (any ExportRowView) -> Bool) throws(StoreError)
   /// Number of rows an export would yield (for progress reports).
   func exportRowCount(_ query: ExportQuery) throws(StoreError) -> Int
+}
+
+extension PetitionStore {
+  /// A store without an in-place reader serves views over owned rows.
+  public func exportRowViews(_ query: ExportQuery, _ body: (any ExportRowView) -> Bool) throws(StoreError) {
+    try exportRows(query) { row in body(row) }
+  }
 }

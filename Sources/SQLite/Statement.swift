@@ -142,6 +142,15 @@ public final class Statement {
     return String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self)
   }
 
+  /// The column's UTF-8 bytes in place (nil when NULL), valid only inside `body`: no string is
+  /// made.
+  public func withText<Result>(at index: Int32, _ body: (UnsafeBufferPointer<UInt8>?) -> Result) -> Result {
+    guard sqlite3_column_type(handle, index) != SQLITE_NULL else { return body(nil) }
+    guard let text = sqlite3_column_text(handle, index) else { return body(UnsafeBufferPointer(start: nil, count: 0)) }
+    let count = Int(sqlite3_column_bytes(handle, index))
+    return body(UnsafeBufferPointer(start: text, count: count))
+  }
+
   /// The column at `index` as UTF-8 text, nil when NULL.
   public func optionalString(at index: Int32) -> String? {
     isNull(at: index) ? nil : string(at: index)

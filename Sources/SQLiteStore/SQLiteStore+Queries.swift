@@ -36,6 +36,10 @@ extension SQLiteStore {
   }
 
   public func exportRows(_ query: ExportQuery, _ body: (ExportRow) -> Bool) throws(StoreError) {
+    try exportRowViews(query) { view in body(ExportRow(view)) }
+  }
+
+  public func exportRowViews(_ query: ExportQuery, _ body: (any ExportRowView) -> Bool) throws(StoreError) {
     try read {
       let petition = try petitionRow(id: query.petitionID)
       guard let bounds = ExportBounds(query) else { return }
@@ -43,20 +47,9 @@ extension SQLiteStore {
       // the store. One statement is one snapshot, and stepping it holds one row at a time.
       let select = try connection.prepare(ExportSQL.select(query.audience))
       try bounds.bind(to: select, petitionKey: petition.key)
-      let isContacts = query.audience == .contacts
+      let view = SQLiteExportRow(statement: select, isContacts: query.audience == .contacts)
       while try select.step() {
-        let row = ExportRow(
-          signatureID: SignatureID.make(rowID: select.int64(at: 0)),
-          email: isContacts ? select.string(at: 8) : nil,
-          firstName: select.string(at: 1), lastName: select.string(at: 2), postalCode: select.string(at: 3),
-          country: select.string(at: 4), phone: isContacts ? select.optionalString(at: 9) : nil,
-          // Each audience reads only the columns it exports: a comment may be 2000 characters.
-          comment: isContacts ? nil : select.optionalString(at: 5),
-          optInEmail: isContacts && select.bool(at: 10), optInPhone: isContacts && select.bool(at: 11),
-          optInSms: isContacts && select.bool(at: 12),
-          source: isContacts ? select.optionalString(at: 6) : nil,
-          signedAt: Timestamp(millisecondsSinceEpoch: select.int64(at: 7)))
-        guard body(row) else { break }
+        guard body(view) else { break }
       }
       select.reset()
     }
@@ -197,5 +190,44 @@ enum ExportSQL {
     case .contacts:
       "SELECT count(*) FROM (SELECT 1 FROM \(contactsFrom) WHERE \(filter)\(contactsFilter) LIMIT ?6)"
     }
+  }
+}
+
+/// The current row of an export statement, read in place. Columns: 0 id, 1 first name,
+/// 2 last name, 3 postal code, 4 country, 5 comment, 6 source, 7 signed at, then for contacts
+/// 8 email, 9 phone, 10-12 consent. Each audience reads only the columns it exports.
+struct SQLiteExportRow: ExportRowView {
+  let statement: Statement
+  let isContacts: Bool
+
+  var signedAt: Timestamp { Timestamp(millisecondsSinceEpoch: statement.int64(at: 7)) }
+  var optInEmail: Bool { isContacts && statement.bool(at: 10) }
+  var optInPhone: Bool { isContacts && statement.bool(at: 11) }
+  var optInSms: Bool { isContacts && statement.bool(at: 12) }
+
+  func withText<Result>(_ field: ExportTextField, _ body: (UnsafeBufferPointer<UInt8>?) -> Result) -> Result {
+    let column: Int32
+    switch field {
+    case .signatureID:
+      var id = SignatureID.make(rowID: statement.int64(at: 0))
+      return id.withUTF8 { body($0) }
+    case .firstName: column = 1
+    case .lastName: column = 2
+    case .postalCode: column = 3
+    case .country: column = 4
+    case .comment:
+      guard !isContacts else { return body(nil) }
+      column = 5
+    case .source:
+      guard isContacts else { return body(nil) }
+      column = 6
+    case .email:
+      guard isContacts else { return body(nil) }
+      column = 8
+    case .phone:
+      guard isContacts else { return body(nil) }
+      column = 9
+    }
+    return statement.withText(at: column, body)
   }
 }

@@ -55,30 +55,33 @@ final class RowEncoder {
     appendCSVLine(columns.map { Cell.text($0) }, to: &output)
   }
 
-  /// One CSV line, written field by field without intermediate arrays (1M-row exports).
-  func appendCSV(_ row: ExportRow, to output: inout [UInt8]) {
-    func text(_ value: String?) {
-      if let value { Self.appendCSVField(value, to: &output) }
+  /// One CSV line, written field by field from the row's bytes: no string, no intermediate
+  /// array per row (1M-row exports).
+  func appendCSV(_ row: some ExportRowView, to output: inout [UInt8]) {
+    func text(_ field: ExportTextField) {
+      row.withText(field) { bytes in
+        if let bytes { Self.appendCSVField(bytes, to: &output) }
+      }
       output.append(UInt8(ascii: ","))
     }
     func flag(_ value: Bool) {
       output.append(contentsOf: value ? Self.trueBytes : Self.falseBytes)
       output.append(UInt8(ascii: ","))
     }
-    text(row.signatureID)
-    if audience == .contacts { text(row.email) }
-    text(row.firstName)
-    text(row.lastName)
-    text(row.postalCode)
-    text(row.country)
+    text(.signatureID)
+    if audience == .contacts { text(.email) }
+    text(.firstName)
+    text(.lastName)
+    text(.postalCode)
+    text(.country)
     if audience == .contacts {
-      text(row.phone)
+      text(.phone)
       flag(row.optInEmail)
       flag(row.optInPhone)
       flag(row.optInSms)
-      text(row.source)
+      text(.source)
     } else {
-      text(row.comment)
+      text(.comment)
     }
     // A timestamp starts with a digit: no guard, no quotes.
     timestamps.append(row.signedAt, to: &output)
@@ -112,30 +115,32 @@ final class RowEncoder {
   /// quoted with its quotes doubled.
   static func appendCSVField(_ text: String, to output: inout [UInt8]) {
     var text = text
-    text.withUTF8 { bytes in
-      guard let first = bytes.first else { return }
-      let needsGuard =
-        first == UInt8(ascii: "=") || first == UInt8(ascii: "+") || first == UInt8(ascii: "-")
-        || first == UInt8(ascii: "@") || first == UInt8(ascii: "\t") || first == UInt8(ascii: "\r")
-      var needsQuotes = false
-      for byte in bytes
-      where byte == UInt8(ascii: ",") || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\r")
-        || byte == UInt8(ascii: "\n")
-      {
-        needsQuotes = true
-        break
+    text.withUTF8 { appendCSVField($0, to: &output) }
+  }
+
+  static func appendCSVField(_ bytes: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) {
+    guard let first = bytes.first else { return }
+    let needsGuard =
+      first == UInt8(ascii: "=") || first == UInt8(ascii: "+") || first == UInt8(ascii: "-")
+      || first == UInt8(ascii: "@") || first == UInt8(ascii: "\t") || first == UInt8(ascii: "\r")
+    var needsQuotes = false
+    for byte in bytes
+    where byte == UInt8(ascii: ",") || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\r")
+      || byte == UInt8(ascii: "\n")
+    {
+      needsQuotes = true
+      break
+    }
+    if needsQuotes { output.append(UInt8(ascii: "\"")) }
+    if needsGuard { output.append(UInt8(ascii: "'")) }
+    if needsQuotes {
+      for byte in bytes {
+        output.append(byte)
+        if byte == UInt8(ascii: "\"") { output.append(byte) }
       }
-      if needsQuotes { output.append(UInt8(ascii: "\"")) }
-      if needsGuard { output.append(UInt8(ascii: "'")) }
-      if needsQuotes {
-        for byte in bytes {
-          output.append(byte)
-          if byte == UInt8(ascii: "\"") { output.append(byte) }
-        }
-        output.append(UInt8(ascii: "\""))
-      } else {
-        output.append(contentsOf: bytes)
-      }
+      output.append(UInt8(ascii: "\""))
+    } else {
+      output.append(contentsOf: bytes)
     }
   }
 

@@ -175,14 +175,14 @@ struct Exporter {
     case .ndjson: break
     }
     do {
-      try store.exportRows(request.query) { row in
+      try store.exportRowViews(request.query) { row in
         switch request.format {
         case .csv: encoder.appendCSV(row, to: &file.pending)
-        case .ndjson: encoder.appendNDJSON(row, to: &file.pending)
+        case .ndjson: encoder.appendNDJSON(ExportRow(row), to: &file.pending)
         case .json:
           if done > 0 { file.pending.append(UInt8(ascii: ",")) }
           file.pending.append(UInt8(ascii: "\n"))
-          encoder.record(row).appendSerialized(to: &file.pending)
+          encoder.record(ExportRow(row)).appendSerialized(to: &file.pending)
         }
         done += 1
         if file.pending.count >= Self.chunkBytes && !file.drain() {
