@@ -176,7 +176,9 @@ extension Rules {
     let bytes = Array(text.utf8)
     guard bytes.count >= 3 else { return false }
     for index in 0..<(bytes.count - 2) {
-      if bytes[index] == UInt8(ascii: ":") && bytes[index + 1] == UInt8(ascii: "/") && bytes[index + 2] == UInt8(ascii: "/") {
+      if bytes[index] == UInt8(ascii: ":") && bytes[index + 1] == UInt8(ascii: "/")
+        && bytes[index + 2] == UInt8(ascii: "/")
+      {
         return true
       }
       if index + 3 < bytes.count, bytes[index + 3] == UInt8(ascii: "."),

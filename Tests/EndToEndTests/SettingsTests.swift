@@ -9,7 +9,9 @@ import Testing
   @Test func simpleCommandLines() {
     #expect(Settings.parseSimple([]) == Settings())
     #expect(
-      Settings.parseSimple(["--db", "a.sqlite3", "--max-batch=5", "--busy-timeout-ms", "0", "--max-message-bytes", "64"])
+      Settings.parseSimple([
+        "--db", "a.sqlite3", "--max-batch=5", "--busy-timeout-ms", "0", "--max-message-bytes", "64",
+      ])
         == Settings(databasePath: "a.sqlite3", maxMessageBytes: 64, maxBatch: 5, busyTimeoutMilliseconds: 0))
   }
 
