@@ -37,7 +37,7 @@ public final class Engine: @unchecked Sendable {
 
   private let pendingMonitor = Monitor()
   /// Calls not yet answered, by serialized id, for `$/cancelRequest`.
-  private var pending: [String: [Call]] = [:]
+  private var pending: [[UInt8]: [Call]] = [:]
 
   /// Frames produced on the worker thread, written together at the end of each run.
   private var queuedFrames: [UInt8] = []
@@ -214,7 +214,7 @@ public final class Engine: @unchecked Sendable {
     let call = Call(request: request, framing: framing, batch: batch, batchSlot: slot, engine: self)
     service.prepare(call)
     if let id = request.id {
-      let key = String(decoding: call.serializedID ?? id.serialized(), as: UTF8.self)
+      let key = call.serializedID ?? id.serialized()
       pendingMonitor.withLock { pending[key, default: []].append(call) }
     }
     readBatch.append(call)
@@ -282,7 +282,8 @@ public final class Engine: @unchecked Sendable {
 
   private func cancel(_ id: JSON?) {
     guard let id, !id.isObject, !id.isArray else { return }
-    let calls = pendingMonitor.withLock { pending[id.serializedString] ?? [] }
+    let key = id.integerValue.map { Array(String($0).utf8) } ?? id.serialized()
+    let calls = pendingMonitor.withLock { pending[key] ?? [] }
     for call in calls { call.cancellation.cancel() }
   }
 
@@ -326,8 +327,7 @@ public final class Engine: @unchecked Sendable {
 
   /// Called on the worker thread when a call is answered.
   func finished(_ call: Call) {
-    guard let serializedID = call.serializedID else { return }
-    let key = String(decoding: serializedID, as: UTF8.self)
+    guard let key = call.serializedID else { return }
     pendingMonitor.withLock {
       guard var calls = pending[key] else { return }
       calls.removeAll { $0 === call }

@@ -67,8 +67,12 @@ public enum MessageReader {
     guard let methodValue = object["method"], let method = methodValue.stringValue else {
       return .invalid(.invalidRequest("method must be a string"), id: validID ?? .null)
     }
-    for key in object.keys where !["jsonrpc", "method", "params", "id"].contains(key) {
-      return .invalid(.invalidRequest("unexpected member \"\(key)\""), id: validID ?? .null)
+    // Only when there are more members than the known ones present are the names read.
+    let knownCount = 2 + (id == nil ? 0 : 1) + (object["params"] == nil ? 0 : 1)
+    if object.count > knownCount {
+      for key in object.keys where !["jsonrpc", "method", "params", "id"].contains(key) {
+        return .invalid(.invalidRequest("unexpected member \"\(key)\""), id: validID ?? .null)
+      }
     }
     var params: JSON? = nil
     var positional = false
