@@ -11,6 +11,7 @@ public final class ServerProcess {
   private var input: Int32
   private let output: Int32
   public let stderrPath: String
+  private static let spawnLock = NSLock()
   private var buffer: [UInt8] = []
   private var exitStatus: Int32?
 
@@ -36,7 +37,15 @@ public final class ServerProcess {
   ) throws {
     var toChild: [Int32] = [0, 0]
     var fromChild: [Int32] = [0, 0]
+    // Close-on-exec: a server spawned concurrently by another test must not inherit this one's
+    // pipe ends (it would hold our stdin open, and neither server would ever see end of input).
+    // posix_spawn's dup2 onto 0 and 1 clears the flag for the child's own stdin and stdout.
+    // Pipes are made and flagged, and children spawned, under one lock, so no spawn can happen
+    // between a pipe() and its fcntl().
+    Self.spawnLock.lock()
+    defer { Self.spawnLock.unlock() }
     guard pipe(&toChild) == 0, pipe(&fromChild) == 0 else { throw ServerProcessError.spawnFailed(errno) }
+    for descriptor in toChild + fromChild { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
     stderrPath = NSTemporaryDirectory() + "petition-rpc-stderr-\(UUID().uuidString)"
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
