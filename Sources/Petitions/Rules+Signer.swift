@@ -21,9 +21,13 @@ extension Rules {
     let hasSpaceOrControl =
       Text.isASCII(email)
       ? Text.containsASCIISpaceOrControl(email)
-      : email.unicodeScalars.contains(where: { $0.properties.isWhitespace || Text.isSingleLineForbidden($0) })
+      : email.unicodeScalars.contains(where: {
+        // Format characters (zero-width spaces and joiners, bidi marks) are invisible: two
+        // addresses that look the same must be the same person.
+        $0.properties.isWhitespace || Text.isSingleLineForbidden($0) || $0.properties.generalCategory == .format
+      })
     if hasSpaceOrControl {
-      return .failure(RuleViolation("must not contain spaces or control characters"))
+      return .failure(RuleViolation("must not contain spaces, invisible or control characters"))
     }
     // '@' and '.' are ASCII, so they never occur inside a multi-byte UTF-8 sequence: splitting
     // the bytes is exact, and cheaper than splitting grapheme clusters.
@@ -96,8 +100,8 @@ extension Rules {
   /// A postal code for `country` (an upper-case alpha-2 code), trimmed.
   ///
   /// For `US` a ZIP code: `12345` or `12345-6789`. Elsewhere 1 to 16 ASCII letters, digits,
-  /// spaces or hyphens with at least one letter or digit; the letters keep the case they were
-  /// given in, since formats differ by country and the value is stored as entered.
+  /// spaces or hyphens with at least one letter or digit, upper-cased, so that one place is one
+  /// group however it was typed.
   public static func postalCode(_ raw: String, country: String) -> Result<String, RuleViolation> {
     let code = Text.trimmed(raw)
     let bytes = Array(code.utf8)
@@ -119,7 +123,9 @@ extension Rules {
     else {
       return .failure(RuleViolation("must be 1 to 16 letters, digits, spaces or hyphens"))
     }
-    return .success(code)
+    // Upper-cased (ASCII only, as the rule allows): "sw1a 1aa" and "SW1A 1AA" are one place for
+    // count's groupBy postalCode and in the delivery list.
+    return .success(code.uppercased())
   }
 
   /// A phone number, returned in E.164 (`+` and 8 to 15 digits).

@@ -8,9 +8,11 @@ public struct RuleViolation: Error, Equatable, Sendable {
 /// The rules that turn raw input into domain values: validation and normalisation.
 ///
 /// Every rule returns the value to store (for text: Unicode NFC, trimmed where the field is
-/// trimmed) or a `RuleViolation`. Lengths are counted in Swift `Character`s (extended grapheme
-/// clusters, after NFC), i.e. in what a reader perceives as characters: "é" is one character
-/// whether it arrived as U+00E9 or as "e" + U+0301, and so is a flag or a family emoji.
+/// trimmed) or a `RuleViolation`. Lengths are counted in Unicode code points after NFC, as
+/// JSON Schema's maxLength counts them (schema/openrpc.json states the same limits): "é" is one
+/// whether it arrived as U+00E9 or as "e" + U+0301, a flag is two. Counting grapheme clusters
+/// instead would let one "character" carry any number of combining marks, so a 100-character
+/// name could hold megabytes.
 ///
 /// "Control characters" are Unicode general category Cc. Single-line fields also refuse the line
 /// and paragraph separators U+2028 and U+2029; `body` and `comment` allow tab, line feed and
@@ -77,7 +79,7 @@ public enum Rules {
     }
     // Cheap byte bound first: a character is at least one byte, so fewer bytes than the limit
     // means the character count cannot exceed it either.
-    guard !text.isEmpty, text.utf8.count <= maximumLength || text.count <= maximumLength else {
+    guard !text.isEmpty, text.utf8.count <= maximumLength || text.unicodeScalars.count <= maximumLength else {
       return .failure(RuleViolation("must be 1 to \(maximumLength) characters"))
     }
     return .success(text)
@@ -89,7 +91,7 @@ public enum Rules {
     if Text.containsMultiLineForbidden(text) {
       return .failure(RuleViolation("must not contain control characters other than tab and line breaks"))
     }
-    guard text.utf8.count <= maximumLength || text.count <= maximumLength else {
+    guard text.utf8.count <= maximumLength || text.unicodeScalars.count <= maximumLength else {
       return .failure(RuleViolation("must be at most \(maximumLength) characters"))
     }
     return .success(text)

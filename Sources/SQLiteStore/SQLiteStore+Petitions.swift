@@ -33,7 +33,7 @@ extension SQLiteStore {
   public func petitions(status: PetitionStatus?) throws(StoreError) -> [Petition] {
     try read {
       let select = try connection.cachedStatement(
-        "SELECT \(PetitionRow.columns) FROM petitions WHERE ?1 IS NULL OR status = ?1 ORDER BY created_at, id")
+        "SELECT \(PetitionRow.columns) FROM petitions WHERE ?1 IS NULL OR status = ?1 ORDER BY created_at, pk")  // pk: creation order within a millisecond
       defer { select.reset() }
       try select.bind(status?.rawValue, at: 1)
       var petitions: [Petition] = []

@@ -158,7 +158,7 @@ enum OperationReader {
           if let name = element.stringValue, let channel = Channel(rawValue: name) {
             asked.insert(channel)
           } else {
-            reader.report("channels", "element \(index) must be \"email\", \"phone\" or \"sms\"")
+            reader.report("channels", element: index, "must be \"email\", \"phone\" or \"sms\"")
           }
         }
         channels = Channel.allCases.filter(asked.contains)

@@ -44,6 +44,11 @@ final class Params {
     problems.issues.append(ParamIssue(path: pointer(key), message: message))
   }
 
+  /// A problem at an element of an array member: `/key/index`.
+  func report(_ key: String, element index: Int, _ message: String) {
+    problems.issues.append(ParamIssue(path: pointer(key) + "/\(index)", message: message))
+  }
+
   /// The raw member, marked as read. JSON `null` counts as absent for optional fields.
   private func member(_ key: String) -> JSON? {
     readKeys.append(key)
@@ -58,7 +63,8 @@ final class Params {
   }
 
   func string(_ key: String, required: Bool = false) -> String? {
-    guard let value = member(key), !(value.isNull && !required) else {
+    // null reads as absent: required fields then report "is required".
+    guard let value = member(key), !value.isNull else {
       if required { report(key, "is required") }
       return nil
     }
@@ -81,7 +87,7 @@ final class Params {
   }
 
   func integer(_ key: String, required: Bool = false, in range: ClosedRange<Int64>? = nil) -> Int? {
-    guard let value = member(key), !(value.isNull && !required) else {
+    guard let value = member(key), !value.isNull else {
       if required { report(key, "is required") }
       return nil
     }
@@ -130,7 +136,7 @@ final class Params {
 
   /// A nested object, read with its own reader; nil (and a problem) when it is not an object.
   func object(_ key: String, required: Bool = false) -> Params? {
-    guard let value = member(key), !(value.isNull && !required) else {
+    guard let value = member(key), !value.isNull else {
       if required { report(key, "is required") }
       return nil
     }

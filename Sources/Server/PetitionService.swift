@@ -114,8 +114,13 @@ public final class PetitionService: RPCService {
         try store.performWriteGroup(execute)
       } catch {
         log("write group of \(group.count) failed: store unavailable")
+        // Nothing of the group was written: its writes fail, its reads are served again on
+        // their own (a store locked by another writer can still be read).
         let failure = error.responseError
-        results = Array(repeating: .failure(failure), count: group.count)
+        results = group.map { call, operation in
+          guard !operation.isWrite, !call.isCancelled else { return .failure(failure) }
+          return self.execute(operation)
+        }
       }
     } else {
       execute()

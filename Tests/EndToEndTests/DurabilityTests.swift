@@ -190,4 +190,26 @@ private func canonical(_ email: String) -> String {
     #expect(retried.compactMap { RPC.result($0)?["duplicate"] as? Bool } == [false, false, false, false, false])
     #expect(server.total("b") == 5)
   }
+
+  /// Reads that arrive with a write refused for a lock are still answered: a store locked by
+  /// another writer can be read.
+  @Test func readsBesideARefusedWriteAreAnswered() throws {
+    let server = try ServerProcess.start(store: store, ["--busy-timeout-ms", "200"])
+    try #require(server.createPetition("r") != nil)
+    _ = server.sign("r", makeSigner(email: "first@example.org"))
+    let lock = try #require(SQLiteLockHolder(path: store))
+    defer { lock.release() }
+    let batch: [[String: Any]] = [
+      RPC.request(1, "sign", ["petition": "r", "signer": makeSigner(email: "second@example.org")]),
+      RPC.request(2, "count", ["petition": "r"]),
+      RPC.request(3, "petition.get", ["id": "r"]),
+    ]
+    server.sendLine(batch)
+    let answers = try #require(server.readJSON(timeout: 20) as? [[String: Any]])
+    var byID: [Int: [String: Any]] = [:]
+    for answer in answers { if let id = answer["id"] as? Int { byID[id] = answer } }
+    #expect(RPC.errorCode(byID[1]) == -32000)
+    #expect(RPC.result(byID[2])?["total"] as? Int == 1)
+    #expect(RPC.result(byID[3])?["count"] as? Int == 1)
+  }
 }

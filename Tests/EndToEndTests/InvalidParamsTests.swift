@@ -150,7 +150,7 @@ import Testing
       ("export", ["petition": "p1", "audience": "delivery", "format": "csv", "columns": ["email"]], ["/columns"]),
       ("unsubscribe", ["email": "not-an-email"], ["/email"]),
       ("unsubscribe", ["phone": "12"], ["/phone"]),
-      ("unsubscribe", ["email": "a@example.org", "channels": ["fax"]], ["/channels"]),
+      ("unsubscribe", ["email": "a@example.org", "channels": ["fax"]], ["/channels/0"]),
       ("unsubscribe", ["email": "a@example.org", "channels": "email"], ["/channels"]),
       ("unsubscribe", ["email": "a@example.org", "reason": "spam"], ["/reason"]),
     ]

@@ -353,8 +353,18 @@ private func bytes(_ value: Any?) -> [UInt8] { Array((value as? String ?? "").ut
       RPC.errorPaths(server.sign("p1", makeSigner(email: "e@example.org", lastName: decomposed + "e\u{301}"))) == [
         "/signer/lastName"
       ])
-    let family = String(repeating: "👨‍👩‍👧", count: 100)
+    // Code points, as JSON Schema counts: 20 families of 5 code points fit, 21 do not, and a
+    // letter with piles of combining marks cannot smuggle in megabytes.
+    let family = String(repeating: "👨‍👩‍👧", count: 20)
     #expect(RPC.result(server.sign("p1", makeSigner(email: "f@example.org", lastName: family)))?["count"] as? Int == 4)
+    #expect(
+      RPC.errorPaths(server.sign("p1", makeSigner(email: "g@example.org", lastName: family + "👨‍👩‍👧"))) == [
+        "/signer/lastName"
+      ])
+    let stacked = "a" + String(repeating: "\u{300}", count: 40_000)
+    #expect(
+      RPC.errorPaths(server.sign("p1", makeSigner(email: "h@example.org", firstName: stacked))) == ["/signer/firstName"]
+    )
   }
 
   /// Comment: up to 2000 characters; absent is null.

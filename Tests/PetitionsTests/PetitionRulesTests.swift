@@ -33,14 +33,17 @@ import Testing
     #expect(title?.unicodeScalars.count == 4)
   }
 
-  /// 200 characters pass and 201 fail, counted in grapheme clusters, not bytes or scalars.
+  /// 200 characters pass and 201 fail, counted in code points after NFC (as JSON Schema does).
   @Test func limitsLengthInCharacters() {
     #expect(isViolation(Rules.title("")))
     #expect(isViolation(Rules.title("   ")))
     #expect(!isViolation(Rules.title(String(repeating: "x", count: 200))))
     #expect(isViolation(Rules.title(String(repeating: "x", count: 201))))
-    // 200 flags: 1600 bytes, 400 scalars, 200 characters.
-    #expect(!isViolation(Rules.title(String(repeating: "\u{1F1FA}\u{1F1F8}", count: 200))))
+    // 100 flags are 200 code points (800 bytes); 101 are too many.
+    #expect(!isViolation(Rules.title(String(repeating: "\u{1F1FA}\u{1F1F8}", count: 100))))
+    #expect(isViolation(Rules.title(String(repeating: "\u{1F1FA}\u{1F1F8}", count: 101))))
+    // One letter with thousands of combining marks is not one character's worth.
+    #expect(isViolation(Rules.title("T" + String(repeating: "\u{301}", count: 100_000))))
     // Decomposed "é" is two scalars but one character once normalised.
     #expect(!isViolation(Rules.title(String(repeating: "e\u{301}", count: 200))))
     #expect(violationMessage(Rules.title("")) == "must be 1 to 200 characters")
@@ -83,11 +86,12 @@ import Testing
     }
   }
 
-  /// At most 20000 characters; "\r\n" counts as one.
+  /// At most 20000 characters, counted in code points: "\r\n" counts as two.
   @Test func limitsLength() {
     #expect(!isViolation(Rules.body(String(repeating: "x", count: 20_000))))
     #expect(isViolation(Rules.body(String(repeating: "x", count: 20_001))))
-    #expect(!isViolation(Rules.body(String(repeating: "\r\n", count: 20_000))))
+    #expect(!isViolation(Rules.body(String(repeating: "\r\n", count: 10_000))))
+    #expect(isViolation(Rules.body(String(repeating: "\r\n", count: 10_001))))
   }
 }
 

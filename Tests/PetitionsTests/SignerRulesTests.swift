@@ -180,7 +180,7 @@ import Testing
   /// International postcodes: letters, digits, spaces and hyphens, case kept as given.
   @Test func acceptsInternationalPostcodes() {
     #expect(Rules.postalCode("SW1A 1AA", country: "GB") == .success("SW1A 1AA"))
-    #expect(Rules.postalCode("sw1a 1aa", country: "GB") == .success("sw1a 1aa"))
+    #expect(Rules.postalCode("sw1a 1aa", country: "GB") == .success("SW1A 1AA"))
     #expect(Rules.postalCode("K1A 0B1", country: "CA") == .success("K1A 0B1"))
     #expect(Rules.postalCode("10115", country: "DE") == .success("10115"))
     #expect(Rules.postalCode(" 1010-001 ", country: "PT") == .success("1010-001"))
@@ -240,5 +240,14 @@ import Testing
     ] {
       #expect(isViolation(Rules.phone(raw, country: "US")), "\(raw.debugDescription)")
     }
+  }
+}
+
+@Suite struct InvisibleEmailCharacterTests {
+  /// Invisible format characters (a zero-width space) in an email are refused: two addresses
+  /// that look the same must be one person.
+  @Test func refusesFormatCharacters() {
+    #expect(throws: RuleViolation.self) { try Rules.email("a@exa\u{200B}mple.org").get() }
+    #expect(throws: RuleViolation.self) { try Rules.email("a\u{2060}b@example.org").get() }
   }
 }
