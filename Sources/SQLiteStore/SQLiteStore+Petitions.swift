@@ -32,8 +32,9 @@ extension SQLiteStore {
 
   public func petitions(status: PetitionStatus?) throws(StoreError) -> [Petition] {
     try read {
+      // pk breaks ties in creation order (several petitions can be created in one millisecond).
       let select = try connection.cachedStatement(
-        "SELECT \(PetitionRow.columns) FROM petitions WHERE ?1 IS NULL OR status = ?1 ORDER BY created_at, pk")  // pk: creation order within a millisecond
+        "SELECT \(PetitionRow.columns) FROM petitions WHERE ?1 IS NULL OR status = ?1 ORDER BY created_at, pk")
       defer { select.reset() }
       try select.bind(status?.rawValue, at: 1)
       var petitions: [Petition] = []
