@@ -67,6 +67,19 @@ public final class Call: @unchecked Sendable {
     answer(ResponseBuilder.success(id: id, result: result))
   }
 
+  /// Answers with a result that is already serialised JSON (the caller vouches for it).
+  public func respond(serialized result: [UInt8]) {
+    guard request.id != nil, let serializedID else { return finishNotification() }
+    guard batch == nil else {
+      guard case .success(let value) = JSON.parse(result) else { return fail(.internalError()) }
+      return respond(value)
+    }
+    precondition(!isAnswered, "a call is answered once")
+    isAnswered = true
+    engine.finished(self)
+    engine.queueSuccessFrame(serializedID: serializedID, serializedResult: result, framing: framing)
+  }
+
   public func fail(_ error: ResponseError) {
     guard let id = request.id else { return finishNotification() }
     answer(ResponseBuilder.failure(id: id, error: error))

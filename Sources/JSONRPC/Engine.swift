@@ -349,6 +349,16 @@ public final class Engine: @unchecked Sendable {
     framing.appendFrame(body: body, to: &queuedFrames)
   }
 
+  /// Queues a success frame around a result that is already serialised.
+  func queueSuccessFrame(serializedID: [UInt8], serializedResult: [UInt8], framing: Framing) {
+    var body = Self.successPrefix
+    body.append(contentsOf: serializedID)
+    body.append(contentsOf: Self.resultMember)
+    body.append(contentsOf: serializedResult)
+    body.append(UInt8(ascii: "}"))
+    framing.appendFrame(body: body, to: &queuedFrames)
+  }
+
   private static let successPrefix = Array(#"{"jsonrpc":"2.0","id":"#.utf8)
   private static let resultMember = Array(#","result":"#.utf8)
 

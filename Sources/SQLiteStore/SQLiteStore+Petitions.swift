@@ -3,7 +3,8 @@ import SQLite
 
 extension SQLiteStore {
   public func createPetition(_ new: NewPetition, at time: Timestamp) throws(StoreError) -> Petition {
-    try write {
+    petitionsInGroup[new.id] = nil
+    return try write {
       let insert = try connection.cachedStatement(
         """
         INSERT INTO petitions (id, title, target, body, goal, status, created_at)
@@ -46,7 +47,8 @@ extension SQLiteStore {
   }
 
   public func closePetition(id: String, at time: Timestamp) throws(StoreError) -> Petition {
-    try write {
+    petitionsInGroup[id] = nil
+    return try write {
       var petition = try petitionRow(id: id)
       guard petition.petition.status == .open else { return petition.petition }
       let update = try connection.cachedStatement(

@@ -6,7 +6,13 @@ extension SQLiteStore {
     try write {
       // Checks first: a closed or unknown petition writes nothing. The count is read under the
       // write lock, so it is exact even with other processes signing.
-      let petition = try petitionForSigning(id: signing.petitionID)
+      let petition: (key: Int64, isOpen: Bool, count: Int)
+      if isInsideWriteGroup, let remembered = petitionsInGroup[signing.petitionID] {
+        petition = remembered
+      } else {
+        petition = try petitionForSigning(id: signing.petitionID)
+        if isInsideWriteGroup { petitionsInGroup[signing.petitionID] = petition }
+      }
       guard petition.isOpen else { throw StoreError.petitionClosed(signing.petitionID) }
 
       // The person's consent now (every signature of theirs carries it), with today's opt-ins.
@@ -24,6 +30,7 @@ extension SQLiteStore {
         try increment.bind(petition.key, at: 1)
         try increment.execute()
         (signatureRowID, count, isDuplicate) = (newRowID, petition.count + 1, false)
+        if isInsideWriteGroup { petitionsInGroup[signing.petitionID]?.count = count }
       } else {
         let existing = try existingSignatureRowID(petitionKey: petition.key, personKey: signing.signer.canonicalEmail)
         (signatureRowID, count, isDuplicate) = (existing, petition.count, true)

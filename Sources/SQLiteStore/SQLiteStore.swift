@@ -20,6 +20,10 @@ public final class SQLiteStore: PetitionStore {
   var isInsideWriteGroup = false
   /// The store-level failure that dooms the running write group, if one happened.
   var groupFailure: StoreError?
+  /// What signs need of each petition, remembered for the length of one write group: the group
+  /// holds the write lock, so no other process can change a petition meanwhile, and this store
+  /// keeps the entries right itself (the count on each new signature; close and create drop them).
+  var petitionsInGroup: [String: (key: Int64, isOpen: Bool, count: Int)] = [:]
 
   /// Opens the store at `path`, creating it (mode 0600) and bringing its schema up to date.
   /// `":memory:"` is a private throw-away store.
@@ -61,8 +65,10 @@ public final class SQLiteStore: PetitionStore {
     }
     isInsideWriteGroup = true
     groupFailure = nil
+    petitionsInGroup.removeAll(keepingCapacity: true)
     body()
     isInsideWriteGroup = false
+    petitionsInGroup.removeAll(keepingCapacity: true)
     if let failure = groupFailure {
       groupFailure = nil
       connection.rollbackIfInsideTransaction()

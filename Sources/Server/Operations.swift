@@ -194,6 +194,29 @@ enum ResultEncoder {
     return object
   }
 
+  /// The sign result written directly. Its strings need no escaping: petition ids match
+  /// `^[a-z0-9][a-z0-9-]*$` and signature ids are `sig_` and base-36 digits; anything else goes
+  /// through jansson.
+  static func serializedSignOutcome(_ outcome: SignOutcome) -> [UInt8] {
+    func isPlain(_ text: String) -> Bool {
+      text.utf8.allSatisfy {
+        ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
+          || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_")
+      }
+    }
+    guard isPlain(outcome.signatureID), isPlain(outcome.petitionID) else { return signOutcome(outcome).serialized() }
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(96)
+    bytes += #"{"signatureId":""#.utf8
+    bytes += outcome.signatureID.utf8
+    bytes += #"","petition":""#.utf8
+    bytes += outcome.petitionID.utf8
+    bytes += outcome.isDuplicate ? #"","duplicate":true,"count":"#.utf8 : #"","duplicate":false,"count":"#.utf8
+    bytes += String(outcome.count).utf8
+    bytes.append(UInt8(ascii: "}"))
+    return bytes
+  }
+
   static func count(_ result: CountResult) -> JSON {
     let object = JSON.object()
     object.set("petition", result.petitionID)

@@ -98,7 +98,7 @@ public final class PetitionService: RPCService {
   /// any of the run's responses is sent.
   private func runGroup(_ group: [(call: Call, operation: Operation)]) {
     guard !group.isEmpty else { return }
-    var results: [Result<JSON, ResponseError>] = []
+    var results: [Result<Answer, ResponseError>] = []
     results.reserveCapacity(group.count)
     let execute = { [self] in
       for (call, operation) in group {
@@ -127,36 +127,43 @@ public final class PetitionService: RPCService {
     }
     for ((call, _), result) in zip(group, results) {
       switch result {
-      case .success(let value): call.respond(value)
+      case .success(.json(let value)): call.respond(value)
+      case .success(.serialized(let bytes)): call.respond(serialized: bytes)
       case .failure(let error): call.fail(error)
       }
     }
     group.last?.call.flushResponses()
   }
 
-  private func execute(_ operation: Operation) -> Result<JSON, ResponseError> {
+  /// A result as JSON, or already serialised (a sign's result, the hottest answer).
+  private enum Answer {
+    case json(JSON)
+    case serialized([UInt8])
+  }
+
+  private func execute(_ operation: Operation) -> Result<Answer, ResponseError> {
     do {
       switch operation {
       case .createPetition(let new):
-        return .success(ResultEncoder.petition(try store.createPetition(new, at: clock.now())))
+        return .success(.json(ResultEncoder.petition(try store.createPetition(new, at: clock.now()))))
       case .getPetition(let id):
-        return .success(ResultEncoder.petition(try store.petition(id: id)))
+        return .success(.json(ResultEncoder.petition(try store.petition(id: id))))
       case .listPetitions(let status):
         let list = JSON.array()
         for petition in try store.petitions(status: status) { list.append(ResultEncoder.petition(petition)) }
         let result = JSON.object()
         result.set("petitions", list)
-        return .success(result)
+        return .success(.json(result))
       case .closePetition(let id):
-        return .success(ResultEncoder.petition(try store.closePetition(id: id, at: clock.now())))
+        return .success(.json(ResultEncoder.petition(try store.closePetition(id: id, at: clock.now()))))
       case .sign(let signing):
-        return .success(ResultEncoder.signOutcome(try store.sign(signing, at: clock.now())))
+        return .success(.serialized(ResultEncoder.serializedSignOutcome(try store.sign(signing, at: clock.now()))))
       case .count(let query):
-        return .success(ResultEncoder.count(try store.count(query)))
+        return .success(.json(ResultEncoder.count(try store.count(query))))
       case .unsubscribe(let unsubscription):
         try store.unsubscribe(unsubscription, at: clock.now())
         // The same answer whether or not the store knows the person.
-        return .success(ResultEncoder.channels(unsubscription.channels))
+        return .success(.json(ResultEncoder.channels(unsubscription.channels)))
       }
     } catch {
       return .failure(error.responseError)
