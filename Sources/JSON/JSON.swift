@@ -180,3 +180,69 @@ nonisolated(unsafe) let emptyCString: UnsafePointer<CChar> = {
   pointer.initialize(to: 0)
   return UnsafePointer(pointer)
 }()
+
+/// A borrowed look at a value inside a `JSON` that someone else owns: no reference is taken and
+/// nothing is allocated, so reading the members of a request costs no Swift object per field.
+/// Valid only while the owning `JSON` is alive (e.g. for the duration of handling a request).
+public struct JSONView {
+  @usableFromInline let handle: UnsafeMutablePointer<json_t>
+
+  @usableFromInline init(_ handle: UnsafeMutablePointer<json_t>) {
+    self.handle = handle
+  }
+
+  public var isNull: Bool { handle.pointee.type == JSON_NULL }
+  public var isObject: Bool { handle.pointee.type == JSON_OBJECT }
+  public var isArray: Bool { handle.pointee.type == JSON_ARRAY }
+  public var isString: Bool { handle.pointee.type == JSON_STRING }
+  public var isInteger: Bool { handle.pointee.type == JSON_INTEGER }
+
+  public var stringValue: String? {
+    guard let bytes = json_string_value(handle) else { return nil }
+    let length = json_string_length(handle)
+    return bytes.withMemoryRebound(to: UInt8.self, capacity: length) {
+      String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+    }
+  }
+
+  public var integerValue: Int64? {
+    guard handle.pointee.type == JSON_INTEGER else { return nil }
+    return Int64(json_integer_value(handle))
+  }
+
+  public var boolValue: Bool? {
+    switch handle.pointee.type {
+    case JSON_TRUE: return true
+    case JSON_FALSE: return false
+    default: return nil
+    }
+  }
+
+  public subscript(key: String) -> JSONView? {
+    key.withCString { json_object_get(handle, $0) }.map(JSONView.init)
+  }
+
+  public var count: Int {
+    switch handle.pointee.type {
+    case JSON_OBJECT: return json_object_size(handle)
+    case JSON_ARRAY: return json_array_size(handle)
+    default: return 0
+    }
+  }
+
+  public var elements: [JSONView] {
+    guard isArray else { return [] }
+    return (0..<json_array_size(handle)).map { JSONView(json_array_get(handle, $0)!) }
+  }
+
+  /// The member names of an object, in document order.
+  public var keys: [String] { retained().keys }
+
+  /// An owning reference to this value, to keep it beyond its owner.
+  public func retained() -> JSON { JSON(borrowing: handle) }
+}
+
+extension JSON {
+  /// A borrowed view of this value (valid while this `JSON` is alive).
+  public var view: JSONView { JSONView(handle) }
+}

@@ -60,7 +60,7 @@ struct Exporter {
     var progressToken: JSON? = nil
     if let token = reader.raw("progressToken") {
       if token.isString || token.isInteger {
-        progressToken = token
+        progressToken = token.retained()
       } else {
         reader.report("progressToken", "must be a string or an integer")
       }

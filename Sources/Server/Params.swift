@@ -5,7 +5,8 @@ import Petitions
 /// Reads a params object field by field, collecting every problem with its JSON Pointer path,
 /// so one response lists all of them. Fields not read by the handler are reported as unknown.
 final class Params {
-  private let object: JSON?
+  /// Borrowed: the request's params, which the call keeps alive while it is read.
+  private let object: JSONView?
   private let path: String
   private let problems: ProblemList
   /// Names the handler asked for (a handful: a list beats a hashed set here).
@@ -18,12 +19,12 @@ final class Params {
   }
 
   init(_ object: JSON?) {
-    self.object = object
+    self.object = object?.view
     self.path = ""
     self.problems = ProblemList()
   }
 
-  private init(object: JSON, path: String, problems: ProblemList) {
+  private init(object: JSONView, path: String, problems: ProblemList) {
     self.object = object
     self.path = path
     self.problems = problems
@@ -50,7 +51,7 @@ final class Params {
   }
 
   /// The raw member, marked as read. JSON `null` counts as absent for optional fields.
-  private func member(_ key: String) -> JSON? {
+  private func member(_ key: String) -> JSONView? {
     readKeys.append(key)
     let value = object?[key]
     if value != nil { presentCount += 1 }
@@ -148,7 +149,7 @@ final class Params {
   }
 
   /// The raw value of a member (marked as read), for fields with their own shape.
-  func raw(_ key: String) -> JSON? {
+  func raw(_ key: String) -> JSONView? {
     guard let value = member(key), !value.isNull else { return nil }
     return value
   }
