@@ -29,14 +29,32 @@ extension Rules {
     if hasSpaceOrControl {
       return .failure(RuleViolation("must not contain spaces, invisible or control characters"))
     }
-    // '@' and '.' are ASCII, so they never occur inside a multi-byte UTF-8 sequence: splitting
-    // the bytes is exact, and cheaper than splitting grapheme clusters.
-    let parts = Array(email.utf8).split(separator: UInt8(ascii: "@"), omittingEmptySubsequences: false)
-    guard parts.count == 2, !parts[0].isEmpty else {
+    // '@' and '.' are ASCII, so they never occur inside a multi-byte UTF-8 sequence: one scan
+    // of the bytes finds the shape exactly, without splitting anything.
+    var atCount = 0
+    var localLength = 0
+    var domainDots = 0
+    var previousWasDotOrAt = false
+    var domainHasEmptyLabel = false
+    for byte in email.utf8 {
+      if byte == UInt8(ascii: "@") {
+        atCount += 1
+        previousWasDotOrAt = true
+      } else if atCount == 0 {
+        localLength += 1
+      } else if byte == UInt8(ascii: ".") {
+        if previousWasDotOrAt { domainHasEmptyLabel = true }
+        domainDots += 1
+        previousWasDotOrAt = true
+      } else {
+        previousWasDotOrAt = false
+      }
+    }
+    guard atCount == 1, localLength > 0 else {
       return .failure(RuleViolation("must be an email address (local@domain)"))
     }
-    let labels = parts[1].split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-    guard labels.count >= 2, labels.allSatisfy({ !$0.isEmpty }) else {
+    // Labels: none empty (no leading, trailing or doubled dot), at least two.
+    guard domainDots >= 1, !domainHasEmptyLabel, !previousWasDotOrAt else {
       return .failure(RuleViolation("must have a domain with a dot, like example.com"))
     }
     return .success((email: email, canonical: canonicalEmail(email)))
@@ -53,8 +71,12 @@ extension Rules {
   /// a Gmail local part made only of dots keeps them: otherwise unrelated addresses would all
   /// collapse to an empty local part.
   public static func canonicalEmail(_ email: String) -> String {
-    // Lower-casing can decompose (U+0130 becomes "i" + U+0307), so normalise again.
-    let lowered = Array(Text.nfc(email.lowercased()).utf8)
+    // Lower-casing can decompose (U+0130 becomes "i" + U+0307), so normalise again; ASCII only
+    // needs its letters lowered.
+    let lowered: [UInt8] =
+      Text.isASCII(email)
+      ? email.utf8.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0 }
+      : Array(Text.nfc(email.lowercased()).utf8)
     guard let at = lowered.lastIndex(of: UInt8(ascii: "@")) else {
       return String(decoding: lowered, as: UTF8.self)
     }
