@@ -49,48 +49,25 @@ public final class JSON: @unchecked Sendable {
   // MARK: Reading
 
   /// The string's text, NUL bytes included; nil when this is not a string.
-  public var stringValue: String? {
-    guard let bytes = json_string_value(handle) else { return nil }
-    let length = json_string_length(handle)
-    return bytes.withMemoryRebound(to: UInt8.self, capacity: length) {
-      String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
-    }
-  }
+  public var stringValue: String? { view.stringValue }
 
   /// The integer; nil when this is not an integer (reals are not converted).
-  public var integerValue: Int64? {
-    guard handle.pointee.type == JSON_INTEGER else { return nil }
-    return Int64(json_integer_value(handle))
-  }
+  public var integerValue: Int64? { view.integerValue }
 
   public var realValue: Double? {
     guard handle.pointee.type == JSON_REAL else { return nil }
     return json_real_value(handle)
   }
 
-  public var boolValue: Bool? {
-    switch handle.pointee.type {
-    case JSON_TRUE: return true
-    case JSON_FALSE: return false
-    default: return nil
-    }
-  }
+  public var boolValue: Bool? { view.boolValue }
 
   /// The member named `key` of an object; nil when absent or when this is not an object.
   public subscript(key: String) -> JSON? {
-    // withCString lends a native string's own NUL-terminated storage: no copy of the key.
-    guard let member = key.withCString({ json_object_get(handle, $0) }) else { return nil }
-    return JSON(borrowing: member)
+    view[key].map { JSON(borrowing: $0.handle) }
   }
 
   /// Number of members of an object or elements of an array; 0 otherwise.
-  public var count: Int {
-    switch handle.pointee.type {
-    case JSON_OBJECT: return json_object_size(handle)
-    case JSON_ARRAY: return json_array_size(handle)
-    default: return 0
-    }
-  }
+  public var count: Int { view.count }
 
   /// The element at `index` of an array.
   public subscript(index: Int) -> JSON? {
@@ -218,7 +195,9 @@ public struct JSONView {
     }
   }
 
+  /// The member named `key` of an object; nil when absent or when this is not an object.
   public subscript(key: String) -> JSONView? {
+    // withCString lends a native string's own NUL-terminated storage: no copy of the key.
     key.withCString { json_object_get(handle, $0) }.map(JSONView.init)
   }
 
