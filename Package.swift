@@ -28,6 +28,8 @@ let package = Package(
       providers: [.apt(["libsqlite3-dev"])]
     ),
 
+    // SHA-256, HMAC-SHA-256 and random tokens on libcrypto.
+    .target(name: "Crypto", dependencies: ["CCrypto"]),
     // JSON values owned by Swift, read and written by libjansson.
     .target(name: "JSON", dependencies: ["CJansson"]),
     // JSON-RPC 2.0: framing, messages, errors, dispatch on stdio.
@@ -37,9 +39,9 @@ let package = Package(
     // A thin owning wrapper over sqlite3: connections, statements, errors, migrations.
     .target(name: "SQLite", dependencies: ["CSQLite"]),
     // The embedded default store: PetitionStore on SQLite.
-    .target(name: "SQLiteStore", dependencies: ["SQLite", "Petitions"]),
+    .target(name: "SQLiteStore", dependencies: ["SQLite", "Petitions", "Crypto"]),
     // The methods of the contract: params in, domain calls, results out.
-    .target(name: "Server", dependencies: ["JSON", "JSONRPC", "Petitions", "CCrypto"]),
+    .target(name: "Server", dependencies: ["JSON", "JSONRPC", "Petitions", "Crypto"]),
     .executableTarget(
       name: "petition-rpc",
       dependencies: [
@@ -51,6 +53,7 @@ let package = Package(
     // Spawns the real binary over pipes for end-to-end tests.
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+    .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
     .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "JSON"]),
     .testTarget(name: "PetitionsTests", dependencies: ["Petitions"]),
     .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "SQLite", "Petitions"]),

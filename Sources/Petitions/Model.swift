@@ -14,6 +14,19 @@ public enum PetitionStatus: String, Sendable, CaseIterable {
   case open, closed
 }
 
+/// Whether a petition counts a signature at once or only once its owner confirmed it.
+public enum ConfirmationMode: String, Sendable, CaseIterable {
+  /// Every valid signature counts at once.
+  case none
+  /// A new signature is `pending` until its confirmation token comes back through `confirm`.
+  case email
+}
+
+/// Where a signature stands. Only confirmed signatures are counted, grouped and exported.
+public enum SignatureStatus: String, Sendable, CaseIterable {
+  case confirmed, pending, invalidated
+}
+
 public struct Petition: Equatable, Sendable {
   public var id: String
   public var title: String
@@ -21,13 +34,24 @@ public struct Petition: Equatable, Sendable {
   public var body: String
   public var goal: Int?
   public var status: PetitionStatus
+  public var confirmation: ConfirmationMode
   public var createdAt: Timestamp
   public var closedAt: Timestamp?
+  /// When `count` first reached `goal`; it stays if the count falls again.
+  public var goalReachedAt: Timestamp?
+  public var anonymisedAt: Timestamp?
+  /// Confirmed signatures.
   public var count: Int
+  /// Signatures waiting for their owner's confirmation.
+  public var pending: Int
+  /// Signatures set aside as fraud.
+  public var invalidated: Int
 
   public init(
     id: String, title: String, target: String, body: String, goal: Int?, status: PetitionStatus,
-    createdAt: Timestamp, closedAt: Timestamp?, count: Int
+    confirmation: ConfirmationMode = .none, createdAt: Timestamp, closedAt: Timestamp?,
+    goalReachedAt: Timestamp? = nil, anonymisedAt: Timestamp? = nil, count: Int, pending: Int = 0,
+    invalidated: Int = 0
   ) {
     self.id = id
     self.title = title
@@ -35,9 +59,14 @@ public struct Petition: Equatable, Sendable {
     self.body = body
     self.goal = goal
     self.status = status
+    self.confirmation = confirmation
     self.createdAt = createdAt
     self.closedAt = closedAt
+    self.goalReachedAt = goalReachedAt
+    self.anonymisedAt = anonymisedAt
     self.count = count
+    self.pending = pending
+    self.invalidated = invalidated
   }
 }
 
@@ -48,12 +77,16 @@ public struct NewPetition: Equatable, Sendable {
   public var target: String
   public var body: String
   public var goal: Int?
-  public init(id: String, title: String, target: String, body: String, goal: Int?) {
+  public var confirmation: ConfirmationMode
+  public init(
+    id: String, title: String, target: String, body: String, goal: Int?, confirmation: ConfirmationMode = .none
+  ) {
     self.id = id
     self.title = title
     self.target = target
     self.body = body
     self.goal = goal
+    self.confirmation = confirmation
   }
 }
 
@@ -97,12 +130,18 @@ public struct Signing: Equatable, Sendable {
   /// Channels the signer explicitly opted in to now (`true` in `optIn`).
   public var optIns: Set<Channel>
   public var source: String?
-  public init(petitionID: String, signer: Signer, comment: String?, optIns: Set<Channel>, source: String?) {
+  /// The caller's identifier of the consent wording shown (`optIn.notice`).
+  public var notice: String?
+  public init(
+    petitionID: String, signer: Signer, comment: String?, optIns: Set<Channel>, source: String?,
+    notice: String? = nil
+  ) {
     self.petitionID = petitionID
     self.signer = signer
     self.comment = comment
     self.optIns = optIns
     self.source = source
+    self.notice = notice
   }
 }
 
@@ -110,12 +149,22 @@ public struct SignOutcome: Equatable, Sendable {
   public var signatureID: String
   public var petitionID: String
   public var isDuplicate: Bool
+  /// The signature's status (of the first signature, for a duplicate).
+  public var status: SignatureStatus
+  /// The petition's count of confirmed signatures after this sign.
   public var count: Int
-  public init(signatureID: String, petitionID: String, isDuplicate: Bool, count: Int) {
+  /// Given only when the signature is pending: the token to mail to the signer (never stored).
+  public var confirmToken: String?
+  public init(
+    signatureID: String, petitionID: String, isDuplicate: Bool, status: SignatureStatus = .confirmed, count: Int,
+    confirmToken: String? = nil
+  ) {
     self.signatureID = signatureID
     self.petitionID = petitionID
     self.isDuplicate = isDuplicate
+    self.status = status
     self.count = count
+    self.confirmToken = confirmToken
   }
 }
 

@@ -2,7 +2,9 @@ import Petitions
 import SQLite
 
 extension SQLiteStore {
-  public func sign(_ signing: Signing, at time: Timestamp) throws(StoreError) -> SignOutcome {
+  public func sign(_ signing: Signing, at time: Timestamp, newToken: () -> ConfirmationToken) throws(StoreError)
+    -> SignOutcome
+  {
     try write {
       // Checks first: a closed or unknown petition writes nothing. The count is read under the
       // write lock, so it is exact even with other processes signing.

@@ -52,7 +52,7 @@ public final class SQLiteStore: PetitionStore {
 
   // MARK: Write groups
 
-  public func performWriteGroup(_ body: () -> Void) throws(StoreError) {
+  public func performWriteGroup(stopIf shouldStop: () -> Bool, _ body: () -> Void) throws(StoreError) {
     // A nested group is part of the enclosing one, committed (or not) with it.
     if isInsideWriteGroup {
       body()

@@ -253,6 +253,16 @@ extension StoreError {
       return ResponseError(code: .petitionAlreadyExists, message: "Petition already exists: \(id)")
     case .petitionClosed(let id):
       return ResponseError(code: .petitionClosed, message: "Petition is closed: \(id)")
+    case .tokenUnknown:
+      return ResponseError(code: .confirmationTokenUnknown, message: "Confirmation token unknown")
+    case .petitionOpen(let id):
+      return ResponseError(code: .petitionStillOpen, message: "Petition is still open: \(id)")
+    case .petitionAnonymised(let id):
+      return ResponseError(code: .petitionAnonymised, message: "Petition is anonymised: \(id)")
+    case .invalidationNotFound(let id):
+      return .invalidParams(path: "/invalidationId", "is not an invalidation of this petition: \(id)")
+    case .interrupted:
+      return .requestCancelled
     case .unavailable(let detail):
       return .storeUnavailable(detail)
     }
@@ -264,4 +274,8 @@ extension ErrorCode {
   static let petitionAlreadyExists = ErrorCode(rawValue: 1002)
   static let petitionClosed = ErrorCode(rawValue: 1003)
   static let exportPathUnavailable = ErrorCode(rawValue: 1004)
+  static let confirmationTokenUnknown = ErrorCode(rawValue: 1005)
+  static let petitionStillOpen = ErrorCode(rawValue: 1006)
+  static let petitionAnonymised = ErrorCode(rawValue: 1007)
+  static let importFileUnreadable = ErrorCode(rawValue: 1008)
 }

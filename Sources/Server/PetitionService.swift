@@ -1,3 +1,4 @@
+import Crypto
 import JSON
 import JSONRPC
 import Petitions
@@ -135,6 +136,11 @@ public final class PetitionService: RPCService {
     group.last?.call.flushResponses()
   }
 
+  static func newConfirmationToken() -> ConfirmationToken {
+    let made = Secrets.newConfirmationToken()
+    return ConfirmationToken(token: made.token, hash: made.hash)
+  }
+
   /// A result as JSON, or already serialised (a sign's result, the hottest answer).
   private enum Answer {
     case json(JSON)
@@ -157,7 +163,7 @@ public final class PetitionService: RPCService {
       case .closePetition(let id):
         return .success(.json(ResultEncoder.petition(try store.closePetition(id: id, at: clock.now()))))
       case .sign(let signing):
-        return .success(.serialized(ResultEncoder.serializedSignOutcome(try store.sign(signing, at: clock.now()))))
+        return .success(.serialized(ResultEncoder.serializedSignOutcome(try store.sign(signing, at: clock.now(), newToken: Self.newConfirmationToken))))
       case .count(let query):
         return .success(.json(ResultEncoder.count(try store.count(query))))
       case .unsubscribe(let unsubscription):

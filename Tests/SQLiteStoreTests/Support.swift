@@ -113,3 +113,10 @@ func deterministicShuffle(_ count: Int, seed: UInt64) -> [Int] {
   }
   return values
 }
+
+extension PetitionStore {
+  /// Signs with a deterministic token source (for petitions that need confirmation).
+  func sign(_ signing: Signing, at time: Timestamp) throws(StoreError) -> SignOutcome {
+    try sign(signing, at: time) { ConfirmationToken(token: "token-\(time.millisecondsSinceEpoch)", hash: "hash-\(time.millisecondsSinceEpoch)") }
+  }
+}

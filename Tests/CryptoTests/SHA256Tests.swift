@@ -1,4 +1,4 @@
-import Server
+import Crypto
 import Testing
 
 private func digest(_ text: String) -> String {
@@ -102,4 +102,19 @@ private let message896 =
     #expect(SHA256.hexDigest([0x00, 0x0f, 0xa0, 0xff]) == "000fa0ff")
     #expect(SHA256.hexDigest([]) == "")
   }
+}
+
+@Test func hmacSHA256MatchesRFC4231Case2() {
+  let mac = Secrets.hmacSHA256(key: Array("Jefe".utf8), message: Array("what do ya want for nothing?".utf8))
+  #expect(SHA256.hexDigest(mac) == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+}
+
+@Test func confirmationTokensAreURLSafeRandomAndHashed() {
+  let first = Secrets.newConfirmationToken()
+  let second = Secrets.newConfirmationToken()
+  #expect(first.token != second.token)
+  #expect(first.token.count == 32)  // 192 bits in base64url
+  #expect(first.token.utf8.allSatisfy { $0 == 45 || $0 == 95 || ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) })
+  #expect(first.hash == Secrets.sha256Hex(first.token))
+  #expect(Secrets.base64URL([0xfb, 0xff]) == "-_8")
 }
