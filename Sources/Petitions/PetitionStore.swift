@@ -6,6 +6,9 @@ public enum StoreError: Error, Equatable, Sendable {
   /// The store cannot be used now (locked past its timeout, disk full, read-only, I/O error).
   /// Nothing of the failed operation or write group was written.
   case unavailable(String)
+  /// A write group stopped waiting for the store because its `stopIf` said so (the requests
+  /// were cancelled). Nothing of the group was written.
+  case interrupted
 }
 
 /// Where petitions and signatures live. The domain owns this protocol; SQLite is the embedded
@@ -21,6 +24,7 @@ public enum StoreError: Error, Equatable, Sendable {
 /// A store is used from one thread at a time.
 public protocol PetitionStore: AnyObject {
   func performWriteGroup(_ body: () -> Void) throws(StoreError)
+  func performWriteGroup(stopIf shouldStop: () -> Bool, _ body: () -> Void) throws(StoreError)
 
   func createPetition(_ new: NewPetition, at time: Timestamp) throws(StoreError) -> Petition
   func petition(id: String) throws(StoreError) -> Petition
@@ -47,6 +51,13 @@ public protocol PetitionStore: AnyObject {
 }
 
 extension PetitionStore {
+  /// A write group that gives up waiting for a store another process holds locked as soon as
+  /// `shouldStop` returns true, throwing `interrupted` (nothing written). Stores that never wait
+  /// ignore `shouldStop`.
+  public func performWriteGroup(stopIf shouldStop: () -> Bool, _ body: () -> Void) throws(StoreError) {
+    try performWriteGroup(body)
+  }
+
   /// A store without an in-place reader serves views over owned rows.
   public func exportRowViews(_ query: ExportQuery, _ body: (any ExportRowView) -> Bool) throws(StoreError) {
     try exportRows(query) { row in body(row) }

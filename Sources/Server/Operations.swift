@@ -255,6 +255,8 @@ extension StoreError {
       return ResponseError(code: .petitionClosed, message: "Petition is closed: \(id)")
     case .unavailable(let detail):
       return .storeUnavailable(detail)
+    case .interrupted:
+      return .requestCancelled
     }
   }
 }
