@@ -373,6 +373,56 @@ static int petition_lookup(const char *id, pet_t **out) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* jansson's memory: a bump arena, emptied after every group (nothing parsed outlives its      */
+/* group), so parsing a request costs no malloc/free per value.                                */
+
+typedef struct chunk {
+  struct chunk *next;
+  size_t cap, used;
+  char data[];
+} chunk_t;
+
+static chunk_t *arena_head, *arena_cur;
+
+static void *arena_alloc(size_t n) {
+  n = (n + 15) & ~(size_t)15;
+  while (arena_cur && arena_cur->used + n > arena_cur->cap) {
+    if (!arena_cur->next) break;
+    arena_cur = arena_cur->next;
+    arena_cur->used = 0;
+  }
+  if (!arena_cur || arena_cur->used + n > arena_cur->cap) {
+    size_t cap = n > (1 << 20) ? n : (1 << 20);
+    chunk_t *c = malloc(sizeof(chunk_t) + cap);
+    if (!c) return NULL;
+    c->next = NULL, c->cap = cap, c->used = 0;
+    if (arena_cur) { c->next = arena_cur->next; arena_cur->next = c; }
+    else arena_head = c;
+    arena_cur = c;
+  }
+  void *p = arena_cur->data + arena_cur->used;
+  arena_cur->used += n;
+  return p;
+}
+
+static void arena_free(void *p) { (void)p; }
+
+/* Everything allocated since the last reset is dropped; the chunks are kept for reuse, except
+ * that more than 8 MiB of them are given back (one huge message does not pin its memory). */
+static void arena_reset(void) {
+  size_t kept = 0;
+  chunk_t **link = &arena_head;
+  while (*link) {
+    chunk_t *c = *link;
+    kept += c->cap;
+    if (kept > (8u << 20) && c != arena_head) { *link = c->next; free(c); continue; }
+    c->used = 0;
+    link = &c->next;
+  }
+  arena_cur = arena_head;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Params and the contract's field rules (the server's messages).                              */
 
 typedef struct {
@@ -1226,6 +1276,7 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   open_store(path);
   json_object_seed(0);
+  json_set_alloc_funcs(arena_alloc, arena_free);
   aggs = calloc(AGG_CAP, sizeof *aggs);
   agg_used = malloc(sizeof(int) * AGG_CAP);
 
@@ -1310,6 +1361,7 @@ int main(int argc, char **argv) {
       }
       commit_group(); /* fsync, or exit before anything of the group is answered */
       if (out_len) { write_all(out, out_len); out_len = 0; }
+      arena_reset();
     }
     /* Keep the incomplete tail; drop an over-long line without holding it whole. */
     memmove(buf, buf + start, len - start);
