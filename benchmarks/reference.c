@@ -343,6 +343,18 @@ static void commit_group(void) {
   npcache = 0;
 }
 
+static void write_all(const char *p, size_t n);
+void flush_out(void);
+
+/* A read is answered as soon as it is done: the writes before it in its group are committed
+ * and answered first (so the read never shows uncommitted data and never waits for later
+ * writes). */
+static void answer_pending_writes(void) {
+  if (!in_txn) return;
+  commit_group();
+  flush_out();
+}
+
 /* The petition row by id, from the group's cache (inside a transaction) or the store. 1 found,
  * 0 not found, -1 store error. */
 static int petition_lookup(const char *id, pet_t **out) {
@@ -944,6 +956,7 @@ static int m_count(json_t *params, failure *f) {
   reject_unknown(params, "", keys, f);
   if (f->n) return 0;
 
+  answer_pending_writes();
   pet_t *p;
   int found = petition_lookup(pid, &p);
   if (found < 0) return fail_code(f, -32000, "Store unavailable: %s", sqlite3_errmsg(db));
@@ -1055,10 +1068,24 @@ typedef struct {
   uint64_t bytes;
   sha256_ctx sha;
   int failed;
+  char *mem; /* fd < 0: the CSV goes to memory (a page), not hashed */
+  size_t mem_len, mem_cap;
 } out_t;
 
 static void out_flush(out_t *o) {
   size_t off = 0;
+  if (o->fd < 0) {
+    if (o->mem_len + o->n > o->mem_cap) {
+      while (o->mem_len + o->n > o->mem_cap) o->mem_cap = o->mem_cap ? o->mem_cap * 2 : (1 << 20);
+      o->mem = realloc(o->mem, o->mem_cap);
+      if (!o->mem) die("out of memory");
+    }
+    memcpy(o->mem + o->mem_len, o->buf, o->n);
+    o->mem_len += o->n;
+    o->bytes += o->n;
+    o->n = 0;
+    return;
+  }
   sha256_update(&o->sha, (const uint8_t *)o->buf, o->n);
   while (off < o->n) {
     ssize_t w = write(o->fd, o->buf + off, o->n - off);
@@ -1071,7 +1098,7 @@ static void out_flush(out_t *o) {
 
 static inline void out_put(out_t *o, const char *p, size_t len) {
   if (o->n + len > sizeof o->buf) out_flush(o);
-  if (len > sizeof o->buf) { /* never for these rows, but stay correct */
+  if (len > sizeof o->buf && o->fd >= 0) { /* never for these rows, but stay correct */
     sha256_update(&o->sha, (const uint8_t *)p, len);
     for (size_t off = 0; off < len;) {
       ssize_t w = write(o->fd, p + off, len - off);
@@ -1108,8 +1135,77 @@ static void out_cell(out_t *o, const char *s, size_t len, int last) {
 
 static out_t export_out;
 
+static void csv_row(out_t *o, sqlite3_stmt *s) {
+  char sid[16], at[32];
+  format_sid(sqlite3_column_int64(s, 0), sid);
+  out_cell(o, sid, 15, 0);
+  for (int c = 1; c <= 6; c++) /* email, first, last, postal, country, phone */
+    out_cell(o, (const char *)sqlite3_column_text(s, c), (size_t)sqlite3_column_bytes(s, c), 0);
+  for (int c = 7; c <= 9; c++) {
+    int b = sqlite3_column_int(s, c);
+    out_cell(o, b ? "true" : "false", b ? 4 : 5, 0);
+  }
+  out_cell(o, (const char *)sqlite3_column_text(s, 10), (size_t)sqlite3_column_bytes(s, 10), 0);
+  format_ms(sqlite3_column_int64(s, 11), at);
+  out_cell(o, at, 24, 1);
+}
+
+static const char CSV_HEADER[] =
+    "signatureId,email,firstName,lastName,postalCode,country,phone,optInEmail,optInPhone,optInSms,source,signedAt\r\n";
+
+/* One page of a contacts CSV export: {count, nextCursor, data}. */
+static int export_page(const char *pid, int64_t after_at, int64_t after_id, int limit, int later, failure *f) {
+  pet_t *p;
+  int found = petition_lookup(pid, &p);
+  if (found < 0) return fail_code(f, -32000, "Store unavailable: %s", sqlite3_errmsg(db));
+  if (!found) return fail_code(f, 1001, "Petition not found: %s", pid);
+  static sqlite3_stmt *st_page;
+  if (!st_page)
+    st_page = prep("SELECT id,email,first_name,last_name,postal_code,country,phone,email_ok,phone_ok,"
+                   "sms_ok,source,signed_at FROM signatures"
+                   " WHERE petition=?1 AND (email_ok OR phone_ok OR sms_ok) AND (signed_at,id)>(?2,?3)"
+                   " ORDER BY signed_at, id LIMIT ?4");
+  out_t *o = &export_out;
+  o->fd = -1, o->n = 0, o->bytes = 0, o->failed = 0, o->mem_len = 0;
+  if (!later) out_put(o, CSV_HEADER, sizeof CSV_HEADER - 1);
+  sqlite3_bind_int64(st_page, 1, p->pk);
+  sqlite3_bind_int64(st_page, 2, after_at);
+  sqlite3_bind_int64(st_page, 3, after_id);
+  sqlite3_bind_int(st_page, 4, limit + 1);
+  int rows = 0, rc;
+  int64_t last_at = 0, last_id = 0;
+  while ((rc = sqlite3_step(st_page)) == SQLITE_ROW) {
+    if (rows == limit) break; /* there is a next page */
+    csv_row(o, st_page);
+    last_id = sqlite3_column_int64(st_page, 0);
+    last_at = sqlite3_column_int64(st_page, 11);
+    rows++;
+  }
+  sqlite3_reset(st_page);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail_code(f, -32000, "Store unavailable: %s", sqlite3_errmsg(db));
+  out_flush(o);
+  out_reserve(96);
+  out_len += (size_t)sprintf(out + out_len, "{\"count\":%d,\"nextCursor\":", rows);
+  if (rc == SQLITE_ROW) {
+    char plain[64], sid[16];
+    format_sid(last_id, sid);
+    int n = snprintf(plain, sizeof plain, "%lld/%s", (long long)last_at, sid);
+    out_reserve(2 * (size_t)n + 2);
+    out[out_len++] = '"';
+    for (int i = 0; i < n; i++) out_len += (size_t)sprintf(out + out_len, "%02x", (unsigned char)plain[i]);
+    out[out_len++] = '"';
+  } else OUT_LIT("null");
+  OUT_LIT(",\"data\":");
+  json_t *d = json_stringn_nocheck(o->mem, o->mem_len);
+  out_json(d);
+  json_decref(d);
+  OUT_LIT("}");
+  if (o->mem_cap > (8u << 20)) { free(o->mem); o->mem = NULL; o->mem_cap = 0; }
+  return 1;
+}
+
 static int m_export(json_t *params, failure *f) {
-  static const char *const keys[] = {"petition", "audience", "format", "path", "overwrite", NULL};
+  static const char *const keys[] = {"petition", "audience", "format", "path", "overwrite", "cursor", "limit", NULL};
   const char *pid = NULL, *audience = NULL, *format = NULL, *path = NULL;
   size_t pidn = 0, an = 0, fn = 0, pathn = 0;
   if (str_member(params, "", "petition", 1, f, &pid, &pidn) > 0 && !valid_petition_id(pid, pidn))
@@ -1118,13 +1214,41 @@ static int m_export(json_t *params, failure *f) {
     issue(f, "", "audience", "only \"contacts\" in the reference");
   if (str_member(params, "", "format", 1, f, &format, &fn) > 0 && strcmp(format, "csv"))
     issue(f, "", "format", "only \"csv\" in the reference");
-  if (str_member(params, "", "path", 1, f, &path, &pathn) > 0 && !pathn) issue(f, "", "path", "must not be empty");
+  if (str_member(params, "", "path", 0, f, &path, &pathn) > 0 && !pathn) issue(f, "", "path", "must not be empty");
+  const char *cursor = NULL;
+  size_t cursorn = 0;
+  int64_t after_at = INT64_MIN, after_id = 0;
+  if (str_member(params, "", "cursor", 0, f, &cursor, &cursorn) > 0) {
+    /* The server's cursor: hex of "<signedAt ms>/<signatureId>". */
+    char plain[128];
+    size_t k = 0;
+    int ok = cursorn % 2 == 0 && cursorn / 2 < sizeof plain;
+    for (size_t i = 0; ok && i < cursorn; i += 2) {
+      unsigned v;
+      ok = sscanf(cursor + i, "%2x", &v) == 1;
+      plain[k++] = (char)v;
+    }
+    plain[ok ? k : 0] = 0;
+    char *slash = ok ? strchr(plain, '/') : NULL;
+    if (slash && !strncmp(slash + 1, "sig_", 4)) {
+      after_at = strtoll(plain, NULL, 10);
+      for (const char *q = slash + 5; *q; q++) after_id = after_id * 36 + (*q <= '9' ? *q - '0' : *q - 'a' + 10);
+    } else issue(f, "", "cursor", "is not a cursor of this export");
+  }
+  json_t *lim = json_object_get(params, "limit");
+  json_int_t limit = 1000;
+  if (lim && !json_is_null(lim)) {
+    if (!json_is_integer(lim)) issue(f, "", "limit", "must be an integer");
+    else if ((limit = json_integer_value(lim)) < 1 || limit > 10000) issue(f, "", "limit", "must be from 1 to 10000");
+  }
   json_t *ow = json_object_get(params, "overwrite");
   if (ow && !json_is_null(ow) && !json_is_boolean(ow)) issue(f, "", "overwrite", "must be true or false");
   reject_unknown(params, "", keys, f);
   if (f->n) return 0;
   int overwrite = json_is_true(ow);
   struct stat stt;
+  answer_pending_writes();
+  if (!path) return export_page(pid, after_at, after_id, (int)limit, cursor != NULL, f);
   if (!overwrite && lstat(path, &stt) == 0) return fail_code(f, 1004, "Export path already exists: %s", path);
 
   pet_t *p;
@@ -1141,27 +1265,14 @@ static int m_export(json_t *params, failure *f) {
   if (o->fd < 0) { free(tmp); return fail_code(f, 1004, "Export path cannot be written: %s", path); }
   o->n = 0; o->bytes = 0; o->failed = 0;
   sha256_init(&o->sha);
-  static const char header[] =
-      "signatureId,email,firstName,lastName,postalCode,country,phone,optInEmail,optInPhone,optInSms,source,signedAt\r\n";
-  out_put(o, header, sizeof header - 1);
+  out_put(o, CSV_HEADER, sizeof CSV_HEADER - 1);
 
   sqlite3_int64 rows = 0;
   int rc;
   sqlite3_stmt *s = st_export;
   sqlite3_bind_int64(s, 1, p->pk);
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    char sid[16], at[32];
-    format_sid(sqlite3_column_int64(s, 0), sid);
-    out_cell(o, sid, 15, 0);
-    for (int c = 1; c <= 6; c++) /* email, first, last, postal, country, phone */
-      out_cell(o, (const char *)sqlite3_column_text(s, c), (size_t)sqlite3_column_bytes(s, c), 0);
-    for (int c = 7; c <= 9; c++) {
-      int b = sqlite3_column_int(s, c);
-      out_cell(o, b ? "true" : "false", b ? 4 : 5, 0);
-    }
-    out_cell(o, (const char *)sqlite3_column_text(s, 10), (size_t)sqlite3_column_bytes(s, 10), 0);
-    format_ms(sqlite3_column_int64(s, 11), at);
-    out_cell(o, at, 24, 1);
+    csv_row(o, s);
     rows++;
   }
   sqlite3_reset(s);
@@ -1256,6 +1367,11 @@ static void write_all(const char *p, size_t n) {
     if (w < 0) { if (errno == EINTR) continue; exit(0); }
     p += w; n -= (size_t)w;
   }
+}
+
+void flush_out(void) {
+  if (out_len) write_all(out, out_len);
+  out_len = 0;
 }
 
 int main(int argc, char **argv) {
@@ -1356,6 +1472,7 @@ int main(int argc, char **argv) {
           }
         } else if (handle(msg)) OUT_LIT("\n");
         json_decref(msg);
+        if (!in_txn) flush_out(); /* reads only so far: answered now */
       next:
         nl = memchr(buf + start, '\n', len - start);
       }
