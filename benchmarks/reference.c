@@ -385,8 +385,8 @@ static int petition_lookup(const char *id, pet_t **out) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* jansson's memory: a bump arena, emptied after every group (nothing parsed outlives its      */
-/* group), so parsing a request costs no malloc/free per value.                                */
+/* jansson's memory: a bump arena, emptied after every message (nothing parsed outlives it:   */
+/* answers are rendered to bytes at once), so parsing costs no malloc/free per value.          */
 
 typedef struct chunk {
   struct chunk *next;
@@ -708,6 +708,32 @@ static void out_json(json_t *v) {
     if (n <= out_cap - out_len) { out_len += n; return; }
     out_reserve(n);
   }
+}
+
+/* A JSON string of valid UTF-8 text (from the store): quotes, backslashes and controls escaped. */
+static void out_json_string(const char *p, size_t n) {
+  out_reserve(n + 2);
+  out[out_len++] = '"';
+  size_t start = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)p[i];
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out_raw(p + start, i - start);
+    char esc[8];
+    int k;
+    switch (c) {
+    case '"': k = sprintf(esc, "\\\""); break;
+    case '\\': k = sprintf(esc, "\\\\"); break;
+    case '\n': k = sprintf(esc, "\\n"); break;
+    case '\r': k = sprintf(esc, "\\r"); break;
+    case '\t': k = sprintf(esc, "\\t"); break;
+    default: k = sprintf(esc, "\\u%04X", c);
+    }
+    out_raw(esc, (size_t)k);
+    start = i + 1;
+  }
+  out_raw(p + start, n - start);
+  out_raw("\"", 1);
 }
 
 static void out_int(long long v) {
@@ -1196,9 +1222,7 @@ static int export_page(const char *pid, int64_t after_at, int64_t after_id, int 
     out[out_len++] = '"';
   } else OUT_LIT("null");
   OUT_LIT(",\"data\":");
-  json_t *d = json_stringn_nocheck(o->mem, o->mem_len);
-  out_json(d);
-  json_decref(d);
+  out_json_string(o->mem, o->mem_len);
   OUT_LIT("}");
   if (o->mem_cap > (8u << 20)) { free(o->mem); o->mem = NULL; o->mem_cap = 0; }
   return 1;
@@ -1472,13 +1496,13 @@ int main(int argc, char **argv) {
           }
         } else if (handle(msg)) OUT_LIT("\n");
         json_decref(msg);
+        arena_reset(); /* nothing parsed outlives its message: answers are bytes in `out` */
         if (!in_txn) flush_out(); /* reads only so far: answered now */
       next:
         nl = memchr(buf + start, '\n', len - start);
       }
       commit_group(); /* fsync, or exit before anything of the group is answered */
       if (out_len) { write_all(out, out_len); out_len = 0; }
-      arena_reset();
     }
     /* Keep the incomplete tail; drop an over-long line without holding it whole. */
     memmove(buf, buf + start, len - start);
