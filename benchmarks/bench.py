@@ -751,7 +751,7 @@ def scenario_parallel_signs(side, state: dict, procs: int, n_each: int):
     """`procs` server processes on one store, each pipelining n_each signs (distinct people) into
     one petition: aggregate signs/s (first byte written → last answer read, over all)."""
     d = side.workdir("parallel%d" % procs)
-    db = state.get("parallel_db") or os.path.join(d, "store.sqlite3")
+    db = side.fresh_db(d)
     pid = "par%d-%d" % (procs, side.n)
     s0 = side.spawn(db, d)
     try:
