@@ -62,7 +62,7 @@ let package = Package(
     .testTarget(name: "PetitionsTests", dependencies: ["Petitions"]),
     .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "SQLite", "Petitions"]),
     .testTarget(name: "ServerTests", dependencies: ["Server", "Petitions", "JSON"]),
-    .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "petition-rpc"]),
+    .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "petition-rpc", "SQLite"]),
   ],
   swiftLanguageModes: [.v6]
 )
