@@ -3,7 +3,8 @@ import PackageDescription
 
 let package = Package(
   name: "petition-rpc",
-  platforms: [.macOS(.v15)],
+  // Builds and is tested on Linux only (Glibc; libjansson, libsqlite3 and libcrypto from
+  // Debian): no Apple platform is declared because none is supported.
   products: [
     .executable(name: "petition-rpc", targets: ["petition-rpc"])
   ],
@@ -62,6 +63,7 @@ let package = Package(
     .testTarget(name: "PetitionsTests", dependencies: ["Petitions"]),
     .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "SQLite", "Petitions"]),
     .testTarget(name: "ServerTests", dependencies: ["Server", "Petitions", "JSON"]),
+    .testTarget(name: "CommandLineTests", dependencies: ["petition-rpc"]),
     .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "petition-rpc", "SQLite"]),
   ],
   swiftLanguageModes: [.v6]
