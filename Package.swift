@@ -43,10 +43,12 @@ let package = Package(
     .target(name: "SQLite", dependencies: ["CSQLite"]),
     // The embedded default store: PetitionStore on SQLite.
     .target(name: "SQLiteStore", dependencies: ["SQLite", "Petitions"]),
+    // POSIX file work: files published whole (temporary file, fsync, link/rename, directory fsync).
+    .target(name: "Files"),
     // The methods of the contract: params in, domain calls, results out.
     .target(
       name: "Server",
-      dependencies: ["JSON", "Service", "Petitions", "CCrypto", .product(name: "Logging", package: "swift-log")]),
+      dependencies: ["JSON", "Service", "Petitions", "Files", "CCrypto", .product(name: "Logging", package: "swift-log")]),
     .executableTarget(
       name: "petition-rpc",
       dependencies: [

@@ -4,7 +4,7 @@ import Testing
 
 /// The fast start-up parser (`Settings.parseSimple`) and swift-argument-parser's `PetitionRPC`
 /// read one table of flags; these tests hold them to the same answers.
-@Suite struct SettingsTests {
+@Suite struct ParserAgreementTests {
   /// The full parser's settings for `arguments`, nil when it refuses them.
   private func fullParse(_ arguments: [String]) -> Settings? {
     (try? PetitionRPC.parse(arguments))?.settings
