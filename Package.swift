@@ -61,7 +61,9 @@ let package = Package(
     // Spawns the real binary over pipes for end-to-end tests.
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(name: "JSONTests", dependencies: ["JSON"]),
-    .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "Service", "JSON"]),
+    .testTarget(
+      name: "JSONRPCTests",
+      dependencies: ["JSONRPC", "Service", "JSON", .product(name: "Logging", package: "swift-log")]),
     .testTarget(name: "PetitionsTests", dependencies: ["Petitions"]),
     .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "SQLite", "Petitions"]),
     .testTarget(name: "ServerTests", dependencies: ["Server", "Petitions", "JSON"]),
