@@ -68,7 +68,7 @@
 
 #define MAX_GROUP 1000            /* requests per transaction */
 #define MAX_MESSAGE (1 << 20)     /* bytes per line */
-#define READ_AHEAD (4 << 20)      /* gather at most this many bytes before running a group */
+#define READ_AHEAD (1 << 20)      /* gather at most this many bytes before running a group */
 
 /* ------------------------------------------------------------------------------------------ */
 /* SHA-256 from OpenSSL's libcrypto (CPU SHA extensions where present), as the server uses.  */
@@ -1420,7 +1420,7 @@ int main(int argc, char **argv) {
   aggs = calloc(AGG_CAP, sizeof *aggs);
   agg_used = malloc(sizeof(int) * AGG_CAP);
 
-  size_t cap = 1 << 20, len = 0, start = 0;
+  size_t cap = 2 << 20, len = 0, start = 0;
   char *buf = malloc(cap);
   out_cap = 1 << 20;
   out = malloc(out_cap);
@@ -1430,12 +1430,15 @@ int main(int argc, char **argv) {
     /* Block for some input, then take whatever else is already waiting, up to READ_AHEAD. */
     int first = 1;
     for (;;) {
-      if (len == cap) { cap *= 2; buf = realloc(buf, cap); }
       if (!first) {
         struct pollfd pfd = {0, POLLIN, 0};
         if (len - start >= READ_AHEAD || poll(&pfd, 1, 0) <= 0 || !(pfd.revents & (POLLIN | POLLHUP))) break;
       }
-      ssize_t r = read(0, buf + len, cap - len);
+      /* Grow only for room to read into; at most READ_AHEAD per read, so the buffer stays
+       * within READ_AHEAD plus one incomplete message however fast the input comes. */
+      if (cap - len < (64 << 10)) { cap *= 2; buf = realloc(buf, cap); if (!buf) die("out of memory"); }
+      size_t want = cap - len < READ_AHEAD ? cap - len : READ_AHEAD;
+      ssize_t r = read(0, buf + len, want);
       if (r < 0) { if (errno == EINTR) continue; eof = 1; break; }
       if (r == 0) { eof = 1; break; }
       len += (size_t)r;
