@@ -69,9 +69,11 @@ enum StoreFile {
 /// (someone deleted the database or its WAL, or restored another file over it). SQLite keeps
 /// writing to the open, now unlinked, files and every commit succeeds: the writes would be
 /// acknowledged and then lost. Checked before each commit (two `stat`s and an `fstat`).
+///
+/// Only `stat` by path, never a descriptor of our own: closing any descriptor of the database
+/// file would drop SQLite's POSIX locks on it for the whole process.
 final class StoreFileIdentity {
   private let path: String
-  private let descriptor: Int32
   private let device: UInt64
   private let inode: UInt64
   /// The largest size seen: without VACUUM (never run) a SQLite database file never shrinks.
@@ -81,33 +83,25 @@ final class StoreFileIdentity {
   private var hasReported = false
 
   init?(path: String) {
-    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-    guard descriptor >= 0 else { return nil }
     var status = stat()
-    guard fstat(descriptor, &status) == 0 else {
-      close(descriptor)
-      return nil
-    }
+    guard stat(path, &status) == 0 else { return nil }
     self.path = path
-    self.descriptor = descriptor
     device = UInt64(status.st_dev)
     inode = UInt64(status.st_ino)
     largestSize = Int64(status.st_size)
   }
 
-  deinit { close(descriptor) }
-
   /// Nil when the files are still the store's; else what happened to them.
   func problem() -> String? {
     var status = stat()
-    guard fstat(descriptor, &status) == 0 else { return nil }
-    if status.st_nlink == 0 { return "the store file \(path) was removed while the server was running" }
-    if Int64(status.st_size) < largestSize { return "the store file \(path) was truncated while the server was running" }
-    largestSize = Int64(status.st_size)
-    var named = stat()
-    guard stat(path, &named) == 0, UInt64(named.st_dev) == device, UInt64(named.st_ino) == inode else {
+    guard stat(path, &status) == 0 else {
+      return "the store file \(path) was removed while the server was running"
+    }
+    guard UInt64(status.st_dev) == device, UInt64(status.st_ino) == inode else {
       return "the store file \(path) was replaced or moved while the server was running"
     }
+    if Int64(status.st_size) < largestSize { return "the store file \(path) was truncated while the server was running" }
+    largestSize = Int64(status.st_size)
     var walStatus = stat()
     if stat(path + "-wal", &walStatus) == 0 {
       let identity = (UInt64(walStatus.st_dev), UInt64(walStatus.st_ino))
