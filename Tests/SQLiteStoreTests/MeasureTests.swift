@@ -1,7 +1,8 @@
 import Foundation
 import Petitions
-@testable import SQLiteStore
 import Testing
+
+@testable import SQLiteStore
 
 /// Figures, not checks: run with `SQLITE_STORE_MEASURE=1 swift test --filter MeasureTests`
 /// (best in a release build). Seeds 1,000,000 confirmed signatures (4 sources, 3 countries,
@@ -111,7 +112,8 @@ struct MeasureTests {
           try store.performWriteGroup {
             for _ in 0..<groupSize {
               _ = try? store.sign(
-                signing("p", "person\(index)@example.org", postalCode: String(format: "%05d", (index &* 7919) % 40_000)),
+                signing(
+                  "p", "person\(index)@example.org", postalCode: String(format: "%05d", (index &* 7919) % 40_000)),
                 at: at(march1 + Int64(index) * 1000))
               index += 1
             }
@@ -126,7 +128,9 @@ struct MeasureTests {
           }
         }
         let micros = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3 / Double(count)
-        print("sign, groups of \(groupSize), aggregates \(maintained ? "written" : "dropped"): \(String(format: "%.2f", micros)) µs per sign; writing the aggregates \(String(format: "%.2f", Double(applying) / 1e3 / Double(count))) µs per sign, \(String(format: "%.2f", Double(entries) / Double(count))) upserts per sign")
+        print(
+          "sign, groups of \(groupSize), aggregates \(maintained ? "written" : "dropped"): \(String(format: "%.2f", micros)) µs per sign; writing the aggregates \(String(format: "%.2f", Double(applying) / 1e3 / Double(count))) µs per sign, \(String(format: "%.2f", Double(entries) / Double(count))) upserts per sign"
+        )
       }
     }
   }
