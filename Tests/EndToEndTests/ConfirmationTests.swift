@@ -136,9 +136,19 @@ import Testing
   }
 
   /// Within 24 hours of closing, signatures made before the close can still be confirmed; more
-  /// than 24 hours after, `confirm` is 1003. The server has no test clock: the test moves the
-  /// petition's close time back in the SQLite file between two runs of the server.
+  /// than 24 hours after, `confirm` is 1003. The server has no test clock: between two runs of
+  /// the server the test moves the petition's close time, and the signing time of its pending
+  /// signatures, back in the SQLite file (as if the hours had passed).
   @Test func confirmationWithin24HoursOfClosing() throws {
+    func passHours(_ hours: Int) {
+      let milliseconds = hours * 3600 * 1000
+      sqlite3(
+        store,
+        """
+        UPDATE petitions SET closed_at = closed_at - \(milliseconds) WHERE id = 'p1';
+        UPDATE signatures SET signed_at = signed_at - \(milliseconds) WHERE status = 'pending';
+        """)
+    }
     var server = try start()
     server.create("p1", ["confirmation": "email"])
     var tokens: [String] = []
@@ -152,13 +162,13 @@ import Testing
     server.stop()
 
     // Closed 23 hours ago: still confirmable.
-    sqlite3(store, "UPDATE petitions SET closed_at = closed_at - 23 * 3600 * 1000 WHERE id = 'p1';")
+    passHours(23)
     server = try start()
     #expect(server.result("confirm", ["token": tokens[1]])?["count"] as? Int == 2)
     server.stop()
 
     // Closed 25 hours ago: too late.
-    sqlite3(store, "UPDATE petitions SET closed_at = closed_at - 2 * 3600 * 1000 WHERE id = 'p1';")
+    passHours(2)
     server = try start()
     #expect(RPC.errorCode(server.call("confirm", ["token": tokens[2]])) == 1003)
     #expect(server.petition("p1")?["count"] as? Int == 2)
