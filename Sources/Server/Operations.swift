@@ -49,7 +49,9 @@ enum OperationReader {
       }
     }
     if let error = reader.finish() { return .failure(error) }
-    return .success(.createPetition(NewPetition(id: id!, title: title!, target: target!, body: body, goal: goal, confirmation: confirmation)))
+    return .success(
+      .createPetition(
+        NewPetition(id: id!, title: title!, target: target!, body: body, goal: goal, confirmation: confirmation)))
   }
 
   static func petitionID(_ params: JSON?, _ make: (String) -> Operation) -> Result<Operation, ResponseError> {
@@ -87,7 +89,8 @@ enum OperationReader {
       }
     }
     if let error = reader.finish() { return .failure(error) }
-    let signing = Signing(petitionID: petition!, signer: signer!, comment: comment, optIns: optIns, source: source, notice: notice)
+    let signing = Signing(
+      petitionID: petition!, signer: signer!, comment: comment, optIns: optIns, source: source, notice: notice)
     return .success(.sign(signing))
   }
 

@@ -88,11 +88,13 @@ import Testing
     #expect(server.history(email: "nobody@example.org")?.isEmpty == true)
     #expect(server.history(phone: "+442079460958")?.isEmpty == true)
     #expect(RPC.errorPaths(server.call("consent.history", [:])) == ["/email"])
-    #expect(RPC.errorPaths(server.call("consent.history", ["email": "a@example.org", "phone": "+12025550123"])) == ["/phone"])
+    #expect(
+      RPC.errorPaths(server.call("consent.history", ["email": "a@example.org", "phone": "+12025550123"])) == ["/phone"])
     #expect(RPC.errorPaths(server.call("consent.history", ["email": "a@@example"])) == ["/email"])
     #expect(RPC.errorPaths(server.call("consent.history", ["phone": "+1"])) == ["/phone"])
     for notice: Any in ["", "   ", String(repeating: "n", count: 201), 7, "bell\u{7}"] {
-      let response = server.sign("p1", makeSigner(email: "a@example.org"), ["optIn": ["email": true, "notice": notice]])
+      let response = server.sign(
+        "p1", makeSigner(email: "a@example.org"), ["optIn": ["email": true, "notice": notice]])
       #expect(RPC.errorPaths(response) == ["/optIn/notice"], "\(notice)")
     }
     #expect(server.total("p1") == 0)

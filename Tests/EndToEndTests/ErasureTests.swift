@@ -99,10 +99,12 @@ import Testing
   @Test func eraseParams() throws {
     let server = try start()
     #expect(RPC.errorPaths(server.call("person.erase", [:])) == ["/email"])
-    #expect(RPC.errorPaths(server.call("person.erase", ["email": "a@example.org", "phone": "+12025550123"])) == ["/phone"])
+    #expect(
+      RPC.errorPaths(server.call("person.erase", ["email": "a@example.org", "phone": "+12025550123"])) == ["/phone"])
     #expect(RPC.errorPaths(server.call("person.erase", ["email": "not-an-email"])) == ["/email"])
     #expect(RPC.errorPaths(server.call("person.erase", ["phone": "12"])) == ["/phone"])
-    #expect(RPC.errorPaths(server.call("person.erase", ["email": "a@example.org", "channels": ["email"]])) == ["/channels"])
+    #expect(
+      RPC.errorPaths(server.call("person.erase", ["email": "a@example.org", "channels": ["email"]])) == ["/channels"])
   }
 
   /// Anonymising: an open petition is 1006; a closed one loses every signer's data (and its

@@ -57,7 +57,8 @@ import Testing
     #expect(server.groups("p1", by: "country") == ["US": 1])
     #expect(server.exportedIDs("p1") == [keep])
 
-    let list = try #require(server.result("invalidation.list", ["petition": "p1"])?["invalidations"] as? [[String: Any]])
+    let list = try #require(
+      server.result("invalidation.list", ["petition": "p1"])?["invalidations"] as? [[String: Any]])
     #expect(list.count == 1)
     let record = try #require(list.first)
     #expect(record["invalidationId"] as? String == real["invalidationId"] as? String)
@@ -90,7 +91,8 @@ import Testing
     #expect(invalidate(server, ["source": "ad", "postalCode": "10001"])?["invalidated"] as? Int == 1)
     #expect(server.total("p1") == 1)
 
-    let list = try #require(server.result("invalidation.list", ["petition": "p1"])?["invalidations"] as? [[String: Any]])
+    let list = try #require(
+      server.result("invalidation.list", ["petition": "p1"])?["invalidations"] as? [[String: Any]])
     #expect(list.count == 3)
     #expect((list[0]["match"] as? NSDictionary) == ["email": "A.B+x@GMAIL.com"])
     #expect((list[1]["match"] as? NSDictionary) == ["phone": "+12025550123"])
@@ -136,11 +138,13 @@ import Testing
     let first = try #require(invalidate(server, ["source": "ad"])?["invalidationId"] as? String)
     #expect(server.total("p1") == 0)
 
-    let some = try #require(server.result("signature.revalidate", ["petition": "p1", "signatureIds": [ids[0], ids[1]]]))
+    let some = try #require(
+      server.result("signature.revalidate", ["petition": "p1", "signatureIds": [ids[0], ids[1]]]))
     #expect(some["revalidated"] as? Int == 2 && some["count"] as? Int == 2)
     let rest = try #require(server.result("signature.revalidate", ["petition": "p1", "invalidationId": first]))
     #expect(rest["revalidated"] as? Int == 2 && rest["count"] as? Int == 4)
-    #expect(server.result("signature.revalidate", ["petition": "p1", "invalidationId": first])?["revalidated"] as? Int == 0)
+    #expect(
+      server.result("signature.revalidate", ["petition": "p1", "invalidationId": first])?["revalidated"] as? Int == 0)
     let record = (server.result("invalidation.list", ["petition": "p1"])?["invalidations"] as? [[String: Any]])?.first
     #expect(record?["invalidated"] as? Int == 4 && record?["revalidated"] as? Int == 4)
     let petition = try #require(server.petition("p1"))
@@ -152,7 +156,8 @@ import Testing
     let pending = try sign(server, "wait@example.org", petition: "p2")
     _ = server.result("signature.invalidate", ["petition": "p2", "reason": "r", "match": ["signatureIds": [pending]]])
     #expect(server.petition("p2")?["pending"] as? Int == 0)
-    #expect(server.result("signature.revalidate", ["petition": "p2", "signatureIds": [pending]])?["count"] as? Int == 0)
+    #expect(
+      server.result("signature.revalidate", ["petition": "p2", "signatureIds": [pending]])?["count"] as? Int == 0)
     let p2 = try #require(server.petition("p2"))
     #expect(p2["pending"] as? Int == 1 && p2["invalidated"] as? Int == 0 && p2["count"] as? Int == 0)
   }
@@ -182,13 +187,24 @@ import Testing
       return RPC.errorPaths(response).sorted()
     }
     #expect(paths("signature.invalidate", ["petition": "p1", "reason": "r", "match": [:]]) == ["/match"])
-    #expect(paths("signature.invalidate", ["petition": "p1", "reason": "r", "match": ["since": "2026-11-29T00:00:00Z"]]) == ["/match"])
-    #expect(paths("signature.invalidate", ["petition": "p1", "match": ["source": "s"]]) == ["/reason"])
-    #expect(paths("signature.invalidate", ["petition": "p1", "reason": String(repeating: "x", count: 201), "match": ["source": "s"]]) == ["/reason"])
-    #expect(paths("signature.invalidate", ["petition": "p1", "reason": "r"]) == ["/match"])
-    #expect(paths("signature.invalidate", ["petition": "p1", "reason": "r", "match": ["signatureIds": []]]) == ["/match/signatureIds"])
     #expect(
-      paths("signature.invalidate", ["petition": "p1", "reason": "r", "match": ["signatureIds": Array(repeating: "sig_1", count: 10_001)]])
+      paths("signature.invalidate", ["petition": "p1", "reason": "r", "match": ["since": "2026-11-29T00:00:00Z"]]) == [
+        "/match"
+      ])
+    #expect(paths("signature.invalidate", ["petition": "p1", "match": ["source": "s"]]) == ["/reason"])
+    #expect(
+      paths(
+        "signature.invalidate",
+        ["petition": "p1", "reason": String(repeating: "x", count: 201), "match": ["source": "s"]]) == ["/reason"])
+    #expect(paths("signature.invalidate", ["petition": "p1", "reason": "r"]) == ["/match"])
+    #expect(
+      paths("signature.invalidate", ["petition": "p1", "reason": "r", "match": ["signatureIds": []]]) == [
+        "/match/signatureIds"
+      ])
+    #expect(
+      paths(
+        "signature.invalidate",
+        ["petition": "p1", "reason": "r", "match": ["signatureIds": Array(repeating: "sig_1", count: 10_001)]])
         == ["/match/signatureIds"])
     #expect(
       paths("signature.invalidate", ["petition": "p1", "reason": "r", "match": ["signatureIds": ["sig_1", 5, "a b"]]])
@@ -200,15 +216,22 @@ import Testing
           "petition": "p1", "reason": "r",
           "match": ["email": "nope", "phone": "12", "postalCode": "!!", "source": "", "until": "yesterday", "x": 1],
         ]) == ["/match/email", "/match/phone", "/match/postalCode", "/match/source", "/match/until", "/match/x"])
-    #expect(paths("signature.invalidate", ["petition": "p1", "reason": "r", "match": ["source": "s"], "dryRun": "yes"]) == ["/dryRun"])
+    #expect(
+      paths("signature.invalidate", ["petition": "p1", "reason": "r", "match": ["source": "s"], "dryRun": "yes"]) == [
+        "/dryRun"
+      ])
     #expect(paths("signature.revalidate", ["petition": "p1"]) == ["/invalidationId"])
-    #expect(paths("signature.revalidate", ["petition": "p1", "invalidationId": "inv_1", "signatureIds": ["sig_1"]]) == ["/signatureIds"])
+    #expect(
+      paths("signature.revalidate", ["petition": "p1", "invalidationId": "inv_1", "signatureIds": ["sig_1"]]) == [
+        "/signatureIds"
+      ])
     #expect(paths("signature.revalidate", ["petition": "p1", "invalidationId": "inv_999"]) == ["/invalidationId"])
     #expect(paths("invalidation.list", [:]) == ["/petition"])
     #expect(
       RPC.errorCode(server.call("signature.invalidate", ["petition": "nope", "reason": "r", "match": ["source": "s"]]))
         == 1001)
     #expect(RPC.errorCode(server.call("invalidation.list", ["petition": "nope"])) == 1001)
-    #expect(RPC.errorCode(server.call("signature.revalidate", ["petition": "nope", "signatureIds": ["sig_1"]])) == 1001)
+    #expect(
+      RPC.errorCode(server.call("signature.revalidate", ["petition": "nope", "signatureIds": ["sig_1"]])) == 1001)
   }
 }

@@ -9,15 +9,18 @@ import Testing
 @Suite struct SignOutcomeEncodingTests {
   static let outcomes: [SignOutcome] = [
     SignOutcome(signatureID: "sig_0000000000001", petitionID: "p1", isDuplicate: false, status: .confirmed, count: 1),
-    SignOutcome(signatureID: "sig_zz", petitionID: "end-the-program", isDuplicate: true, status: .confirmed, count: 12345),
+    SignOutcome(
+      signatureID: "sig_zz", petitionID: "end-the-program", isDuplicate: true, status: .confirmed, count: 12345),
     SignOutcome(
       signatureID: "sig_2", petitionID: "p1", isDuplicate: false, status: .pending, count: 0,
       confirmToken: "Ab-_0123456789abcdefghijklmnopqrstuv"),
     SignOutcome(
-      signatureID: "sig_2", petitionID: "p1", isDuplicate: true, status: .pending, count: 7, confirmToken: "Zz09_-AAAAAAAAAAAAAAAAAAAAAA"),
+      signatureID: "sig_2", petitionID: "p1", isDuplicate: true, status: .pending, count: 7,
+      confirmToken: "Zz09_-AAAAAAAAAAAAAAAAAAAAAA"),
     SignOutcome(signatureID: "sig_3", petitionID: "p1", isDuplicate: true, status: .invalidated, count: 0),
     // Not plain: written through jansson (escaped).
-    SignOutcome(signatureID: "sig \"q\"", petitionID: "p1", isDuplicate: false, status: .pending, count: 0, confirmToken: "a/b"),
+    SignOutcome(
+      signatureID: "sig \"q\"", petitionID: "p1", isDuplicate: false, status: .pending, count: 0, confirmToken: "a/b"),
   ]
 
   @Test(arguments: outcomes)
