@@ -1,6 +1,6 @@
 import Crypto
 import JSON
-import JSONRPC
+import Service
 import Petitions
 
 /// Contract v2's methods of trust: `confirm`, `consent.history`, `signature.invalidate`,
