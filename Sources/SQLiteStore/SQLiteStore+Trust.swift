@@ -125,12 +125,14 @@ extension SQLiteStore {
       }
       defer { select.reset() }
       try select.bind(petition.key, at: 2)
-      var members: [(invalidation: Int64, signature: Int64, prior: SignatureStatus)] = []
+      // Read once, for the aggregates and each record's count; then changed set-wise.
+      var revalidated = 0
       var confirmed = 0
+      var perInvalidation: [Int64: Int] = [:]
       while try select.step() {
-        let prior = SignatureStatus(rawValue: select.string(at: 2)) ?? .confirmed
-        members.append((select.int64(at: 0), select.int64(at: 1), prior))
-        if prior == .confirmed {
+        revalidated += 1
+        perInvalidation[select.int64(at: 0), default: 0] += 1
+        if select.string(at: 2) == SignatureStatus.confirmed.rawValue {
           confirmed += 1
           tallies.add(
             petition: petition.key, signedAt: select.int64(at: 3), postalCode: select.string(at: 4),
@@ -138,42 +140,64 @@ extension SQLiteStore {
         }
       }
       select.reset()
-      let restore = try connection.cachedStatement("UPDATE signatures SET status = ?2 WHERE id = ?1")
-      let mark = try connection.cachedStatement(
-        "UPDATE invalidated_signatures SET revalidated = 1 WHERE invalidation = ?1 AND signature = ?2")
-      let tally = try connection.cachedStatement(
-        "UPDATE invalidations SET revalidated = revalidated + 1 WHERE id = ?1")
-      defer {
-        restore.reset()
-        mark.reset()
-        tally.reset()
+      // A signature leaves `invalidated` only through here, which marks its membership: the
+      // members not yet revalidated are exactly the signatures read above.
+      let members =
+        switch target {
+        case .invalidation: "i.invalidation = ?1"
+        case .signatures: "i.signature IN (SELECT value FROM json_each(?1))"
+        }
+      let bindTarget = { (statement: Statement) throws in
+        switch target {
+        case .invalidation(let id): try statement.bind(InvalidationID.rowID(id) ?? 0, at: 1)
+        case .signatures(let ids): try statement.bind(SignatureID.jsonArray(ids), at: 1)
+        }
+        try statement.bind(petition.key, at: 2)
       }
-      for member in members {
-        try restore.bind(member.signature, at: 1)
-        try restore.bind(member.prior.rawValue, at: 2)
-        try restore.execute()
-        restore.reset()
-        try mark.bind(member.invalidation, at: 1)
-        try mark.bind(member.signature, at: 2)
-        try mark.execute()
-        mark.reset()
-        try tally.bind(member.invalidation, at: 1)
-        try tally.execute()
-        tally.reset()
+      let restore = try connection.cachedStatement(
+        """
+        UPDATE signatures SET status = i.prior_status FROM invalidated_signatures AS i
+        WHERE i.signature = signatures.id AND \(members) AND i.revalidated = 0
+          AND signatures.status = 'invalidated' AND signatures.petition = ?2
+        """)
+      defer { restore.reset() }
+      try bindTarget(restore)
+      try restore.execute()
+      let mark = try connection.cachedStatement(
+        """
+        UPDATE invalidated_signatures AS i SET revalidated = 1
+        WHERE \(members) AND i.revalidated = 0
+          AND i.invalidation IN (SELECT id FROM invalidations WHERE petition = ?2)
+        """)
+      defer { mark.reset() }
+      try bindTarget(mark)
+      try mark.execute()
+      let record = try connection.cachedStatement(
+        "UPDATE invalidations SET revalidated = revalidated + ?2 WHERE id = ?1")
+      defer { record.reset() }
+      for (invalidation, count) in perInvalidation {
+        try record.bind(invalidation, at: 1)
+        try record.bind(count, at: 2)
+        try record.execute()
+        record.reset()
       }
       let count = try changeCounters(
-        petitionKey: petition.key, confirmed: confirmed, pending: members.count - confirmed,
-        invalidated: -members.count, at: time)
-      return RevalidationOutcome(revalidated: members.count, count: count)
+        petitionKey: petition.key, confirmed: confirmed, pending: revalidated - confirmed,
+        invalidated: -revalidated, at: time)
+      return RevalidationOutcome(revalidated: revalidated, count: count)
     }
   }
 
   public func erase(_ subject: PersonSubject, at time: Timestamp) throws(StoreError) -> Int {
     try write {
       var erased = 0
-      if case .phone(let phone) = subject {
-        for channel in Channel.allCases { try suppress(suppressionHash(phone: phone), channel) }
-      }
+      // Suppressed even when the store does not know them (the answer reveals nothing).
+      let subjectHash =
+        switch subject {
+        case .canonicalEmail(let personKey): try suppressionHash(email: personKey)
+        case .phone(let phone): try suppressionHash(phone: phone)
+        }
+      for channel in Channel.allCases { try suppress(subjectHash, channel) }
       for personKey in try persons(subject) {
         // What identifies them, to suppress (phones) and to scrub from invalidation records.
         let select = try connection.cachedStatement(

@@ -441,7 +441,12 @@ public enum StoreConformance {
     #expect(try store.total("q") == 2)
     let again = try store.sign(signing("p", "ada@x.org"), at: march1 + 5)
     #expect(!again.isDuplicate && again.count == 3)
+    // Someone the store does not know: nothing erased, but suppressed all the same.
     #expect(try store.erase(.canonicalEmail("nobody@x.org"), at: at(march1 + 6)) == 0)
+    _ = try store.importSignature(
+      imported("q", "nobody@x.org", signedAt: march1 + 7, optIns: [.email: true]), at: at(march1 + 7))
+    #expect(try store.history(email: "nobody@x.org").isEmpty)
+    #expect(try store.contacts("q")["nobody@x.org"] == nil)
   }
 
   static func erasureByPhone(_ makeStore: StoreFactory) throws {
