@@ -16,7 +16,7 @@ build:
 # load) and the binary can be copied to another machine of the same kind.
 release:
 	scripts/bootstrap.sh
-	swift build -c release --static-swift-stdlib
+	swift build -c release --static-swift-stdlib --product petition-rpc
 
 demo: release
 	python3 examples/demo.py --binary .build/release/petition-rpc
