@@ -38,6 +38,8 @@ let package = Package(
     .target(name: "Service", dependencies: ["JSON", .product(name: "Logging", package: "swift-log")]),
     // JSON-RPC 2.0 over stdio: framing, messages, batches, ids; one front on the Service.
     .target(name: "JSONRPC", dependencies: ["JSON", "Service", .product(name: "Logging", package: "swift-log")]),
+    // A streaming RFC 4180 reader over read(2): flat memory, line numbers (for import).
+    .target(name: "CSV"),
     // The petition domain: values, rules and the store protocol. No C, no I/O.
     .target(name: "Petitions"),
     // A thin owning wrapper over sqlite3: connections, statements, errors, migrations.
@@ -47,7 +49,7 @@ let package = Package(
     // The methods of the contract: params in, domain calls, results out.
     .target(
       name: "Server",
-      dependencies: ["JSON", "Service", "Petitions", "Crypto", .product(name: "Logging", package: "swift-log")]),
+      dependencies: ["JSON", "Service", "Petitions", "Crypto", "CSV", .product(name: "Logging", package: "swift-log")]),
     .executableTarget(
       name: "petition-rpc",
       dependencies: [
@@ -61,6 +63,7 @@ let package = Package(
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(name: "JSONTests", dependencies: ["JSON"]),
     .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
+    .testTarget(name: "CSVTests", dependencies: ["CSV"]),
     .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "Service", "JSON"]),
     .testTarget(name: "PetitionsTests", dependencies: ["Petitions"]),
     .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "SQLite", "Petitions"]),
