@@ -53,7 +53,7 @@ public final class PetitionService: Service {
 
   /// Everything but `export` is quick: one group of small reads and writes.
   public func isQuick(_ call: ServiceCall) -> Bool {
-    call.method != "export"
+    call.method != "export" && call.method != "import"
   }
 
   private static func readOperation(_ call: ServiceCall) -> Result<Operation, ResponseError>? {
@@ -82,6 +82,7 @@ public final class PetitionService: Service {
     switch call.method {
     case "export":
       return .alone { [self] in Exporter(store: store, clock: clock, logger: logger).run(call) }
+    case "import": return .alone { [self] in Importer(store: store, clock: clock, logger: logger).run(call) }
     case "rpc.discover":
       return .alone { [self] in
         if let params = call.params, params.count > 0 {
