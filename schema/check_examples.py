@@ -48,11 +48,13 @@ CONTRACT_ERRORS = {
     "PetitionAlreadyExists": 1002,
     "PetitionClosed": 1003,
     "ExportPathUnavailable": 1004,
+    "ImportFileUnreadable": 1008,
 }
 
 CONTRACT_METHODS = [
     "petition.create", "petition.get", "petition.list", "petition.close",
     "sign", "count", "export", "unsubscribe", "rpc.discover",
+    "import",
 ]
 
 # Params the contract forbids: each must fail the method's params schemas.
