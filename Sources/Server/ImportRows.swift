@@ -218,7 +218,8 @@ struct ImportRowReader {
   /// `.some(value)` for true/false, yes/no, 1/0 (any case), `.some(nil)` for blank (not given),
   /// nil for anything else.
   static func optInValue(_ raw: String) -> Bool?? {
-    let value = String(decoding: ImportText.trimmed(raw).utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
+    let value = String(
+      decoding: ImportText.trimmed(raw).utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
     switch value {
     case "": return .some(nil)
     case "true", "yes", "1": return .some(true)

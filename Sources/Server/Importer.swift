@@ -105,7 +105,8 @@ struct Importer {
     data.set("line", line)
     data.set("reason", message)
     let at = line.map { " (line \($0))" } ?? ""
-    return ResponseError(code: .importFileUnreadable, message: "Import file cannot be read: \(message)\(at)", data: data)
+    return ResponseError(
+      code: .importFileUnreadable, message: "Import file cannot be read: \(message)\(at)", data: data)
   }
 
   /// Opens the file and reads its header; the reader is then at the first row.
@@ -151,8 +152,14 @@ struct Importer {
   }
 
   private func cancelled(_ tally: Tally) -> ResponseError {
-    var error = ResponseError.requestCancelled
-    let data = JSON.object()
+    Self.adding(tally, to: .requestCancelled)
+  }
+
+  /// An error that ends an import after groups were committed says what they did
+  /// (`imported`, `duplicates`, `rejected` in `error.data`): those rows stay.
+  static func adding(_ tally: Tally, to error: ResponseError) -> ResponseError {
+    var error = error
+    let data = error.data ?? JSON.object()
     data.set("imported", tally.imported)
     data.set("duplicates", tally.duplicates)
     data.set("rejected", tally.rejected)
@@ -231,7 +238,7 @@ struct Importer {
         outcome.ending = cancelled(outcome.tally)
         return outcome
       } catch {
-        outcome.ending = error.responseError
+        outcome.ending = Self.adding(outcome.tally, to: error.responseError)
         return outcome
       }
       outcome.tally.imported += group.imported
@@ -243,7 +250,7 @@ struct Importer {
         listed += 1
       }
       if let failure {
-        outcome.ending = failure
+        outcome.ending = Self.adding(outcome.tally, to: failure)
         return outcome
       }
       call.progress(.report(done: outcome.rowsRead, total: total))

@@ -90,7 +90,8 @@ private func generatedFile(rows: Int, start: Int = 0) -> String {
     let cy = try #require(rows.first { $0["postalCode"] as? String == "10001" })
     #expect(cy["firstName"] as? String == "" && cy["country"] as? String == "US")
     // Sources: the row's own, else the request's.
-    let groups = RPC.result(server.call("count", ["petition": "p1", "groupBy": "source"]))?["groups"] as? [[String: Any]]
+    let groups =
+      RPC.result(server.call("count", ["petition": "p1", "groupBy": "source"]))?["groups"] as? [[String: Any]]
     let bySource = Dictionary(uniqueKeysWithValues: (groups ?? []).map { ($0["key"] as! String, $0["count"] as! Int) })
     #expect(bySource == ["spring": 1, "action-network": 2])
   }
@@ -168,9 +169,10 @@ private func generatedFile(rows: Int, start: Int = 0) -> String {
     #expect(byLine[7] == ["/optInSms"])
     #expect(byLine[8] == ["/signedAt"])
     #expect(byLine[9] == ["/email"])
-    #expect(errors.allSatisfy { entry in
-      (entry["errors"] as? [[String: Any]])?.allSatisfy { $0["message"] is String } == true
-    })
+    #expect(
+      errors.allSatisfy { entry in
+        (entry["errors"] as? [[String: Any]])?.allSatisfy { $0["message"] is String } == true
+      })
     #expect(server.total("p1") == 2)
   }
 
@@ -305,12 +307,16 @@ private func generatedFile(rows: Int, start: Int = 0) -> String {
     #expect(RPC.errorCode(noEmail) == 1008)
     #expect(errorData(noEmail)?["line"] as? Int == 1)
 
-    write("email,postalCode,comment\na@example.org,20500,ok\nb@example.org,20500,\"never closed\nmore\n", to: directory.file("quote.csv"))
+    write(
+      "email,postalCode,comment\na@example.org,20500,ok\nb@example.org,20500,\"never closed\nmore\n",
+      to: directory.file("quote.csv"))
     let unclosed = importFile(server, "quote.csv")
     #expect(RPC.errorCode(unclosed) == 1008)
     #expect(errorData(unclosed)?["line"] as? Int == 3)
 
-    write(Array("email,postalCode\na@example.org,20500\nb@example.org,2050".utf8) + [0xFF] + [0x0A], to: directory.file("latin1.csv"))
+    write(
+      Array("email,postalCode\na@example.org,20500\nb@example.org,2050".utf8) + [0xFF] + [0x0A],
+      to: directory.file("latin1.csv"))
     let invalid = importFile(server, "latin1.csv")
     #expect(RPC.errorCode(invalid) == 1008)
     #expect(errorData(invalid)?["line"] as? Int == 3)
