@@ -243,11 +243,20 @@ extension SQLiteStore {
     UNION SELECT person_key FROM consent_events WHERE number = ?1
     """
 
-  /// The persons a subject names: the canonical email, or everyone with the phone.
+  /// The persons the store knows that a subject names: the canonical email, or everyone with
+  /// the phone. (Nothing is stored about someone the store does not know.)
   func persons(_ subject: PersonSubject) throws -> [String] {
     switch subject {
     case .canonicalEmail(let personKey):
-      return [personKey]
+      let select = try connection.cachedStatement(
+        """
+        SELECT EXISTS (SELECT 1 FROM signatures WHERE person_key = ?1)
+          OR EXISTS (SELECT 1 FROM consent_events WHERE person_key = ?1)
+        """)
+      defer { select.reset() }
+      try select.bind(personKey, at: 1)
+      try select.step()
+      return select.bool(at: 0) ? [personKey] : []
     case .phone(let phone):
       let select = try connection.cachedStatement(Self.personsWithPhone + " ORDER BY 1")
       defer { select.reset() }

@@ -171,9 +171,13 @@ extension SQLiteStore {
   public func erase(_ subject: PersonSubject, at time: Timestamp) throws(StoreError) -> Int {
     try write {
       var erased = 0
-      if case .phone(let phone) = subject {
-        for channel in Channel.allCases { try suppress(suppressionHash(phone: phone), channel) }
-      }
+      // Suppressed even when the store does not know them (the answer reveals nothing).
+      let subjectHash =
+        switch subject {
+        case .canonicalEmail(let personKey): try suppressionHash(email: personKey)
+        case .phone(let phone): try suppressionHash(phone: phone)
+        }
+      for channel in Channel.allCases { try suppress(subjectHash, channel) }
       for personKey in try persons(subject) {
         // What identifies them, to suppress (phones) and to scrub from invalidation records.
         let select = try connection.cachedStatement(
