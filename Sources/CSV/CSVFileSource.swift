@@ -13,13 +13,14 @@ public final class CSVFileSource: CSVSource {
     self.descriptor = descriptor
   }
 
-  /// Opens `path` for reading; nil with the reason when it cannot be opened or is a directory.
+  /// Opens the regular file at `path` for reading, or says why it cannot. Only regular files:
+  /// a pipe or a device cannot be read twice, and may never end.
   public static func open(path: String) -> Result<CSVFileSource, CSVError> {
     let descriptor = openForReading(path)
     guard descriptor >= 0 else { return .failure(CSVError(line: 0, message: describe(errno))) }
-    guard !isDirectory(descriptor) else {
+    guard isRegularFile(descriptor) else {
       closeDescriptor(descriptor)
-      return .failure(CSVError(line: 0, message: describe(EISDIR)))
+      return .failure(CSVError(line: 0, message: "not a regular file"))
     }
     return .success(CSVFileSource(descriptor: descriptor))
   }
@@ -41,12 +42,13 @@ public final class CSVFileSource: CSVSource {
   }
 }
 
-private func openForReading(_ path: String) -> Int32 { open(path, O_RDONLY | O_CLOEXEC) }
+// O_NONBLOCK: opening a FIFO does not wait for a writer (it is then refused as not regular).
+private func openForReading(_ path: String) -> Int32 { open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
 private func closeDescriptor(_ descriptor: Int32) { _ = close(descriptor) }
 private func readBytes(_ descriptor: Int32, _ buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
   read(descriptor, buffer.baseAddress, buffer.count)
 }
-private func isDirectory(_ descriptor: Int32) -> Bool {
+private func isRegularFile(_ descriptor: Int32) -> Bool {
   var status = stat()
-  return fstat(descriptor, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
+  return fstat(descriptor, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
 }

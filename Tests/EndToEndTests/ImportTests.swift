@@ -299,6 +299,12 @@ private func generatedFile(rows: Int, start: Int = 0) -> String {
     #expect(errorData(missing)?["line"] is NSNull)
     #expect(RPC.errorCode(server.call("import", ["petition": "p1", "path": directory.path])) == 1008)
 
+    // A pipe is not read (it could not be read twice, and may never end).
+    #expect(mkfifo(directory.file("fifo.csv"), 0o600) == 0)
+    let fifo = importFile(server, "fifo.csv")
+    #expect(RPC.errorCode(fifo) == 1008)
+    #expect((errorData(fifo)?["reason"] as? String)?.contains("regular") == true)
+
     write("", to: directory.file("empty.csv"))
     #expect(RPC.errorCode(importFile(server, "empty.csv")) == 1008)
 

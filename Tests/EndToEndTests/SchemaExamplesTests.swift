@@ -86,7 +86,7 @@ private func matches(_ expected: Any, _ actual: Any, key: String? = nil, path: S
     #expect(
       names == [
         "petition.create", "petition.get", "petition.list", "petition.close", "sign", "count", "export",
-        "unsubscribe", "rpc.discover",
+        "unsubscribe", "rpc.discover", "import",
       ])
   }
 }
