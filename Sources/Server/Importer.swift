@@ -253,7 +253,8 @@ struct Importer {
         outcome.ending = Self.adding(outcome.tally, to: failure)
         return outcome
       }
-      call.progress(.report(done: outcome.rowsRead, total: total))
+      // Progress only grows (a last group that found the end of the file read nothing).
+      if groupRowsRead > 0 { call.progress(.report(done: outcome.rowsRead, total: total)) }
     }
     return outcome
   }

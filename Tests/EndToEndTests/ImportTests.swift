@@ -329,10 +329,11 @@ private func generatedFile(rows: Int, start: Int = 0) -> String {
     #expect(server.total("p1") == 0, "a file that is not CSV writes nothing, not even its good first rows")
   }
 
-  /// $/progress: begin with the number of rows, reports of rows read, end before the response.
+  /// $/progress: begin with the number of rows, reports of rows read that only grow, end before
+  /// the response. (10,000 rows: exactly two write groups, then the end of the file.)
   @Test func progress() throws {
     let server = try start()
-    write(generatedFile(rows: 12_000), to: directory.file("progress.csv"))
+    write(generatedFile(rows: 10_000), to: directory.file("progress.csv"))
     server.sendLine(
       RPC.request(
         "imp", "import", ["petition": "p1", "path": directory.file("progress.csv"), "progressToken": "tok"]))
@@ -347,17 +348,14 @@ private func generatedFile(rows: Int, start: Int = 0) -> String {
         let value = params?["value"] as? [String: Any]
         kinds.append(value?["kind"] as? String ?? "?")
         done.append(value?["done"] as? Int ?? -1)
-        if kinds.count == 1 { #expect(value?["total"] as? Int == 12_000) }
+        if kinds.count == 1 { #expect(value?["total"] as? Int == 10_000) }
       } else {
         response = message
       }
     }
-    #expect(RPC.result(response)?["imported"] as? Int == 12_000)
-    #expect(kinds.first == "begin")
-    #expect(kinds.last == "end")
-    #expect(kinds.dropFirst().dropLast().allSatisfy { $0 == "report" } && kinds.count >= 4)
-    #expect(done.last == 12_000)
-    #expect(done == done.sorted())
+    #expect(RPC.result(response)?["imported"] as? Int == 10_000)
+    #expect(kinds == ["begin", "report", "report", "end"])
+    #expect(done == [0, 5_000, 10_000, 10_000])
   }
 
   /// $/cancelRequest stops the import at the next group: -32800 with what was done so far;
