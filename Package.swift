@@ -52,11 +52,7 @@ let package = Package(
     // The methods of the contract: params in, domain calls, results out.
     .target(
       name: "Server",
-<<<<<<< HEAD
-      dependencies: ["JSON", "Service", "Petitions", "Files", "Crypto", .product(name: "Logging", package: "swift-log")]),
-=======
-      dependencies: ["JSON", "Service", "Petitions", "Crypto", "CSV", .product(name: "Logging", package: "swift-log")]),
->>>>>>> import
+      dependencies: ["JSON", "Service", "Petitions", "Files", "Crypto", "CSV", .product(name: "Logging", package: "swift-log")]),
     .executableTarget(
       name: "petition-rpc",
       dependencies: [
@@ -73,14 +69,10 @@ let package = Package(
     .target(name: "StoreConformance", dependencies: ["Petitions"], path: "Tests/StoreConformance"),
     .testTarget(name: "JSONTests", dependencies: ["JSON"]),
     .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
-<<<<<<< HEAD
+    .testTarget(name: "CSVTests", dependencies: ["CSV"]),
     .testTarget(
       name: "JSONRPCTests",
       dependencies: ["JSONRPC", "Service", "JSON", .product(name: "Logging", package: "swift-log")]),
-=======
-    .testTarget(name: "CSVTests", dependencies: ["CSV"]),
-    .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "Service", "JSON"]),
->>>>>>> import
     .testTarget(name: "PetitionsTests", dependencies: ["Petitions"]),
     .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "SQLite", "Petitions", "StoreConformance"]),
     .testTarget(name: "ServerTests", dependencies: ["Server", "Petitions", "JSON"]),

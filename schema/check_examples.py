@@ -51,24 +51,18 @@ CONTRACT_ERRORS = {
     "PetitionAlreadyExists": 1002,
     "PetitionClosed": 1003,
     "ExportPathUnavailable": 1004,
-<<<<<<< HEAD
     "ConfirmationTokenUnknown": 1005,
     "PetitionStillOpen": 1006,
     "PetitionAnonymised": 1007,
-=======
     "ImportFileUnreadable": 1008,
->>>>>>> import
 }
 
 CONTRACT_METHODS = [
     "petition.create", "petition.get", "petition.list", "petition.close",
     "sign", "count", "export", "unsubscribe", "rpc.discover",
-<<<<<<< HEAD
     "confirm", "consent.history", "signature.invalidate", "invalidation.list", "signature.revalidate",
     "person.erase", "petition.anonymise",
-=======
     "import",
->>>>>>> import
 ]
 
 # Params the contract forbids: each must fail the method's params schemas.

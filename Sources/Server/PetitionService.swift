@@ -54,11 +54,7 @@ public final class PetitionService: Service {
   /// Everything but `export` and `rpc.discover` (a large answer) is quick: one group of small
   /// reads and writes. The front writes the answers of other calls as soon as each is done.
   public func isQuick(_ call: ServiceCall) -> Bool {
-<<<<<<< HEAD
-    call.method != "export" && call.method != "rpc.discover"
-=======
-    call.method != "export" && call.method != "import"
->>>>>>> import
+    call.method != "export" && call.method != "import" && call.method != "rpc.discover"
   }
 
   private static func readOperation(_ call: ServiceCall) -> Result<Operation, ResponseError>? {
