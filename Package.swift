@@ -48,10 +48,13 @@ let package = Package(
     .target(
       name: "Server",
       dependencies: ["JSON", "Service", "Petitions", "Crypto", .product(name: "Logging", package: "swift-log")]),
+    // The Model Context Protocol over stdio: the methods as tools; one more front on the Service.
+    .target(name: "MCP", dependencies: ["JSON", "JSONRPC", "Service", .product(name: "Logging", package: "swift-log")]),
     .executableTarget(
       name: "petition-rpc",
       dependencies: [
         "Server", "SQLiteStore", "JSONRPC", "Service",
+        "MCP",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
@@ -65,6 +68,7 @@ let package = Package(
     .testTarget(name: "PetitionsTests", dependencies: ["Petitions"]),
     .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "SQLite", "Petitions"]),
     .testTarget(name: "ServerTests", dependencies: ["Server", "Petitions", "JSON"]),
+    .testTarget(name: "MCPTests", dependencies: ["MCP", "Server", "JSON"]),
     .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "petition-rpc"]),
   ],
   swiftLanguageModes: [.v6]

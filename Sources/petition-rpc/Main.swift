@@ -46,7 +46,14 @@ struct PetitionRPC: ParsableCommand {
     help: ArgumentHelp("How long to wait for a store another process holds locked.", valueName: "ms"))
   var busyTimeoutMilliseconds: Int = 5000
 
+  @Flag(help: "Serve the Model Context Protocol (the methods as tools) instead of JSON-RPC.")
+  var mcp = false
+
+  @Option(help: ArgumentHelp("With --mcp: the tools offered (groups read, sign, admin, or tool names).", valueName: "list"))
+  var mcpTools: String?
+
   func validate() throws {
+    try MCPMode.validate(enabled: mcp, tools: mcpTools)
     guard maxMessageBytes >= 64 else { throw ValidationError("--max-message-bytes must be at least 64") }
     guard maxBatch >= 1 else { throw ValidationError("--max-batch must be at least 1") }
     guard busyTimeoutMilliseconds >= 0 else { throw ValidationError("--busy-timeout-ms must not be negative") }
@@ -56,7 +63,7 @@ struct PetitionRPC: ParsableCommand {
   func run() throws {
     let settings = Settings(
       databasePath: databasePath, maxMessageBytes: maxMessageBytes, maxBatch: maxBatch,
-      busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+      busyTimeoutMilliseconds: busyTimeoutMilliseconds, mcp: mcp, mcpTools: mcpTools)
     guard Self.serve(settings) else { throw ExitCode.failure }
   }
 
@@ -95,6 +102,7 @@ struct PetitionRPC: ParsableCommand {
       return false
     }
     let service = PetitionService(store: store, logger: logger)
+    if settings.mcp { return MCPMode.serve(settings, service: service, output: output, logger: logger, stopSignal: stopSignal) }
     let engine = Engine(
       limits: EngineLimits(maxMessageBytes: settings.maxMessageBytes, maxBatch: settings.maxBatch), output: output,
       logger: logger)
@@ -109,6 +117,8 @@ struct Settings: Equatable {
   var maxMessageBytes = 1_048_576
   var maxBatch = 1000
   var busyTimeoutMilliseconds = 5000
+  var mcp = false
+  var mcpTools: String?
 
   /// The settings of a command line made only of known options with valid values (the same
   /// rules as `PetitionRPC.validate()`); nil for anything else, which the full parser handles.
@@ -116,6 +126,11 @@ struct Settings: Equatable {
     var settings = Settings()
     var index = 0
     while index < arguments.count {
+      if arguments[index] == "--mcp" {
+        settings.mcp = true
+        index += 1
+        continue
+      }
       var name = arguments[index]
       let value: String
       if let equals = name.firstIndex(of: "=") {
@@ -141,11 +156,13 @@ struct Settings: Equatable {
       case "--busy-timeout-ms":
         guard let number = Int(value), number >= 0 else { return nil }
         settings.busyTimeoutMilliseconds = number
+      case "--mcp-tools":
+        settings.mcpTools = value
       default:
         return nil
       }
     }
-    return settings
+    return (try? MCPMode.validate(enabled: settings.mcp, tools: settings.mcpTools)) == nil ? nil : settings
   }
 }
 

@@ -1,0 +1,36 @@
+import ArgumentParser
+import Logging
+import MCP
+import Server
+import Service
+
+/// `--mcp`: the same service behind the Model Context Protocol front.
+enum MCPMode {
+  /// The tools made from the embedded OpenRPC document.
+  static var catalog: ToolCatalog { ToolCatalog(document: PetitionService.openRPCDocument) }
+
+  /// `--mcp-tools` needs `--mcp` and must name known groups or tools.
+  static func validate(enabled: Bool, tools: String?) throws {
+    guard let tools else { return }
+    guard enabled else { throw ValidationError("--mcp-tools needs --mcp") }
+    do {
+      _ = try catalog.select(tools)
+    } catch {
+      throw ValidationError(error.description)
+    }
+  }
+
+  /// Serves MCP on stdin/stdout until end of input or a stop signal.
+  static func serve(
+    _ settings: Settings, service: PetitionService, output: OutputWriter, logger: Logger, stopSignal: Int32
+  ) -> Bool {
+    guard let tools = try? catalog.select(settings.mcpTools ?? "all") else { return false }
+    let server = MCPServer(
+      tools: tools,
+      configuration: MCPServer.Configuration(
+        serverVersion: PetitionRPC.version, maxMessageBytes: settings.maxMessageBytes),
+      output: output, logger: logger)
+    server.run(input: 0, service: service, stopSignal: stopSignal)
+    return true
+  }
+}
