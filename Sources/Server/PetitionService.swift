@@ -65,7 +65,7 @@ public final class PetitionService: Service {
     case "sign": return OperationReader.sign(call.params)
     case "count": return OperationReader.count(call.params)
     case "unsubscribe": return OperationReader.unsubscribe(call.params)
-    default: return nil
+    default: return TrustOperations.readOperation(method: call.method, params: call.params)
     }
   }
 
@@ -187,6 +187,8 @@ public final class PetitionService: Service {
         try store.unsubscribe(unsubscription, at: clock.now())
         // The same answer whether or not the store knows the person.
         return .success(.json(ResultEncoder.channels(unsubscription.channels)))
+      case .confirm, .consentHistory, .invalidate, .listInvalidations, .revalidate, .erase, .anonymisePetition:
+        return .success(.json(try TrustOperations.execute(operation, store: store, clock: clock)))
       }
     } catch {
       return .failure(error.responseError)
