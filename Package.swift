@@ -3,7 +3,8 @@ import PackageDescription
 
 let package = Package(
   name: "petition-rpc",
-  platforms: [.macOS(.v15)],
+  // Builds and is tested on Linux only (Glibc; libjansson, libsqlite3 and libcrypto from
+  // Debian): no Apple platform is declared because none is supported.
   products: [
     .executable(name: "petition-rpc", targets: ["petition-rpc"])
   ],
@@ -44,10 +45,12 @@ let package = Package(
     .target(name: "SQLite", dependencies: ["CSQLite"]),
     // The embedded default store: PetitionStore on SQLite.
     .target(name: "SQLiteStore", dependencies: ["SQLite", "Petitions", "Crypto"]),
+    // POSIX file work: files published whole (temporary file, fsync, link/rename, directory fsync).
+    .target(name: "Files"),
     // The methods of the contract: params in, domain calls, results out.
     .target(
       name: "Server",
-      dependencies: ["JSON", "Service", "Petitions", "Crypto", .product(name: "Logging", package: "swift-log")]),
+      dependencies: ["JSON", "Service", "Petitions", "Files", "Crypto", .product(name: "Logging", package: "swift-log")]),
     // The Model Context Protocol over stdio: the methods as tools; one more front on the Service.
     .target(name: "MCP", dependencies: ["JSON", "JSONRPC", "Service", .product(name: "Logging", package: "swift-log")]),
     .executableTarget(
@@ -67,12 +70,15 @@ let package = Package(
     .target(name: "StoreConformance", dependencies: ["Petitions"], path: "Tests/StoreConformance"),
     .testTarget(name: "JSONTests", dependencies: ["JSON"]),
     .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
-    .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "Service", "JSON"]),
+    .testTarget(
+      name: "JSONRPCTests",
+      dependencies: ["JSONRPC", "Service", "JSON", .product(name: "Logging", package: "swift-log")]),
     .testTarget(name: "PetitionsTests", dependencies: ["Petitions"]),
     .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "SQLite", "Petitions", "StoreConformance"]),
     .testTarget(name: "ServerTests", dependencies: ["Server", "Petitions", "JSON"]),
     .testTarget(name: "MCPTests", dependencies: ["MCP", "Server", "JSON"]),
-    .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "petition-rpc"]),
+    .testTarget(name: "CommandLineTests", dependencies: ["petition-rpc"]),
+    .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "petition-rpc", "SQLite"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -72,9 +72,10 @@ public struct FrameDecoder: Sendable {
   public var bufferedCount: Int { buffer.count - start }
 
   public mutating func append<Bytes: Collection>(_ bytes: Bytes) where Bytes.Element == UInt8 {
-    // Drop consumed bytes before growing, so the buffer never holds more than one message plus
-    // the newest read.
-    if start > 0 && (start >= 65536 || start == buffer.count) {
+    // Drop consumed bytes before growing, once they are at least half of the buffer (so a large
+    // message arriving in many reads is not moved again on every read): the buffer holds at most
+    // about twice one message plus the newest read.
+    if start > 0 && (start == buffer.count || (start >= 65536 && start >= buffer.count / 2)) {
       buffer.removeSubrange(0..<start)
       start = 0
     }

@@ -51,9 +51,10 @@ public final class PetitionService: Service {
     call.preparation = Self.readOperation(call)
   }
 
-  /// Everything but `export` is quick: one group of small reads and writes.
+  /// Everything but `export` and `rpc.discover` (a large answer) is quick: one group of small
+  /// reads and writes. The front writes the answers of other calls as soon as each is done.
   public func isQuick(_ call: ServiceCall) -> Bool {
-    call.method != "export"
+    call.method != "export" && call.method != "rpc.discover"
   }
 
   private static func readOperation(_ call: ServiceCall) -> Result<Operation, ResponseError>? {

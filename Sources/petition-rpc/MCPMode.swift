@@ -1,4 +1,3 @@
-import ArgumentParser
 import Logging
 import MCP
 import Server
@@ -9,14 +8,16 @@ enum MCPMode {
   /// The tools made from the embedded OpenRPC document.
   static var catalog: ToolCatalog { ToolCatalog(document: PetitionService.openRPCDocument) }
 
-  /// `--mcp-tools` needs `--mcp` and must name known groups or tools.
-  static func validate(enabled: Bool, tools: String?) throws {
-    guard let tools else { return }
-    guard enabled else { throw ValidationError("--mcp-tools needs --mcp") }
+  /// What is wrong with `--mcp`/`--mcp-tools`, for the usage message: `--mcp-tools` needs `--mcp`
+  /// and must name known groups or tools.
+  static func problem(enabled: Bool, tools: String?) -> String? {
+    guard let tools else { return nil }
+    guard enabled else { return "--mcp-tools needs --mcp" }
     do {
       _ = try catalog.select(tools)
+      return nil
     } catch {
-      throw ValidationError(error.description)
+      return error.description
     }
   }
 
