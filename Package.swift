@@ -53,10 +53,13 @@ let package = Package(
     .target(
       name: "Server",
       dependencies: ["JSON", "Service", "Petitions", "Files", "Crypto", "CSV", .product(name: "Logging", package: "swift-log")]),
+    // The Model Context Protocol over stdio: the methods as tools; one more front on the Service.
+    .target(name: "MCP", dependencies: ["JSON", "JSONRPC", "Service", .product(name: "Logging", package: "swift-log")]),
     .executableTarget(
       name: "petition-rpc",
       dependencies: [
         "Server", "SQLiteStore", "JSONRPC", "Service",
+        "MCP",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
@@ -76,6 +79,7 @@ let package = Package(
     .testTarget(name: "PetitionsTests", dependencies: ["Petitions"]),
     .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "SQLite", "Petitions", "StoreConformance"]),
     .testTarget(name: "ServerTests", dependencies: ["Server", "Petitions", "JSON"]),
+    .testTarget(name: "MCPTests", dependencies: ["MCP", "Server", "JSON"]),
     .testTarget(name: "CommandLineTests", dependencies: ["petition-rpc"]),
     .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "petition-rpc", "SQLite"]),
   ],

@@ -93,7 +93,8 @@ public final class PetitionService: Service {
         }
       }
     default:
-      call.fail(.methodNotFound(call.method))
+      // An MCP client started without --mcp is told how to start the server.
+      call.fail(call.method == "initialize" || call.method == "server/discover" ? ServiceError(code: .methodNotFound, message: "start petition-rpc with --mcp") : .methodNotFound(call.method))
       return .answered
     }
   }

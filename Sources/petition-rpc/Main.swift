@@ -51,11 +51,19 @@ struct PetitionRPC: ParsableCommand {
     help: ArgumentHelp("How long to wait for a store another process holds locked.", valueName: "ms"))
   var busyTimeoutMilliseconds: Int = Settings().busyTimeoutMilliseconds
 
+  @Flag(name: .customLong(Settings.mcpFlag), help: "Serve the Model Context Protocol (the methods as tools) instead of JSON-RPC.")
+  var mcp = false
+
+  @Option(
+    name: .customLong(Settings.Flag.mcpTools.name),
+    help: ArgumentHelp("With --mcp: the tools offered (groups read, sign, admin, or tool names).", valueName: "list"))
+  var mcpTools: String?
+
   /// The settings these flags give.
   var settings: Settings {
     Settings(
       databasePath: databasePath, maxMessageBytes: maxMessageBytes, maxBatch: maxBatch,
-      busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+      busyTimeoutMilliseconds: busyTimeoutMilliseconds, mcp: mcp, mcpTools: mcpTools)
   }
 
   func validate() throws {
@@ -102,6 +110,7 @@ struct PetitionRPC: ParsableCommand {
       return false
     }
     let service = PetitionService(store: store, logger: logger)
+    if settings.mcp { return MCPMode.serve(settings, service: service, output: output, logger: logger, stopSignal: stopSignal) }
     let engine = Engine(
       limits: EngineLimits(maxMessageBytes: settings.maxMessageBytes, maxBatch: settings.maxBatch), output: output,
       logger: logger)
@@ -116,11 +125,15 @@ struct Settings: Equatable {
   var maxMessageBytes = 1_048_576
   var maxBatch = 1000
   var busyTimeoutMilliseconds = 5000
+  var mcp = false
+  var mcpTools: String?
+  /// `--mcp`, the one flag without a value.
+  static let mcpFlag = "mcp"
 
   /// Every flag that takes a value: its name, and how its value is set. `PetitionRPC`'s options
   /// take their names from here, and `parseSimple` reads exactly these.
   enum Flag: CaseIterable {
-    case database, maxMessageBytes, maxBatch, busyTimeout
+    case database, maxMessageBytes, maxBatch, busyTimeout, mcpTools
 
     var name: String {
       switch self {
@@ -128,6 +141,7 @@ struct Settings: Equatable {
       case .maxMessageBytes: "max-message-bytes"
       case .maxBatch: "max-batch"
       case .busyTimeout: "busy-timeout-ms"
+      case .mcpTools: "mcp-tools"
       }
     }
 
@@ -137,9 +151,13 @@ struct Settings: Equatable {
         settings.databasePath = value
         return true
       }
+      if case .mcpTools = self {
+        settings.mcpTools = value
+        return true
+      }
       guard let number = Int(value) else { return false }
       switch self {
-      case .database: break
+      case .database, .mcpTools: break
       case .maxMessageBytes: settings.maxMessageBytes = number
       case .maxBatch: settings.maxBatch = number
       case .busyTimeout: settings.busyTimeoutMilliseconds = number
@@ -154,6 +172,7 @@ struct Settings: Equatable {
     if maxBatch < 1 { return "--max-batch must be at least 1" }
     if busyTimeoutMilliseconds < 0 { return "--busy-timeout-ms must not be negative" }
     if let databasePath, databasePath.isEmpty { return "--db must not be empty" }
+    if let problem = MCPMode.problem(enabled: mcp, tools: mcpTools) { return problem }
     return nil
   }
 
@@ -163,6 +182,11 @@ struct Settings: Equatable {
     var settings = Settings()
     var index = 0
     while index < arguments.count {
+      if arguments[index] == "--" + mcpFlag {
+        settings.mcp = true
+        index += 1
+        continue
+      }
       var name = arguments[index]
       let value: String
       if let equals = name.firstIndex(of: "=") {

@@ -19,7 +19,8 @@ import Testing
         .filter { $0.hasPrefix("--") }
         .map { String($0.dropFirst(2).prefix { $0.isLetter || $0 == "-" }) })
     let table = Set(Settings.Flag.allCases.map(\.name))
-    #expect(names.subtracting(["help", "version"]) == table)
+    // `--mcp` is the one flag without a value.
+    #expect(names.subtracting(["help", "version", Settings.mcpFlag]) == table)
   }
 
   /// Defaults are the same.
@@ -36,6 +37,8 @@ import Testing
     ["--busy-timeout-ms", "0"], ["--busy-timeout-ms", "-1"], ["--busy-timeout-ms", "x"], ["--db", ""],
     ["--db"], ["--unknown", "1"], ["--max-batch", "2", "--max-batch", "3"], ["--help"], ["--version"],
     ["-h"], ["--db", "--max-batch"], ["--db", "a", "extra"],
+    ["--mcp"], ["--mcp", "--db", "x"], ["--mcp", "--mcp-tools", "read,sign"], ["--mcp-tools", "read"],
+    ["--mcp", "--mcp-tools", "bogus"], ["--mcp", "--mcp-tools="], ["--mcp", "--mcp-tools", "count,petition_get"],
   ])
   func parsersAgree(arguments: [String]) {
     let simple = Settings.parseSimple(arguments)
