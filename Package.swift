@@ -27,6 +27,11 @@ let package = Package(
       pkgConfig: "sqlite3",
       providers: [.apt(["libsqlite3-dev"])]
     ),
+    .systemLibrary(
+      name: "CPostgres",
+      pkgConfig: "libpq",
+      providers: [.apt(["libpq-dev"])]
+    ),
 
     // SHA-256, HMAC-SHA-256 and random tokens on libcrypto.
     .target(name: "Crypto", dependencies: ["CCrypto"]),
@@ -40,12 +45,14 @@ let package = Package(
     .target(name: "SQLite", dependencies: ["CSQLite"]),
     // The embedded default store: PetitionStore on SQLite.
     .target(name: "SQLiteStore", dependencies: ["SQLite", "Petitions", "Crypto"]),
+    // The shared store: PetitionStore on PostgreSQL through libpq.
+    .target(name: "PostgresStore", dependencies: ["CPostgres", "Petitions", "Crypto"]),
     // The methods of the contract: params in, domain calls, results out.
     .target(name: "Server", dependencies: ["JSON", "JSONRPC", "Petitions", "Crypto"]),
     .executableTarget(
       name: "petition-rpc",
       dependencies: [
-        "Server", "SQLiteStore", "JSONRPC",
+        "Server", "SQLiteStore", "PostgresStore", "JSONRPC",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -57,6 +64,7 @@ let package = Package(
     .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "JSON"]),
     .testTarget(name: "PetitionsTests", dependencies: ["Petitions"]),
     .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "SQLite", "Petitions"]),
+    .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore", "Petitions", "TestSupport"]),
     .testTarget(name: "ServerTests", dependencies: ["Server", "Petitions", "JSON"]),
     .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "petition-rpc"]),
   ],

@@ -1,0 +1,141 @@
+import Petitions
+
+extension PostgresStore {
+  public func sign(_ signing: Signing, at time: Timestamp, newToken: () -> ConfirmationToken) throws(StoreError)
+    -> SignOutcome
+  {
+    // A token is made only for a petition that confirms by email (the mode never changes, so it
+    // is remembered); the function uses it for a new pending signature or a pending duplicate.
+    let token: ConfirmationToken? = confirmationModes[signing.petitionID] == .email ? newToken() : nil
+    let outcome = try write { () throws -> SignOutcome? in
+      try signOnce(signing, at: time, token: token)
+    }
+    if let outcome { return outcome }
+    // First sign on a petition this process had not seen with confirmation by email: the mode
+    // is known now, so sign again with a token (the first attempt wrote nothing).
+    let retryToken = newToken()
+    return try write { () throws -> SignOutcome in
+      guard let outcome = try signOnce(signing, at: time, token: retryToken) else {
+        throw StoreError.unavailable("the store could not make a confirmation token")
+      }
+      return outcome
+    }
+  }
+
+  /// Nil when a token is needed but was not given; then nothing was written.
+  private func signOnce(_ signing: Signing, at time: Timestamp, token: ConfirmationToken?) throws -> SignOutcome? {
+    let signer = signing.signer
+    let optIns = Self.bits(signing.optIns)
+    var lift: [String?] = []
+    for channel in signing.optIns.sorted() {
+      lift += suppressionHashes(channel, email: signer.canonicalEmail, phone: signer.phone)
+    }
+    if token == nil, confirmationModes[signing.petitionID] == nil {
+      // Learn the mode first (one round trip, once per petition per process).
+      let mode = try connection.query("SELECT confirmation FROM petitions WHERE id = $1", [signing.petitionID])
+      if mode.rowCount == 1, let confirmation = ConfirmationMode(rawValue: mode.string(0, 0)) {
+        confirmationModes[signing.petitionID] = confirmation
+        if confirmation == .email { return nil }
+      }
+    }
+    let result = try connection.query(
+      "SELECT code, signature, status, total, token_used FROM sign_petition($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+      [
+        signing.petitionID, signer.canonicalEmail, signer.email, signer.firstName, signer.lastName, signer.postalCode,
+        signer.country, signer.phone, signing.comment, signing.source, String(time.millisecondsSinceEpoch),
+        String(optIns), signing.notice, token?.hash, Self.arrayLiteral(lift),
+      ])
+    switch result.int(0, 0) {
+    case 2: throw StoreError.petitionNotFound(signing.petitionID)
+    case 3: throw StoreError.petitionClosed(signing.petitionID)
+    default: break
+    }
+    guard let status = SignatureStatus(rawValue: result.string(0, 2)) else {
+      throw StoreError.unavailable("the store holds a signature with an unknown status")
+    }
+    return SignOutcome(
+      signatureID: SignatureID.make(rowID: result.int64(0, 1)), petitionID: signing.petitionID,
+      isDuplicate: result.int(0, 0) == 1, status: status, count: result.int(0, 3),
+      confirmToken: result.bool(0, 4) ? token?.token : nil)
+  }
+
+  public func confirm(tokenHash: String, at time: Timestamp) throws(StoreError) -> ConfirmOutcome {
+    try write {
+      let found = try connection.query(
+        """
+        SELECT s.id, s.status, s.person_key, s.phone, s.source, s.pending_opt_ins, s.pending_notice, p.id, p.pk,
+          p.closed_at
+        FROM signatures AS s JOIN petitions AS p ON p.pk = s.petition
+        WHERE s.token_hash = $1 FOR UPDATE OF s
+        """, [tokenHash])
+      guard found.rowCount == 1 else { throw StoreError.tokenUnknown }
+      let signatureKey = found.string(0, 0)
+      let petitionID = found.string(0, 7)
+      let petitionKey = found.string(0, 8)
+      let signatureID = SignatureID.make(rowID: found.int64(0, 0))
+      guard found.string(0, 1) == "pending" else {
+        let status = SignatureStatus(rawValue: found.string(0, 1)) ?? .confirmed
+        let count = try connection.query("SELECT confirmed_count($1)", [petitionKey]).int(0, 0)
+        return ConfirmOutcome(signatureID: signatureID, petitionID: petitionID, status: status, count: count)
+      }
+      if let closedAt = found.optionalInt64(0, 9), time.millisecondsSinceEpoch > closedAt + confirmationGraceMilliseconds
+      {
+        throw StoreError.petitionClosed(petitionID)
+      }
+      try connection.query(
+        "UPDATE signatures SET status = 'confirmed', pending_opt_ins = 0, pending_notice = NULL WHERE id = $1",
+        [signatureKey])
+      let bits = found.int(0, 5)
+      if bits != 0, let person = found.optionalString(0, 2) {
+        let phone = found.optionalString(0, 3)
+        try connection.query(
+          "SELECT record_consent($1, $2, true, $3, $4, $5, 'confirm', $6, $7)",
+          [person, String(bits), String(time.millisecondsSinceEpoch), petitionID, found.optionalString(0, 4), phone,
+           found.optionalString(0, 6)])
+        var lift: [String?] = []
+        for channel in Self.channels(bits: bits) {
+          lift += suppressionHashes(channel, email: person, phone: phone)
+        }
+        try connection.query("DELETE FROM suppressions WHERE hash = ANY ($1::text[])", [Self.arrayLiteral(lift)])
+      }
+      let count = try connection.query(
+        "SELECT note_goal($1, $2)", [petitionKey, String(time.millisecondsSinceEpoch)]
+      ).int(0, 0)
+      return ConfirmOutcome(signatureID: signatureID, petitionID: petitionID, status: .confirmed, count: count)
+    }
+  }
+
+  public func importSignature(_ row: ImportedSigning, at time: Timestamp) throws(StoreError) -> ImportRowOutcome {
+    try write {
+      let signer = row.signer
+      var grants = 0
+      var withholds = 0
+      var emailHashes: [String?] = [nil, nil, nil]
+      var phoneHashes: [String?] = [nil, nil, nil]
+      for (index, channel) in Channel.allCases.enumerated() {
+        guard let granted = row.optIns[channel] else { continue }
+        if granted {
+          grants |= Self.bits([channel])
+          emailHashes[index] = suppressionHash(channel, email: signer.canonicalEmail)
+          if channel != .email, let phone = signer.phone { phoneHashes[index] = suppressionHash(channel, phone: phone) }
+        } else {
+          withholds |= Self.bits([channel])
+        }
+      }
+      let result = try connection.query(
+        "SELECT import_signature($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        [
+          row.petitionID, signer.canonicalEmail, signer.email, signer.firstName, signer.lastName, signer.postalCode,
+          signer.country, signer.phone, row.comment, row.source, String(row.signedAt.millisecondsSinceEpoch),
+          String(grants), String(withholds), Self.arrayLiteral(emailHashes), Self.arrayLiteral(phoneHashes),
+          String(time.millisecondsSinceEpoch),
+        ])
+      switch result.int(0, 0) {
+      case 0: return .imported
+      case 1: return .duplicate
+      case 2: throw StoreError.petitionNotFound(row.petitionID)
+      default: throw StoreError.petitionClosed(row.petitionID)
+      }
+    }
+  }
+}
