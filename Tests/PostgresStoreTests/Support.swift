@@ -85,7 +85,6 @@ func signing(
     comment: comment, optIns: optIns, source: source)
 }
 
-var tokenCounter = 0
 func newToken() -> ConfirmationToken {
   let token = UUID().uuidString
   return ConfirmationToken(token: token, hash: "hash-of-" + token)
