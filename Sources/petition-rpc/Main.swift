@@ -1,5 +1,6 @@
 import ArgumentParser
 import JSONRPC
+import PostgresStore
 import SQLiteStore
 import Server
 
@@ -28,7 +29,7 @@ struct PetitionRPC: ParsableCommand {
   @Option(
     name: .customLong("db"),
     help: ArgumentHelp(
-      "The SQLite store to open, created if needed (':memory:' for a throw-away store).",
+      "The store: a SQLite file, created if needed (':memory:' for a throw-away store), or postgresql://...",
       discussion: "Default: $PETITION_RPC_DB, else petitions.sqlite3 in the current directory.",
       valueName: "path"))
   var databasePath: String?
@@ -44,17 +45,25 @@ struct PetitionRPC: ParsableCommand {
     help: ArgumentHelp("How long to wait for a store another process holds locked.", valueName: "ms"))
   var busyTimeoutMilliseconds: Int = 5000
 
+  @Option(
+    name: .customLong("pg-schema"),
+    help: ArgumentHelp("The PostgreSQL schema of the tables (default petition_rpc).", valueName: "name"))
+  var pgSchema: String?
+
   func validate() throws {
     guard maxMessageBytes >= 64 else { throw ValidationError("--max-message-bytes must be at least 64") }
     guard maxBatch >= 1 else { throw ValidationError("--max-batch must be at least 1") }
     guard busyTimeoutMilliseconds >= 0 else { throw ValidationError("--busy-timeout-ms must not be negative") }
     if let databasePath, databasePath.isEmpty { throw ValidationError("--db must not be empty") }
+    if let pgSchema, !PostgresStore.isValidSchemaName(pgSchema) {
+      throw ValidationError("--pg-schema must be lower-case letters, digits and _ (at most 63)")
+    }
   }
 
   func run() throws {
     let settings = Settings(
       databasePath: databasePath, maxMessageBytes: maxMessageBytes, maxBatch: maxBatch,
-      busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+      busyTimeoutMilliseconds: busyTimeoutMilliseconds, pgSchema: pgSchema)
     guard Self.serve(settings) else { throw ExitCode.failure }
   }
 
@@ -63,6 +72,9 @@ struct PetitionRPC: ParsableCommand {
   /// version, a bad or unknown flag) goes through `ParsableCommand.main()`, so its messages and
   /// exit codes are the parser's.
   static func main() {
+    if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "copy-store" {
+      Glibc.exit(CopyStore.run(Array(CommandLine.arguments.dropFirst(2))))
+    }
     if let settings = Settings.parseSimple(Array(CommandLine.arguments.dropFirst())) {
       Glibc.exit(serve(settings) ? 0 : 1)
     }
@@ -78,20 +90,10 @@ struct PetitionRPC: ParsableCommand {
     let output = FrameOutput.claimStandardOutput()
     let log: @Sendable (String) -> Void = { message in Diagnostics.write(message) }
 
-    let path =
-      settings.databasePath ?? getenv("PETITION_RPC_DB").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
-      ?? "petitions.sqlite3"
-    let store: SQLiteStore
-    do {
-      store = try SQLiteStore(path: path, busyTimeoutMilliseconds: settings.busyTimeoutMilliseconds)
-    } catch {
-      if case .unavailable(let reason) = error {
-        Diagnostics.write(reason)
-      } else {
-        Diagnostics.write("cannot open the store \(path): \(error)")
-      }
-      return false
-    }
+    guard
+      let store = StoreLocation.resolve(settings.databasePath, pgSchema: settings.pgSchema).open(
+        busyTimeoutMilliseconds: settings.busyTimeoutMilliseconds)
+    else { return false }
     let service = PetitionService(store: store, log: log)
     let engine = Engine(
       limits: EngineLimits(maxMessageBytes: settings.maxMessageBytes, maxBatch: settings.maxBatch), output: output,
@@ -107,6 +109,7 @@ struct Settings: Equatable {
   var maxMessageBytes = 1_048_576
   var maxBatch = 1000
   var busyTimeoutMilliseconds = 5000
+  var pgSchema: String?
 
   /// The settings of a command line made only of known options with valid values (the same
   /// rules as `PetitionRPC.validate()`); nil for anything else, which the full parser handles.
@@ -130,6 +133,9 @@ struct Settings: Equatable {
       case "--db":
         guard !value.isEmpty else { return nil }
         settings.databasePath = value
+      case "--pg-schema":
+        guard PostgresStore.isValidSchemaName(value) else { return nil }
+        settings.pgSchema = value
       case "--max-message-bytes":
         guard let number = Int(value), number >= 64 else { return nil }
         settings.maxMessageBytes = number
