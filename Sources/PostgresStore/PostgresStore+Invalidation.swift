@@ -45,7 +45,7 @@ extension PostgresStore {
         """
         WITH chosen AS (SELECT s.id, s.status \(matching) FOR UPDATE OF s),
         kept AS (
-          INSERT INTO invalidated_signatures (invalidation, signature, previous_status)
+          INSERT INTO invalidated_signatures (invalidation, signature, prior_status)
           SELECT $9, id, status FROM chosen RETURNING signature)
         UPDATE signatures SET status = 'invalidated' WHERE id IN (SELECT signature FROM kept)
         """, values
@@ -62,8 +62,7 @@ extension PostgresStore {
       let key = try petitionRow(id: petitionID).key
       let result = try connection.query(
         """
-        SELECT i.id, i.reason, i.match, i.invalidated, i.at,
-          (SELECT count(*) FROM invalidated_signatures AS m WHERE m.invalidation = i.id AND m.revalidated_at IS NOT NULL)
+        SELECT i.id, i.reason, i.match, i.invalidated, i.at, i.revalidated
         FROM invalidations AS i WHERE i.petition = $1 ORDER BY i.at, i.id
         """, [String(key)])
       return (0..<result.rowCount).map { row in
@@ -83,7 +82,7 @@ extension PostgresStore {
       // The members to undo: each signature's newest invalidation not yet undone, while the
       // signature is still invalidated.
       let members: String
-      var parameters: [String?] = [key, String(time.millisecondsSinceEpoch)]
+      var parameters: [String?] = [key]
       switch target {
       case .invalidation(let id):
         guard id.hasPrefix(Self.invalidationPrefix), let number = Int64(id.dropFirst(Self.invalidationPrefix.count)),
@@ -91,26 +90,29 @@ extension PostgresStore {
             .rowCount == 1
         else { throw StoreError.invalidationNotFound(id) }
         parameters.append(String(number))
-        members = "m.invalidation = $3"
+        members = "m.invalidation = $2"
       case .signatures(let ids):
         let rowIDs = ids.compactMap { SignatureID.rowID($0).map { String($0) } }
         parameters.append(Self.arrayLiteral(rowIDs))
-        members = """
-          m.signature = ANY ($3::bigint[]) AND m.invalidation = (
-            SELECT max(n.invalidation) FROM invalidated_signatures AS n WHERE n.signature = m.signature)
-          """
+        members = "m.signature = ANY ($2::bigint[])"
       }
       let changed = try connection.query(
         """
         WITH undone AS (
-          UPDATE invalidated_signatures AS m SET revalidated_at = $2
+          UPDATE invalidated_signatures AS m SET revalidated = true
           FROM signatures AS s
-          WHERE \(members) AND m.revalidated_at IS NULL AND s.id = m.signature AND s.petition = $1
+          WHERE \(members) AND NOT m.revalidated AND s.id = m.signature AND s.petition = $1
             AND s.status = 'invalidated'
-          RETURNING m.signature, m.previous_status)
-        UPDATE signatures AS s SET status = u.previous_status FROM undone AS u WHERE s.id = u.signature
+          RETURNING m.invalidation, m.signature, m.prior_status),
+        restored AS (
+          UPDATE signatures AS s SET status = u.prior_status FROM undone AS u WHERE s.id = u.signature RETURNING s.id),
+        tallied AS (
+          UPDATE invalidations AS i SET revalidated = i.revalidated + u.n
+          FROM (SELECT invalidation, count(*) AS n FROM undone GROUP BY invalidation) AS u
+          WHERE i.id = u.invalidation)
+        SELECT count(*) FROM restored
         """, parameters
-      ).affectedRows
+      ).int(0, 0)
       let count = try connection.query("SELECT note_goal($1, $2)", [key, String(time.millisecondsSinceEpoch)]).int(0, 0)
       return RevalidationOutcome(revalidated: changed, count: count)
     }

@@ -66,7 +66,7 @@ extension PostgresStore {
       try connection.query("DELETE FROM signatures WHERE petition = $1 AND status = 'pending'", [key])
       try connection.query(
         """
-        UPDATE signatures SET person_key = NULL, email = '', first_name = '', last_name = '', phone = NULL,
+        UPDATE signatures SET person_key = NULL, email = NULL, first_name = NULL, last_name = NULL, phone = NULL,
           comment = NULL, token_hash = NULL, pending_opt_ins = 0, pending_notice = NULL
         WHERE petition = $1
         """, [key])

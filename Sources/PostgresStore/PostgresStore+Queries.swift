@@ -138,7 +138,7 @@ enum ExportSQL {
     s.id, s.first_name, s.last_name, s.postal_code, s.country, s.comment, s.source, s.signed_at
     """
   private static let filter = """
-    s.petition = $1 AND s.status = 'confirmed' AND s.erased_at IS NULL AND s.signed_at >= $2 AND s.signed_at < $3
+    s.petition = $1 AND s.status = 'confirmed' AND s.email IS NOT NULL AND s.signed_at >= $2 AND s.signed_at < $3
       AND (s.signed_at, s.id) >= ($4::bigint, $5::bigint)
     """
 

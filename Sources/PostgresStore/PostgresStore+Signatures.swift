@@ -26,10 +26,9 @@ extension PostgresStore {
   private func signOnce(_ signing: Signing, at time: Timestamp, token: ConfirmationToken?) throws -> SignOutcome? {
     let signer = signing.signer
     let optIns = Self.bits(signing.optIns)
-    var lift: [String?] = []
-    for channel in signing.optIns.sorted() {
-      lift += suppressionHashes(channel, email: signer.canonicalEmail, phone: signer.phone)
-    }
+    // The entries an opt-in lifts (hashed only when there is an opt-in).
+    let emailHash = optIns == 0 ? nil : suppressionHash(email: signer.canonicalEmail)
+    let phoneHash = optIns == 0 ? nil : signer.phone.map { suppressionHash(phone: $0) }
     if token == nil, confirmationModes[signing.petitionID] == nil {
       // Learn the mode first (one round trip, once per petition per process).
       let mode = try connection.query("SELECT confirmation FROM petitions WHERE id = $1", [signing.petitionID])
@@ -39,11 +38,11 @@ extension PostgresStore {
       }
     }
     let result = try connection.query(
-      "SELECT code, signature, status, total, token_used FROM sign_petition($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+      "SELECT code, signature, status, total, token_used FROM sign_petition($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
       [
         signing.petitionID, signer.canonicalEmail, signer.email, signer.firstName, signer.lastName, signer.postalCode,
         signer.country, signer.phone, signing.comment, signing.source, String(time.millisecondsSinceEpoch),
-        String(optIns), signing.notice, token?.hash, Self.arrayLiteral(lift),
+        String(optIns), signing.notice, token?.hash, emailHash, phoneHash,
       ])
     switch result.int(0, 0) {
     case 2: throw StoreError.petitionNotFound(signing.petitionID)
@@ -92,11 +91,9 @@ extension PostgresStore {
           "SELECT record_consent($1, $2, true, $3, $4, $5, 'confirm', $6, $7)",
           [person, String(bits), String(time.millisecondsSinceEpoch), petitionID, found.optionalString(0, 4), phone,
            found.optionalString(0, 6)])
-        var lift: [String?] = []
-        for channel in Self.channels(bits: bits) {
-          lift += suppressionHashes(channel, email: person, phone: phone)
-        }
-        try connection.query("DELETE FROM suppressions WHERE hash = ANY ($1::text[])", [Self.arrayLiteral(lift)])
+        try connection.query(
+          "SELECT lift_suppression($1, $2, $3)",
+          [String(bits), suppressionHash(email: person), phone.map { suppressionHash(phone: $0) }])
       }
       let count = try connection.query(
         "SELECT note_goal($1, $2)", [petitionKey, String(time.millisecondsSinceEpoch)]
@@ -110,24 +107,17 @@ extension PostgresStore {
       let signer = row.signer
       var grants = 0
       var withholds = 0
-      var emailHashes: [String?] = [nil, nil, nil]
-      var phoneHashes: [String?] = [nil, nil, nil]
-      for (index, channel) in Channel.allCases.enumerated() {
-        guard let granted = row.optIns[channel] else { continue }
-        if granted {
-          grants |= Self.bits([channel])
-          emailHashes[index] = suppressionHash(channel, email: signer.canonicalEmail)
-          if channel != .email, let phone = signer.phone { phoneHashes[index] = suppressionHash(channel, phone: phone) }
-        } else {
-          withholds |= Self.bits([channel])
-        }
+      for (channel, granted) in row.optIns {
+        if granted { grants |= Self.bits([channel]) } else { withholds |= Self.bits([channel]) }
       }
+      let emailHash = grants == 0 ? nil : suppressionHash(email: signer.canonicalEmail)
+      let phoneHash = grants == 0 ? nil : signer.phone.map { suppressionHash(phone: $0) }
       let result = try connection.query(
         "SELECT import_signature($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         [
           row.petitionID, signer.canonicalEmail, signer.email, signer.firstName, signer.lastName, signer.postalCode,
           signer.country, signer.phone, row.comment, row.source, String(row.signedAt.millisecondsSinceEpoch),
-          String(grants), String(withholds), Self.arrayLiteral(emailHashes), Self.arrayLiteral(phoneHashes),
+          String(grants), String(withholds), emailHash, phoneHash,
           String(time.millisecondsSinceEpoch),
         ])
       switch result.int(0, 0) {

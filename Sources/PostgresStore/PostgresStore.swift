@@ -326,20 +326,15 @@ public final class PostgresStore: PetitionStore {
     return bytes
   }
 
-  /// The suppression entry of a channel for a person (by canonical email) or a phone number.
-  func suppressionHash(_ channel: Channel, email canonicalEmail: String) -> String {
-    Self.hex(Secrets.hmacSHA256(key: secret, message: Array("\(channel.rawValue):email:\(canonicalEmail)".utf8)))
+  /// Suppression entries are (hash, channel): the hash of a person (canonical email) or of a
+  /// phone number, as hex HMAC-SHA-256 under the store's secret (the same as the SQLite store's,
+  /// so copy-store moves them with the secret).
+  func suppressionHash(email canonicalEmail: String) -> String {
+    Self.hex(Secrets.hmacSHA256(key: secret, message: Array(("email:" + canonicalEmail).utf8)))
   }
 
-  func suppressionHash(_ channel: Channel, phone: String) -> String {
-    Self.hex(Secrets.hmacSHA256(key: secret, message: Array("\(channel.rawValue):phone:\(phone)".utf8)))
-  }
-
-  /// The entries that suppress `channel` for a person and (for phone and sms) their number.
-  func suppressionHashes(_ channel: Channel, email: String, phone: String?) -> [String] {
-    var hashes = [suppressionHash(channel, email: email)]
-    if channel != .email, let phone { hashes.append(suppressionHash(channel, phone: phone)) }
-    return hashes
+  func suppressionHash(phone: String) -> String {
+    Self.hex(Secrets.hmacSHA256(key: secret, message: Array(("phone:" + phone).utf8)))
   }
 
   static func bits(_ channels: some Sequence<Channel>) -> Int {

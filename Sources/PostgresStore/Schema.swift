@@ -36,9 +36,9 @@ enum Schema {
         id bigserial PRIMARY KEY,
         petition bigint NOT NULL REFERENCES petitions (pk),
         person_key text,
-        email text NOT NULL,
-        first_name text NOT NULL,
-        last_name text NOT NULL,
+        email text,
+        first_name text,
+        last_name text,
         postal_code text NOT NULL,
         country text NOT NULL,
         phone text,
@@ -49,7 +49,6 @@ enum Schema {
         token_hash text UNIQUE,
         pending_opt_ins smallint NOT NULL DEFAULT 0,
         pending_notice text,
-        erased_at bigint,
         UNIQUE (petition, person_key)
       );
       CREATE INDEX signatures_by_time ON signatures (petition, signed_at, id);
@@ -90,7 +89,8 @@ enum Schema {
       CREATE INDEX consent_by_petition ON consent_events (petition) WHERE petition IS NOT NULL;
       CREATE INDEX consent_by_number ON consent_events (number) WHERE number IS NOT NULL;
 
-      CREATE TABLE suppressions (hash text PRIMARY KEY);
+      -- hash: hex HMAC-SHA-256 of 'email:' || canonical email, or of 'phone:' || E.164 number.
+      CREATE TABLE suppressions (hash text NOT NULL, channel text NOT NULL, PRIMARY KEY (hash, channel));
       CREATE TABLE store_secret (
         only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
         secret text NOT NULL
@@ -102,14 +102,15 @@ enum Schema {
         reason text NOT NULL,
         match text NOT NULL,
         invalidated integer NOT NULL,
+        revalidated integer NOT NULL DEFAULT 0,
         at bigint NOT NULL
       );
       CREATE INDEX invalidations_by_petition ON invalidations (petition, id);
       CREATE TABLE invalidated_signatures (
         invalidation bigint NOT NULL REFERENCES invalidations (id),
         signature bigint NOT NULL REFERENCES signatures (id) ON DELETE CASCADE,
-        previous_status text NOT NULL,
-        revalidated_at bigint,
+        prior_status text NOT NULL,
+        revalidated boolean NOT NULL DEFAULT false,
         PRIMARY KEY (invalidation, signature)
       );
       CREATE INDEX invalidated_by_signature ON invalidated_signatures (signature);
@@ -190,9 +191,17 @@ enum Schema {
         ORDER BY c.bit
       $$;
 
-      -- Whether any of `hashes` is suppressed.
-      CREATE FUNCTION is_suppressed(hashes text[]) RETURNS boolean LANGUAGE sql STABLE AS $$
-        SELECT EXISTS (SELECT 1 FROM suppressions WHERE hash = ANY (hashes))
+      -- Whether the channel is suppressed for the person's hash or the number's hash.
+      CREATE FUNCTION is_suppressed(ch text, email_hash text, phone_hash text) RETURNS boolean LANGUAGE sql STABLE AS $$
+        SELECT EXISTS (SELECT 1 FROM suppressions WHERE channel = ch AND hash IN (email_hash, phone_hash))
+      $$;
+
+      -- An explicit opt-in lifts the suppression of its channels (bits as in record_consent).
+      CREATE FUNCTION lift_suppression(bits integer, email_hash text, phone_hash text) RETURNS void LANGUAGE sql AS $$
+        DELETE FROM suppressions
+        WHERE hash IN (email_hash, phone_hash) AND channel = ANY (
+          ARRAY(SELECT c.channel FROM (VALUES (1, 'email'), (2, 'phone'), (4, 'sms')) AS c (bit, channel)
+                WHERE bits & c.bit <> 0))
       $$;
 
       -- One sign, in one round trip. code: 0 new, 1 duplicate, 2 petition not found,
@@ -201,7 +210,7 @@ enum Schema {
       CREATE FUNCTION sign_petition(
         petition_id text, person text, p_email text, p_first text, p_last text, p_postal text, p_country text,
         p_phone text, p_comment text, p_source text, at bigint, opt_ins integer, p_notice text, p_token_hash text,
-        lift text[]
+        email_hash text, phone_hash text
       ) RETURNS TABLE (code integer, signature bigint, status text, total bigint, token_used boolean)
       LANGUAGE plpgsql AS $$
       DECLARE
@@ -233,7 +242,7 @@ enum Schema {
         IF new_id IS NOT NULL THEN
           IF new_status = 'confirmed' AND opt_ins <> 0 THEN
             PERFORM record_consent(person, opt_ins, true, at, petition_id, p_source, 'sign', p_phone, p_notice);
-            DELETE FROM suppressions WHERE hash = ANY (lift);
+            PERFORM lift_suppression(opt_ins, email_hash, phone_hash);
           END IF;
           RETURN QUERY SELECT 0, new_id, new_status, note_goal(pet.pk, at), new_status = 'pending';
           RETURN;
@@ -245,29 +254,29 @@ enum Schema {
         END IF;
         IF existing.status = 'pending' THEN
           UPDATE signatures SET token_hash = p_token_hash, pending_opt_ins = pending_opt_ins | opt_ins,
-            pending_notice = coalesce(p_notice, pending_notice)
+            pending_notice = coalesce(CASE WHEN opt_ins <> 0 THEN p_notice END, pending_notice)
           WHERE id = existing.id;
         ELSIF opt_ins <> 0 THEN
-          PERFORM record_consent(
-            person, opt_ins, true, at, petition_id, p_source, 'sign', coalesce(p_phone, existing.phone), p_notice);
-          DELETE FROM suppressions WHERE hash = ANY (lift);
+          PERFORM record_consent(person, opt_ins, true, at, petition_id, p_source, 'sign', p_phone, p_notice);
+          PERFORM lift_suppression(opt_ins, email_hash, phone_hash);
         END IF;
         RETURN QUERY SELECT 1, existing.id, existing.status, confirmed_count(pet.pk), existing.status = 'pending';
       END $$;
 
       -- One imported row: confirmed at its own time. code: 0 imported, 1 duplicate, 2 petition
       -- not found, 3 petition closed. `grants`/`withholds` are channel bits; a grant on a
-      -- channel whose entry in `email_hashes`/`phone_hashes` (per channel, 1 email, 2 phone,
-      -- 3 sms) is suppressed is not recorded.
+      -- suppressed channel is not recorded, nor an event already recorded (the same import run
+      -- again), for a new row and a duplicate alike.
       CREATE FUNCTION import_signature(
         petition_id text, person text, p_email text, p_first text, p_last text, p_postal text, p_country text,
         p_phone text, p_comment text, p_source text, signed bigint, grants integer, withholds integer,
-        email_hashes text[], phone_hashes text[], at bigint
+        email_hash text, phone_hash text, at bigint
       ) RETURNS integer LANGUAGE plpgsql AS $$
       DECLARE
         pet record;
         new_id bigint;
-        allowed integer := 0;
+        ch record;
+        ev_number text;
       BEGIN
         SELECT p.pk, p.status INTO pet FROM petitions AS p WHERE p.id = petition_id;
         IF NOT FOUND THEN RETURN 2; END IF;
@@ -280,21 +289,20 @@ enum Schema {
           'confirmed')
         ON CONFLICT (petition, person_key) DO NOTHING
         RETURNING s.id INTO new_id;
+        FOR ch IN SELECT * FROM (VALUES (1, 'email'), (2, 'phone'), (4, 'sms')) AS c (bit, channel) ORDER BY 1 LOOP
+          CONTINUE WHEN (grants | withholds) & ch.bit = 0;
+          CONTINUE WHEN grants & ch.bit <> 0 AND is_suppressed(ch.channel, email_hash, phone_hash);
+          ev_number := CASE WHEN ch.channel = 'email' THEN NULL ELSE p_phone END;
+          CONTINUE WHEN EXISTS (
+            SELECT 1 FROM consent_events AS e
+            WHERE e.person_key = person AND e.channel = ch.channel AND e.at = signed
+              AND e.granted = (grants & ch.bit <> 0) AND e.petition IS NOT DISTINCT FROM petition_id
+              AND e.source IS NOT DISTINCT FROM p_source AND e.via = 'import'
+              AND e.number IS NOT DISTINCT FROM ev_number AND e.notice IS NULL);
+          PERFORM record_consent(
+            person, ch.bit, grants & ch.bit <> 0, signed, petition_id, p_source, 'import', p_phone, NULL);
+        END LOOP;
         IF new_id IS NULL THEN RETURN 1; END IF;
-        FOR i IN 1..3 LOOP
-          IF grants & (1 << (i - 1)) <> 0
-            AND NOT is_suppressed(ARRAY[email_hashes[i], phone_hashes[i]]) THEN
-            allowed := allowed | (1 << (i - 1));
-          END IF;
-        END LOOP;
-        -- Events in channel order, grants and withholds alike.
-        FOR i IN 1..3 LOOP
-          IF allowed & (1 << (i - 1)) <> 0 THEN
-            PERFORM record_consent(person, 1 << (i - 1), true, signed, petition_id, p_source, 'import', p_phone, NULL);
-          ELSIF withholds & (1 << (i - 1)) <> 0 THEN
-            PERFORM record_consent(person, 1 << (i - 1), false, signed, petition_id, p_source, 'import', p_phone, NULL);
-          END IF;
-        END LOOP;
         PERFORM note_goal(pet.pk, at);
         RETURN 0;
       END $$;
