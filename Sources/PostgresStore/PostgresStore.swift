@@ -30,6 +30,8 @@ public final class PostgresStore: PetitionStore {
   var needsReconnect = false
   /// Petitions' confirmation modes: fixed at creation, so safe to remember across processes.
   var confirmationModes: [String: ConfirmationMode] = [:]
+  /// A copy-store load in progress (see `CopyableStore`).
+  var loader: Loader?
 
   /// Connects to `uri` (any libpq connection string or URI; `PG*` environment variables and
   /// `~/.pgpass` apply), then creates or migrates the tables in `schema`.
