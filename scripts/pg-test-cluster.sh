@@ -11,7 +11,6 @@
 set -euo pipefail
 
 say() { printf 'pg-test-cluster: %s\n' "$*" >&2; }
-state_file="${TMPDIR:-/tmp}/petition-rpc-pg-test-cluster.$(id -u).$$"
 command="${1:-}"
 dir="${2:-${PG_TEST_CLUSTER_DIR:-}}"
 

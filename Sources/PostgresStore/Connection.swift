@@ -106,6 +106,8 @@ final class PGConnection {
       self.handle = nil
       throw PGError(sqlState: nil, message: message, connectionLost: true)
     }
+    // Server notices ("schema already exists, skipping") are not diagnostics for people.
+    PQsetNoticeProcessor(handle, { _, _ in }, nil)
   }
 
   /// Connects again after a lost connection (same parameters). Prepared statements are gone.
