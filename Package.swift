@@ -68,7 +68,8 @@ let package = Package(
     .testTarget(name: "PetitionsTests", dependencies: ["Petitions"]),
     .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "SQLite", "Petitions", "StoreConformance"]),
     .testTarget(
-      name: "PostgresStoreTests", dependencies: ["PostgresStore", "Petitions", "TestSupport", "StoreConformance"]),
+      name: "PostgresStoreTests",
+      dependencies: ["PostgresStore", "SQLiteStore", "Petitions", "TestSupport", "StoreConformance", "petition-rpc"]),
     .testTarget(name: "ServerTests", dependencies: ["Server", "Petitions", "JSON"]),
     .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "petition-rpc"]),
   ],

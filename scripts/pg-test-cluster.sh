@@ -69,8 +69,18 @@ case "$command" in
       >"$dir/initdb.log" 2>&1 || { say "initdb failed:"; cat "$dir/initdb.log" >&2; exit 1; }
     for attempt in 1 2 3 4 5; do
       port="$(free_port)"
-      if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-        -o "-k $dir/socket -p $port -c listen_addresses='' -c max_connections=200" start >/dev/null 2>&1; then
+      # In the configuration (not on pg_ctl's command line), so a plain `pg_ctl start` after a
+      # stop (the restart tests) comes back on the same socket.
+      cat >"$dir/data/petition-rpc.conf" <<CONF
+port = $port
+unix_socket_directories = '$dir/socket'
+listen_addresses = ''
+max_connections = 200
+CONF
+      if [ "$(id -u)" -eq 0 ]; then chown postgres "$dir/data/petition-rpc.conf"; fi
+      grep -q "^include_if_exists = 'petition-rpc.conf'" "$dir/data/postgresql.conf" \
+        || echo "include_if_exists = 'petition-rpc.conf'" >>"$dir/data/postgresql.conf"
+      if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 start >/dev/null 2>&1; then
         printf '%s\n' "$port" >"$dir/port"
         printf '%s\n' "$bin" >"$dir/bin"
         print_env "$dir"
