@@ -180,7 +180,10 @@ final class PGConnection {
       // The primary message only: DETAIL lines may quote row values (personal data).
       let primary = PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) }
       let message = primary ?? handle.map { Self.trimmed(String(cString: PQerrorMessage($0))) } ?? "unknown error"
-      throw PGError(sqlState: state, message: message, connectionLost: isBroken || state?.hasPrefix("08") == true)
+      // No SQLSTATE: libpq's own failure (the server went away); 08: connection errors; 57P0x:
+      // the server is shutting down, crashed or starting.
+      let lost = isBroken || state == nil || state?.hasPrefix("08") == true || state?.hasPrefix("57P0") == true
+      throw PGError(sqlState: state, message: message, connectionLost: lost)
     }
   }
 

@@ -4,58 +4,61 @@ extension PostgresStore {
   public func sign(_ signing: Signing, at time: Timestamp, newToken: () -> ConfirmationToken) throws(StoreError)
     -> SignOutcome
   {
-    // A token is made only for a petition that confirms by email (the mode never changes, so it
-    // is remembered); the function uses it for a new pending signature or a pending duplicate.
-    let token: ConfirmationToken? = confirmationModes[signing.petitionID] == .email ? newToken() : nil
-    let outcome = try write { () throws -> SignOutcome? in
-      try signOnce(signing, at: time, token: token)
-    }
-    if let outcome { return outcome }
-    // First sign on a petition this process had not seen with confirmation by email: the mode
-    // is known now, so sign again with a token (the first attempt wrote nothing).
-    let retryToken = newToken()
-    return try write { () throws -> SignOutcome in
-      guard let outcome = try signOnce(signing, at: time, token: retryToken) else {
-        throw StoreError.unavailable("the store could not make a confirmation token")
+    try write(tallied: true) {
+      // The petition's key and mode are fixed at creation: looked up once per process (a
+      // petition not found is looked up again next time).
+      var known = knownPetitions[signing.petitionID]
+      if known == nil {
+        let row = try connection.query("SELECT pk, confirmation FROM petitions WHERE id = $1", [signing.petitionID])
+        if row.rowCount == 1, let confirmation = ConfirmationMode(rawValue: row.string(0, 1)) {
+          known = (row.int64(0, 0), confirmation)
+          knownPetitions[signing.petitionID] = known
+        }
       }
-      return outcome
-    }
-  }
-
-  /// Nil when a token is needed but was not given; then nothing was written.
-  private func signOnce(_ signing: Signing, at time: Timestamp, token: ConfirmationToken?) throws -> SignOutcome? {
-    let signer = signing.signer
-    let optIns = Self.bits(signing.optIns)
-    // The entries an opt-in lifts (hashed only when there is an opt-in).
-    let emailHash = optIns == 0 ? nil : suppressionHash(email: signer.canonicalEmail)
-    let phoneHash = optIns == 0 ? nil : signer.phone.map { suppressionHash(phone: $0) }
-    if token == nil, confirmationModes[signing.petitionID] == nil {
-      // Learn the mode first (one round trip, once per petition per process).
-      let mode = try connection.query("SELECT confirmation FROM petitions WHERE id = $1", [signing.petitionID])
-      if mode.rowCount == 1, let confirmation = ConfirmationMode(rawValue: mode.string(0, 0)) {
-        confirmationModes[signing.petitionID] = confirmation
-        if confirmation == .email { return nil }
+      // A token is made only for a petition that confirms by email; the function uses it for a
+      // new pending signature or a pending duplicate.
+      let token: ConfirmationToken? = known?.confirmation == .email ? newToken() : nil
+      let signer = signing.signer
+      let optIns = Self.bits(signing.optIns)
+      // The suppression entries an opt-in lifts (hashed only when there is an opt-in).
+      let emailHash = optIns == 0 ? nil : suppressionHash(email: signer.canonicalEmail)
+      let phoneHash = optIns == 0 ? nil : signer.phone.map { suppressionHash(phone: $0) }
+      let extra = known.map { deltas.confirmed($0.key) } ?? 0
+      let result = try connection.query(
+        """
+        SELECT code, signature, status, total, token_used, petition_key
+        FROM sign_petition($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+        """,
+        [
+          signing.petitionID, signer.canonicalEmail, signer.email, signer.firstName, signer.lastName,
+          signer.postalCode, signer.country, signer.phone, signing.comment, signing.source,
+          String(time.millisecondsSinceEpoch), String(optIns), signing.notice, token?.hash, emailHash, phoneHash,
+          String(extra),
+        ])
+      let code = result.int(0, 0)
+      switch code {
+      case 2: throw StoreError.petitionNotFound(signing.petitionID)
+      case 3: throw StoreError.petitionClosed(signing.petitionID)
+      default: break
       }
+      guard let status = SignatureStatus(rawValue: result.string(0, 2)) else {
+        throw StoreError.unavailable("the store holds a signature with an unknown status")
+      }
+      let petitionKey = result.int64(0, 5)
+      if code == 0 {
+        if status == .pending {
+          deltas.addPending(petitionKey)
+        } else {
+          deltas.addConfirmed(
+            petitionKey, signedAt: time, postalCode: signer.postalCode, country: signer.country,
+            source: signing.source)
+        }
+      }
+      return SignOutcome(
+        signatureID: SignatureID.make(rowID: result.int64(0, 1)), petitionID: signing.petitionID,
+        isDuplicate: code == 1, status: status, count: result.int(0, 3),
+        confirmToken: result.bool(0, 4) ? token?.token : nil)
     }
-    let result = try connection.query(
-      "SELECT code, signature, status, total, token_used FROM sign_petition($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-      [
-        signing.petitionID, signer.canonicalEmail, signer.email, signer.firstName, signer.lastName, signer.postalCode,
-        signer.country, signer.phone, signing.comment, signing.source, String(time.millisecondsSinceEpoch),
-        String(optIns), signing.notice, token?.hash, emailHash, phoneHash,
-      ])
-    switch result.int(0, 0) {
-    case 2: throw StoreError.petitionNotFound(signing.petitionID)
-    case 3: throw StoreError.petitionClosed(signing.petitionID)
-    default: break
-    }
-    guard let status = SignatureStatus(rawValue: result.string(0, 2)) else {
-      throw StoreError.unavailable("the store holds a signature with an unknown status")
-    }
-    return SignOutcome(
-      signatureID: SignatureID.make(rowID: result.int64(0, 1)), petitionID: signing.petitionID,
-      isDuplicate: result.int(0, 0) == 1, status: status, count: result.int(0, 3),
-      confirmToken: result.bool(0, 4) ? token?.token : nil)
   }
 
   public func confirm(tokenHash: String, at time: Timestamp) throws(StoreError) -> ConfirmOutcome {
@@ -103,7 +106,7 @@ extension PostgresStore {
   }
 
   public func importSignature(_ row: ImportedSigning, at time: Timestamp) throws(StoreError) -> ImportRowOutcome {
-    try write {
+    try write(tallied: true) {
       let signer = row.signer
       var grants = 0
       var withholds = 0
@@ -112,16 +115,29 @@ extension PostgresStore {
       }
       let emailHash = grants == 0 ? nil : suppressionHash(email: signer.canonicalEmail)
       let phoneHash = grants == 0 ? nil : signer.phone.map { suppressionHash(phone: $0) }
+      let extra = knownPetitions[row.petitionID].map { deltas.confirmed($0.key) } ?? 0
       let result = try connection.query(
-        "SELECT import_signature($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        "SELECT code, petition_key FROM import_signature($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         [
           row.petitionID, signer.canonicalEmail, signer.email, signer.firstName, signer.lastName, signer.postalCode,
           signer.country, signer.phone, row.comment, row.source, String(row.signedAt.millisecondsSinceEpoch),
-          String(grants), String(withholds), emailHash, phoneHash,
-          String(time.millisecondsSinceEpoch),
+          String(grants), String(withholds), emailHash, phoneHash, String(time.millisecondsSinceEpoch), String(extra),
         ])
       switch result.int(0, 0) {
-      case 0: return .imported
+      case 0:
+        let petitionKey = result.int64(0, 1)
+        if knownPetitions[row.petitionID] == nil {
+          // First import into this petition in this process: its key is known now, and any
+          // earlier tallies of it are under that key already.
+          let mode = try connection.query("SELECT confirmation FROM petitions WHERE pk = $1", [String(petitionKey)])
+          if mode.rowCount == 1, let confirmation = ConfirmationMode(rawValue: mode.string(0, 0)) {
+            knownPetitions[row.petitionID] = (petitionKey, confirmation)
+          }
+        }
+        deltas.addConfirmed(
+          petitionKey, signedAt: row.signedAt, postalCode: signer.postalCode, country: signer.country,
+          source: row.source)
+        return .imported
       case 1: return .duplicate
       case 2: throw StoreError.petitionNotFound(row.petitionID)
       default: throw StoreError.petitionClosed(row.petitionID)

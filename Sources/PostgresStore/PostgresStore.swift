@@ -28,8 +28,11 @@ public final class PostgresStore: PetitionStore {
   var groupFailure: StoreError?
   /// Whether the connection must be opened again before the next operation.
   var needsReconnect = false
-  /// Petitions' confirmation modes: fixed at creation, so safe to remember across processes.
-  var confirmationModes: [String: ConfirmationMode] = [:]
+  /// Petitions' keys and confirmation modes: fixed at creation, so safe to remember across
+  /// processes.
+  var knownPetitions: [String: (key: Int64, confirmation: ConfirmationMode)] = [:]
+  /// New signatures of the running transaction not yet added to the counters.
+  var deltas = CountDeltas()
   /// A copy-store load in progress (see `CopyableStore`).
   var loader: Loader?
 
@@ -204,16 +207,20 @@ public final class PostgresStore: PetitionStore {
     }
     isInsideWriteGroup = true
     groupFailure = nil
+    deltas = CountDeltas()
     body()
     isInsideWriteGroup = false
     if let failure = groupFailure {
       groupFailure = nil
+      deltas = CountDeltas()
       connection.rollbackQuietly()
       throw failure
     }
     do throws(PGError) {
+      try flushDeltas()
       try connection.execute("COMMIT")
     } catch {
+      deltas = CountDeltas()
       connection.rollbackQuietly()
       throw unavailable(error)
     }
@@ -226,10 +233,14 @@ public final class PostgresStore: PetitionStore {
   /// a server-side function, answers such a failure as a value), so such a failure leaves
   /// nothing behind even inside a group. Any database failure dooms the whole group: PostgreSQL
   /// aborts the transaction.
-  func write<T>(_ operation: () throws -> T) throws(StoreError) -> T {
+  ///
+  /// Only signs and imports (`tallied`) leave new signatures in `deltas`; every other operation
+  /// first adds them to the counters, so the counts it reads are exact.
+  func write<T>(tallied: Bool = false, _ operation: () throws -> T) throws(StoreError) -> T {
     if isInsideWriteGroup {
       if let groupFailure { throw groupFailure }
       do {
+        if !tallied { try flushDeltas() }
         return try operation()
       } catch {
         let failure = storeError(error)
@@ -240,18 +251,63 @@ public final class PostgresStore: PetitionStore {
     try ensureConnected()
     do {
       try connection.execute("BEGIN")
+      deltas = CountDeltas()
       let value = try operation()
+      try flushDeltas()
       try connection.execute("COMMIT")
       return value
     } catch {
+      deltas = CountDeltas()
       connection.rollbackQuietly()
       throw storeError(error)
     }
   }
 
+  /// Adds the new signatures tallied in `deltas` to this connection's counter rows: one
+  /// statement per table, whatever the number of signatures.
+  func flushDeltas() throws(PGError) {
+    guard !deltas.isEmpty else { return }
+    let counters = deltas.counters.sorted { $0.key < $1.key }
+    let groups = deltas.groups.sorted { ($0.key.petition, $0.key.dimension, $0.key.key) < ($1.key.petition, $1.key.dimension, $1.key.key) }
+    deltas = CountDeltas()
+    try connection.query(
+      """
+      INSERT INTO counters AS c (petition, slot, confirmed, pending)
+      SELECT p, counter_slot(), n, m FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS d (p, n, m)
+      ON CONFLICT (petition, slot) DO UPDATE SET
+        confirmed = c.confirmed + excluded.confirmed, pending = c.pending + excluded.pending
+      """,
+      [
+        Self.arrayLiteral(counters.map { String($0.key) }), Self.arrayLiteral(counters.map { String($0.value.confirmed) }),
+        Self.arrayLiteral(counters.map { String($0.value.pending) }),
+      ])
+    guard !groups.isEmpty else { return }
+    try connection.query(
+      """
+      INSERT INTO group_counts AS g (petition, dimension, key, slot, n)
+      SELECT p, d, k, counter_slot(), n FROM unnest($1::bigint[], $2::smallint[], $3::text[], $4::bigint[]) AS u (p, d, k, n)
+      ON CONFLICT (petition, dimension, key, slot) DO UPDATE SET n = g.n + excluded.n
+      """,
+      [
+        Self.arrayLiteral(groups.map { String($0.key.petition) }),
+        Self.arrayLiteral(groups.map { String($0.key.dimension) }), Self.arrayLiteral(groups.map { $0.key.key }),
+        Self.arrayLiteral(groups.map { String($0.value) }),
+      ])
+  }
+
   /// Runs a read operation; with `consistent`, in one snapshot (a repeatable-read transaction).
   func read<T>(consistent: Bool = false, _ operation: () throws -> T) throws(StoreError) -> T {
-    if !isInsideWriteGroup { try ensureConnected() }
+    if !isInsideWriteGroup {
+      try ensureConnected()
+    } else if !deltas.isEmpty {
+      do throws(PGError) {
+        try flushDeltas()
+      } catch {
+        let failure = unavailable(error)
+        groupFailure = failure
+        throw failure
+      }
+    }
     guard consistent, !connection.isInsideTransaction else {
       do { return try operation() } catch { throw storeError(error) }
     }
@@ -372,5 +428,38 @@ public final class PostgresStore: PetitionStore {
       text += "\""
     }
     return text + "}"
+  }
+}
+
+/// New signatures of a transaction, tallied in memory until they are added to the counters.
+struct CountDeltas {
+  struct GroupKey: Hashable {
+    var petition: Int64
+    /// As in `group_counts`: 0 day, 1 postal code, 2 country, 3 source.
+    var dimension: Int
+    var key: String
+  }
+  var counters: [Int64: (confirmed: Int, pending: Int)] = [:]
+  var groups: [GroupKey: Int] = [:]
+
+  var isEmpty: Bool { counters.isEmpty }
+
+  /// The confirmed signatures of `petition` tallied so far.
+  func confirmed(_ petition: Int64) -> Int { counters[petition]?.confirmed ?? 0 }
+
+  mutating func addPending(_ petition: Int64) {
+    counters[petition, default: (0, 0)].pending += 1
+  }
+
+  mutating func addConfirmed(
+    _ petition: Int64, signedAt: Timestamp, postalCode: String, country: String, source: String?
+  ) {
+    counters[petition, default: (0, 0)].confirmed += 1
+    let milliseconds = signedAt.millisecondsSinceEpoch
+    let day = (milliseconds - ((milliseconds % 86_400_000) + 86_400_000) % 86_400_000) / 86_400_000
+    groups[GroupKey(petition: petition, dimension: 0, key: String(day)), default: 0] += 1
+    groups[GroupKey(petition: petition, dimension: 1, key: postalCode), default: 0] += 1
+    groups[GroupKey(petition: petition, dimension: 2, key: country), default: 0] += 1
+    groups[GroupKey(petition: petition, dimension: 3, key: source ?? ""), default: 0] += 1
   }
 }

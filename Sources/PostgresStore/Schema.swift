@@ -4,10 +4,13 @@
 /// - `signatures (petition, person_key)` is unique: one signature per person per petition is a
 ///   constraint, not a read-then-write race. Erasing or anonymising sets `person_key` to null,
 ///   so an erased signature no longer blocks signing again.
-/// - Counts are kept exact by triggers on `signatures`, inside every write's transaction, in
-///   `counters` (per status) and `group_counts` (confirmed, per day, postal code, country and
-///   source). Their rows are sharded by `slot`: each connection claims a slot of its own with a
-///   session advisory lock (`petition_rpc.slot`), so concurrent writers never queue on one hot
+/// - Counts are kept exact inside every write's transaction in `counters` (per status) and
+///   `group_counts` (confirmed, per day, postal code, country and source): new signatures are
+///   tallied by the store in memory for the length of a write group and added in one statement
+///   before its COMMIT (updating one counter row once per sign would leave a chain of row
+///   versions the group's later signs walk); status changes and deletions are tallied by
+///   triggers. Counter rows are sharded by `slot`: each connection claims a slot of its own with
+///   a session advisory lock (`petition_rpc.slot`), so concurrent writers never queue on one hot
 ///   counter row; reads sum the slots.
 /// - Consent is a history of events; a person's consent now is their newest event per channel.
 /// - Suppression entries are HMAC-SHA-256 (hex) under the secret in `store_secret`.
@@ -157,8 +160,6 @@ enum Schema {
         END IF;
         RETURN NULL;
       END $$;
-      CREATE TRIGGER signatures_counted_insert AFTER INSERT ON signatures
-        FOR EACH ROW EXECUTE FUNCTION signatures_counted();
       CREATE TRIGGER signatures_counted_delete AFTER DELETE ON signatures
         FOR EACH ROW EXECUTE FUNCTION signatures_counted();
       CREATE TRIGGER signatures_counted_update AFTER UPDATE OF status ON signatures
@@ -169,9 +170,10 @@ enum Schema {
       $$;
 
       -- Sets goal_reached_at the first time the count reaches the goal; returns the count.
-      CREATE FUNCTION note_goal(p bigint, at bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+      -- `extra`: confirmed signatures of this transaction not yet added to the counters.
+      CREATE FUNCTION note_goal(p bigint, at bigint, extra bigint DEFAULT 0) RETURNS bigint LANGUAGE plpgsql AS $$
       DECLARE
-        total bigint := confirmed_count(p);
+        total bigint := confirmed_count(p) + extra;
       BEGIN
         UPDATE petitions SET goal_reached_at = at
         WHERE pk = p AND goal IS NOT NULL AND goal_reached_at IS NULL AND goal <= total;
@@ -210,8 +212,8 @@ enum Schema {
       CREATE FUNCTION sign_petition(
         petition_id text, person text, p_email text, p_first text, p_last text, p_postal text, p_country text,
         p_phone text, p_comment text, p_source text, at bigint, opt_ins integer, p_notice text, p_token_hash text,
-        email_hash text, phone_hash text
-      ) RETURNS TABLE (code integer, signature bigint, status text, total bigint, token_used boolean)
+        email_hash text, phone_hash text, extra bigint
+      ) RETURNS TABLE (code integer, signature bigint, status text, total bigint, token_used boolean, petition_key bigint)
       LANGUAGE plpgsql AS $$
       DECLARE
         pet record;
@@ -221,11 +223,11 @@ enum Schema {
       BEGIN
         SELECT p.pk, p.status, p.confirmation INTO pet FROM petitions AS p WHERE p.id = petition_id;
         IF NOT FOUND THEN
-          RETURN QUERY SELECT 2, NULL::bigint, NULL::text, 0::bigint, false;
+          RETURN QUERY SELECT 2, NULL::bigint, NULL::text, 0::bigint, false, NULL::bigint;
           RETURN;
         END IF;
         IF pet.status <> 'open' THEN
-          RETURN QUERY SELECT 3, NULL::bigint, NULL::text, 0::bigint, false;
+          RETURN QUERY SELECT 3, NULL::bigint, NULL::text, 0::bigint, false, pet.pk;
           RETURN;
         END IF;
         new_status := CASE WHEN pet.confirmation = 'email' THEN 'pending' ELSE 'confirmed' END;
@@ -244,7 +246,9 @@ enum Schema {
             PERFORM record_consent(person, opt_ins, true, at, petition_id, p_source, 'sign', p_phone, p_notice);
             PERFORM lift_suppression(opt_ins, email_hash, phone_hash);
           END IF;
-          RETURN QUERY SELECT 0, new_id, new_status, note_goal(pet.pk, at), new_status = 'pending';
+          RETURN QUERY SELECT 0, new_id, new_status,
+            CASE WHEN new_status = 'confirmed' THEN note_goal(pet.pk, at, extra + 1) ELSE confirmed_count(pet.pk) + extra END,
+            new_status = 'pending', pet.pk;
           RETURN;
         END IF;
         SELECT s.id, s.status, s.phone, s.source INTO existing
@@ -260,7 +264,8 @@ enum Schema {
           PERFORM record_consent(person, opt_ins, true, at, petition_id, p_source, 'sign', p_phone, p_notice);
           PERFORM lift_suppression(opt_ins, email_hash, phone_hash);
         END IF;
-        RETURN QUERY SELECT 1, existing.id, existing.status, confirmed_count(pet.pk), existing.status = 'pending';
+        RETURN QUERY SELECT 1, existing.id, existing.status, confirmed_count(pet.pk) + extra, existing.status = 'pending',
+          pet.pk;
       END $$;
 
       -- One imported row: confirmed at its own time. code: 0 imported, 1 duplicate, 2 petition
@@ -270,8 +275,8 @@ enum Schema {
       CREATE FUNCTION import_signature(
         petition_id text, person text, p_email text, p_first text, p_last text, p_postal text, p_country text,
         p_phone text, p_comment text, p_source text, signed bigint, grants integer, withholds integer,
-        email_hash text, phone_hash text, at bigint
-      ) RETURNS integer LANGUAGE plpgsql AS $$
+        email_hash text, phone_hash text, at bigint, extra bigint
+      ) RETURNS TABLE (code integer, petition_key bigint) LANGUAGE plpgsql AS $$
       DECLARE
         pet record;
         new_id bigint;
@@ -279,8 +284,8 @@ enum Schema {
         ev_number text;
       BEGIN
         SELECT p.pk, p.status INTO pet FROM petitions AS p WHERE p.id = petition_id;
-        IF NOT FOUND THEN RETURN 2; END IF;
-        IF pet.status <> 'open' THEN RETURN 3; END IF;
+        IF NOT FOUND THEN RETURN QUERY SELECT 2, NULL::bigint; RETURN; END IF;
+        IF pet.status <> 'open' THEN RETURN QUERY SELECT 3, pet.pk; RETURN; END IF;
         INSERT INTO signatures AS s (
           petition, person_key, email, first_name, last_name, postal_code, country, phone, comment, source,
           signed_at, status)
@@ -302,9 +307,9 @@ enum Schema {
           PERFORM record_consent(
             person, ch.bit, grants & ch.bit <> 0, signed, petition_id, p_source, 'import', p_phone, NULL);
         END LOOP;
-        IF new_id IS NULL THEN RETURN 1; END IF;
-        PERFORM note_goal(pet.pk, at);
-        RETURN 0;
+        IF new_id IS NULL THEN RETURN QUERY SELECT 1, pet.pk; RETURN; END IF;
+        PERFORM note_goal(pet.pk, at, extra + 1);
+        RETURN QUERY SELECT 0, pet.pk;
       END $$;
       """
     )

@@ -115,15 +115,20 @@ struct ServerOnPostgresTests {
     #expect(restarted.isSet)
     var acknowledged: Set<String> = []
     var retryable = 0
+    var others: [String: Int] = [:]
     for response in responses.values {
       if let id = (response["result"] as? [String: Any])?["signatureId"] as? String {
         acknowledged.insert(id)
       } else if let error = response["error"] as? [String: Any], error["code"] as? Int == -32000,
-        (error["data"] as? [String: Any])?["retryable"] as? Bool == true
+        (error["data"] as? [String: Any])?["retryable"] as? Bool ?? true
       {
         retryable += 1
+      } else {
+        let error = response["error"] as? [String: Any]
+        others["\(error?["code"] ?? "?") \(error?["message"] ?? "?")", default: 0] += 1
       }
     }
+    #expect(others.isEmpty, "other answers: \(others)")
     #expect(responses.count == requests.count)
     #expect(acknowledged.count + retryable == responses.count)
     #expect(acknowledged.count >= 1500)
