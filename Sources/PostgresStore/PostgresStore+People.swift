@@ -89,9 +89,11 @@ extension PostgresStore {
 
   public func erase(_ subject: PersonSubject, at time: Timestamp) throws(StoreError) -> Int {
     try write {
+      // Suppressed even when the store does not know them (the answer reveals nothing).
       var entries: [(hash: String, channel: Channel)] = []
-      if case .phone(let phone) = subject {
-        entries += Channel.allCases.map { (suppressionHash(phone: phone), $0) }
+      switch subject {
+      case .canonicalEmail(let person): entries += Channel.allCases.map { (suppressionHash(email: person), $0) }
+      case .phone(let phone): entries += Channel.allCases.map { (suppressionHash(phone: phone), $0) }
       }
       let people = try people(subject)
       var erased = 0
