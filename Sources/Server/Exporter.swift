@@ -141,6 +141,7 @@ struct Exporter {
       return call.fail(exportFailure("Export path already exists (pass overwrite: true to replace it)"))
     }
     let directory = Self.directory(of: path)
+    TemporaryExportFiles.removeStale(inDirectory: directory)
     let temporaryPath = Self.temporaryPath(for: path)
     let descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
     guard descriptor >= 0 else {
@@ -255,13 +256,7 @@ struct Exporter {
     return slash == path.startIndex ? "/" : String(path[..<slash])
   }
 
-  static func temporaryPath(for path: String) -> String {
-    let directory = directory(of: path)
-    let name = path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
-    var spec = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &spec)
-    return "\(directory)/.\(name).\(getpid()).\(spec.tv_nsec).tmp"
-  }
+  static func temporaryPath(for path: String) -> String { TemporaryExportFiles.path(for: path) }
 
   static func syncDirectory(_ directory: String) {
     let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

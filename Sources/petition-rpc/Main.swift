@@ -63,6 +63,7 @@ struct PetitionRPC: ParsableCommand {
   /// version, a bad or unknown flag) goes through `ParsableCommand.main()`, so its messages and
   /// exit codes are the parser's.
   static func main() {
+    StandardDescriptors.secure()
     if let settings = Settings.parseSimple(Array(CommandLine.arguments.dropFirst())) {
       Glibc.exit(serve(settings) ? 0 : 1)
     }
