@@ -119,3 +119,264 @@ private func deadPID() throws -> pid_t {
     #expect(directoryEntries(folder).sorted() == ([live, "new.csv"] + others).sorted())
   }
 }
+
+// MARK: - Injected storage faults
+
+/// The faultfs shim (Tests/Faults/faultfs.c) compiled once per test run; nil with the reason
+/// when no C compiler works.
+private let faultShim: Result<String, FaultShimError> = {
+  let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Faults/faultfs.c").path
+  let library = NSTemporaryDirectory() + "petition-rpc-faultfs-\(getpid()).so"
+  for compiler in ["cc", "clang", "gcc"] {
+    guard
+      let run = try? shell(
+        #"exec "$0" -shared -fPIC -O2 -o "$1" "$2" -ldl"#, [compiler, library, source], timeout: 120),
+      run.status == 0
+    else { continue }
+    return .success(library)
+  }
+  return .failure(FaultShimError(message: "cannot compile \(source) with cc, clang or gcc"))
+}()
+
+private struct FaultShimError: Error, CustomStringConvertible {
+  let message: String
+  var description: String { message }
+}
+
+/// A server whose store lives in `data/`, run under the faultfs shim: `fault(_:)` switches a
+/// fault on (faultfs settings, see faultfs.c) and `heal()` off, while the same process runs.
+private final class FaultyStore {
+  let directory = TemporaryDirectory()
+  var data: String { directory.path + "/data" }
+  var store: String { data + "/store.sqlite3" }
+  var control: String { directory.file("control") }
+  var log: String { directory.file("faults.log") }
+
+  init() throws {
+    try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+    heal()
+  }
+
+  /// The server under the shim (faults apply to files under data/ only).
+  func start(_ extra: [String] = []) throws -> ServerProcess {
+    ignoreBrokenPipes()
+    let library = try faultShim.get()
+    return try ServerProcess(
+      arguments: ["--db", store] + extra,
+      environment: [
+        "LD_PRELOAD": library, "FAULTFS_PATTERN": data + "/", "FAULTFS_CONTROL": control, "FAULTFS_LOG": log,
+      ])
+  }
+
+  func fault(_ settings: String) { write(settings) }
+  func heal() { write("off") }
+
+  private func write(_ settings: String) {
+    // Renamed into place: the shim never reads a half-written control file.
+    let temporary = control + ".new"
+    FileManager.default.createFile(atPath: temporary, contents: Data(settings.utf8))
+    rename(temporary, control)
+  }
+
+  /// How many failures the shim injected so far.
+  var faultsInjected: Int {
+    ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").count
+  }
+
+  /// The entries of data/ other than the store's own files.
+  var strayFiles: [String] {
+    directoryEntries(data).filter { !["store.sqlite3", "store.sqlite3-wal", "store.sqlite3-shm"].contains($0) }
+  }
+
+  /// `PRAGMA integrity_check` by the sqlite3 tool (no server running).
+  var integrity: String {
+    ((try? shell(#"sqlite3 "$0" 'PRAGMA integrity_check'"#, [store]))?.stdout ?? "")
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+  }
+}
+
+/// Whether a response is -32000 ("the store is unavailable").
+private func isUnavailable(_ response: [String: Any]?) -> Bool { RPC.errorCode(response) == -32000 }
+
+/// Whether a -32000 response carries `error.data.retryable` true (contract v2).
+private func isRetryable(_ response: [String: Any]?) -> Bool {
+  ((response?["error"] as? [String: Any])?["data"] as? [String: Any])?["retryable"] as? Bool == true
+}
+
+/// Checks `data.retryable` on the -32000 answers. It is added by the `engine` branch, not
+/// merged here yet: until then a missing flag is a known issue, not a failure.
+private func expectRetryable(_ responses: [[String: Any]], _ context: String) {
+  withKnownIssue("-32000 data.retryable arrives with the engine branch", isIntermittent: true) {
+    let missing = responses.filter { isUnavailable($0) && !isRetryable($0) }
+    #expect(missing.isEmpty, "\(context): \(missing.count) of \(responses.count) -32000 lack data.retryable")
+  }
+}
+
+/// Faults of the storage under a running server (issue 11), injected by the faultfs shim
+/// through the real binary: a disk that fills, I/O errors on write and on fsync, a store that
+/// becomes read-only. For each, the affected writes get -32000 (retryable) and write nothing,
+/// reads go on, a file export leaves no file and no temporary file, no acknowledged write is
+/// lost across `kill -9`, the database passes `PRAGMA integrity_check`, and the same process
+/// serves writes again once the fault is gone.
+@Suite(.serialized) struct StorageFaults {
+  /// One scenario. `settings` is the fault; with `after`, a few signs may still succeed
+  /// before the fault bites (a disk filling up): those are acknowledged and must survive.
+  private func exercise(_ settings: String, mayAcknowledgeSome: Bool = false) throws {
+    let faulty = try FaultyStore()
+    var server = try faulty.start()
+    try #require(server.createPetition("f") != nil)
+    var acknowledged: [String: String] = [:]  // signatureId by email
+    for index in 0..<10 {
+      let email = "before\(index)@example.org"
+      let id = try #require(RPC.result(server.sign("f", makeSigner(email: email)))?["signatureId"] as? String)
+      acknowledged[email] = id
+    }
+
+    faulty.fault(settings)
+    var refused: [String] = []
+    var unexpected: [String] = []
+    var answers: [[String: Any]] = []
+    for index in 0..<25 {
+      let email = "during\(index)@example.org"
+      let response = server.sign("f", makeSigner(email: email), ["optIn": ["email": true]])
+      if let id = RPC.result(response)?["signatureId"] as? String {
+        acknowledged[email] = id
+        #expect(mayAcknowledgeSome && refused.isEmpty, "\(settings): sign \(index) acknowledged under the fault")
+      } else {
+        refused.append(email)
+        answers.append(response ?? [:])
+        if !isUnavailable(response) { unexpected.append(RPC.line(response ?? [:])) }
+      }
+    }
+    #expect(!refused.isEmpty, "\(settings): no write was refused")
+    #expect(unexpected.isEmpty, "\(settings): not -32000: \(unexpected.prefix(2))")
+    #expect(faulty.faultsInjected > 0, "\(settings): the shim injected nothing")
+    // A whole batch is refused and writes nothing.
+    let batch = server.signInBatches("f", (0..<5).map { makeSigner(email: "batch\($0)@example.org") })
+    #expect(batch.count == 5 && batch.allSatisfy(isUnavailable), "\(settings): batch \(batch.prefix(1))")
+    // Other writes too.
+    let create = server.call("petition.create", ["id": "g", "title": "T", "target": "X"])
+    #expect(isUnavailable(create))
+    expectRetryable(answers + batch + [create ?? [:]], settings)
+    // Reads are answered, and count only what was acknowledged.
+    #expect(server.total("f") == acknowledged.count, "\(settings)")
+    // A file export onto the failing storage fails and leaves nothing behind.
+    let exported = server.call(
+      "export", ["petition": "f", "audience": "delivery", "format": "csv", "path": faulty.data + "/out.csv"])
+    if !settings.contains("match=") {
+      #expect(RPC.result(exported) == nil, "\(settings): export succeeded under the fault")
+    } else {
+      _ = try? FileManager.default.removeItem(atPath: faulty.data + "/out.csv")
+    }
+    #expect(faulty.strayFiles.isEmpty, "\(settings): left \(faulty.strayFiles)")
+
+    // The fault goes away: the same process takes the refused writes.
+    faulty.heal()
+    for email in refused {
+      let id = RPC.result(server.sign("f", makeSigner(email: email), ["optIn": ["email": true]]))?["signatureId"]
+      #expect(id != nil, "\(settings): not served again after the fault")
+      if let id = id as? String { acknowledged[email] = id }
+    }
+    #expect(server.createPetition("g") != nil)
+    let file = server.result(
+      "export", ["petition": "f", "audience": "delivery", "format": "csv", "path": faulty.data + "/out.csv"])
+    #expect(file?["count"] as? Int == acknowledged.count)
+    #expect(faulty.strayFiles == ["out.csv"])
+
+    // kill -9, then a restart without the shim: every acknowledged write is there, and only those.
+    server.killHard()
+    #expect(faulty.integrity == "ok", "\(settings)")
+    server = try ServerProcess.start(store: faulty.store)
+    let rows = try #require(server.exportRecords("f", audience: "delivery"))
+    let stored = Set(rows.compactMap { $0["signatureId"] as? String })
+    #expect(
+      stored == Set(acknowledged.values), "\(settings): \(acknowledged.count) acknowledged, \(stored.count) stored")
+    #expect(server.total("f") == acknowledged.count)
+    #expect(RPC.errorCode(server.call("petition.get", ["id": "g"])) == nil)
+    server.closeInput()
+    #expect(server.waitForExit() == 0)
+    #expect(faulty.integrity == "ok", "\(settings)")
+  }
+
+  /// The disk fills up: after some more bytes every write fails with ENOSPC.
+  @Test func diskFills() throws { try exercise("errno=ENOSPC after=60000", mayAcknowledgeSome: true) }
+
+  /// The disk is full from now on (every write and fsync: ENOSPC).
+  @Test func diskFull() throws { try exercise("errno=ENOSPC") }
+
+  /// I/O errors on every write.
+  @Test func ioErrorOnWrite() throws { try exercise("errno=EIO ops=write") }
+
+  /// I/O errors on fsync and fdatasync only: the data reached the page cache but cannot be
+  /// made durable, so it must not be acknowledged.
+  @Test func ioErrorOnFsync() throws { try exercise("errno=EIO ops=fsync") }
+
+  /// I/O errors on the write-ahead log only.
+  @Test func ioErrorOnTheLog() throws { try exercise("errno=EIO ops=write,fsync match=-wal") }
+
+  /// The volume is remounted read-only while serving (EROFS on every write, sync and truncate;
+  /// as root a chmod would not stop writes, so the shim plays the kernel's part).
+  @Test func volumeRemountedReadOnly() throws { try exercise("errno=EROFS ops=write,fsync,truncate") }
+
+  /// The store's permissions are taken away while serving (EACCES).
+  @Test func permissionWithdrawn() throws { try exercise("errno=EACCES ops=write,fsync,truncate") }
+}
+
+/// A file export in flight when the storage fails, or when the server is killed.
+@Suite(.serialized) struct ExportFaults {
+  /// Enough rows that a csv export is written in several 256 KiB chunks.
+  private func seed(_ server: ServerProcess) throws {
+    try #require(server.createPetition("x") != nil)
+    let responses = server.signInBatches(
+      "x", (0..<6000).map { makeSigner(email: "row\($0)@example.org", firstName: "Firstname\($0)") })
+    try #require(responses.count == 6000)
+  }
+
+  /// The disk fills after the first chunk of an export is written: the export fails, no file
+  /// and no temporary file are left, and once there is room again the same export succeeds.
+  @Test func diskFillsDuringAnExport() throws {
+    let faulty = try FaultyStore()
+    let server = try faulty.start()
+    try seed(server)
+    faulty.fault("errno=ENOSPC after=300000 match=petition-rpc-tmp")
+    let path = faulty.data + "/rows.csv"
+    let failed = server.call("export", ["petition": "x", "audience": "delivery", "format": "csv", "path": path])
+    #expect(RPC.errorCode(failed) != nil)
+    #expect(faulty.faultsInjected > 0)
+    #expect(faulty.strayFiles.isEmpty, "left \(faulty.strayFiles)")
+    faulty.heal()
+    let done = server.result("export", ["petition": "x", "audience": "delivery", "format": "csv", "path": path])
+    #expect(done?["count"] as? Int == 6000)
+    #expect((done?["bytes"] as? Int ?? 0) > 300_000)
+    #expect(faulty.strayFiles == ["rows.csv"])
+  }
+
+  /// `kill -9` while an export is writing leaves its temporary file (named after the dead
+  /// process); the next export into that folder removes it.
+  @Test func killDuringAnExportLeavesNothingForever() throws {
+    let faulty = try FaultyStore()
+    var server = try faulty.start()
+    try seed(server)
+    // Each write of the export's temporary file takes 3 s: the kill lands while it is open.
+    faulty.fault("delay=3000 match=petition-rpc-tmp")
+    let path = faulty.data + "/rows.csv"
+    server.sendLine(
+      RPC.request(
+        "e", "export",
+        ["petition": "x", "audience": "delivery", "format": "csv", "path": path, "progressToken": "k"]))
+    #expect(server.readObject(timeout: 30)?["method"] as? String == "$/progress")
+    usleep(300_000)
+    let dead = server.pid
+    server.killHard()
+    let leftover = faulty.strayFiles
+    #expect(leftover.count == 1 && leftover[0].hasPrefix(".rows.csv.petition-rpc-tmp.\(dead)."), "\(leftover)")
+
+    faulty.heal()
+    server = try ServerProcess.start(store: faulty.store)
+    let done = server.result(
+      "export", ["petition": "x", "audience": "delivery", "format": "csv", "path": faulty.data + "/other.csv"])
+    #expect(done?["count"] as? Int == 6000)
+    #expect(faulty.strayFiles == ["other.csv"])
+  }
+}
