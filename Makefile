@@ -6,7 +6,7 @@
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 
-.PHONY: demo test bench lint schema build release
+.PHONY: demo test bench lint schema build release fuzz test-sanitizers soak
 
 build:
 	scripts/bootstrap.sh
@@ -39,3 +39,27 @@ lint:
 # Re-embeds schema/openrpc.json into the binary after an edit.
 schema:
 	scripts/embed-schema.sh
+
+# libFuzzer targets (frame decoding, request validation, params of every method, RFC 3339),
+# built with coverage and AddressSanitizer into .build-fuzz, run on Fuzz/corpus seeds for
+# FUZZ_RUNS executions each (default 10 million) or FUZZ_SECONDS each. Not part of `make test`.
+fuzz:
+	scripts/bootstrap.sh
+	Fuzz/build.sh
+	Fuzz/run.sh
+
+# The whole test suite under ThreadSanitizer, then under AddressSanitizer, each in its own
+# scratch path (the end-to-end tests spawn the sanitized binary built beside them).
+test-sanitizers:
+	scripts/bootstrap.sh
+	swift build --build-tests --sanitize=thread --build-path .build-tsan
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	  swift test --skip-build --sanitize=thread --build-path .build-tsan
+	swift build --build-tests --sanitize=address --build-path .build-asan
+	ASAN_OPTIONS="detect_leaks=0 verify_asan_link_order=0" \
+	  swift test --skip-build --sanitize=address --build-path .build-asan
+
+# Mixed traffic from several clients on one store for SOAK_MINUTES (default 30), sampling RSS,
+# open descriptors and latency each minute; fails if RSS grows more than 10% after minute 5.
+soak: release
+	python3 scripts/soak.py --binary .build/release/petition-rpc --minutes $${SOAK_MINUTES:-30}
