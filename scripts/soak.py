@@ -19,6 +19,7 @@ descriptors grew, or if any answer was malformed or an unexpected error.
 import argparse
 import json
 import os
+import select
 import random
 import shutil
 import sqlite3
@@ -69,7 +70,7 @@ class Client(threading.Thread):
             [binary, "--db", store, "--busy-timeout-ms", "10000"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(os.path.join(folder, f"stderr-{number}"), "wb"),
             bufsize=0)
-        self.reader = self.process.stdout
+        self.pending = b""
         self.next_id = 0
         self.lock = threading.Lock()
         self.latencies = []  # seconds, of this minute
@@ -80,16 +81,29 @@ class Client(threading.Thread):
         self.petition = None
         self.petition_count = 0
         self.unavailable = 0
+        self.last_action = None
 
     # Protocol
 
     def send(self, text):
         self.process.stdin.write(text.encode() + b"\n")
 
+    def read_line(self, timeout=60):
+        """The next line of stdout; a server silent for `timeout` seconds is a hang."""
+        descriptor = self.process.stdout.fileno()
+        while b"\n" not in self.pending:
+            ready, _, _ = select.select([descriptor], [], [], timeout)
+            if not ready:
+                raise TimeoutError(f"no answer for {timeout} s (last request id {self.next_id})")
+            chunk = os.read(descriptor, 1 << 16)
+            if not chunk:
+                raise EOFError("server closed stdout")
+            self.pending += chunk
+        line, self.pending = self.pending.split(b"\n", 1)
+        return line
+
     def read_message(self):
-        line = self.reader.readline()
-        if not line:
-            raise EOFError("server closed stdout")
+        line = self.read_line()
         try:
             return json.loads(line)
         except ValueError:
@@ -225,7 +239,8 @@ class Client(threading.Thread):
             self.send('{"jsonrpc": "2.0", "id": 1, "method": "sign", "params": {"petition": ')
             expected = -32700
         elif kind == 1:
-            self.send(bytes(self.random.randrange(32, 127) for _ in range(40)).decode().replace("\n", " ") + "x{")
+            # No ':' (a first line "name: value" waits for LSP headers before engine 252da02).
+            self.send(bytes(self.random.randrange(32, 127) for _ in range(40)).decode().replace(":", ";") + "x{")
             expected = -32700
         elif kind == 2:
             self.send(json.dumps({"jsonrpc": "1.0", "id": "g", "method": "count"}))
@@ -267,10 +282,12 @@ class Client(threading.Thread):
             while time.monotonic() < self.deadline:
                 if len(self.signed[self.petition]) >= self.ROTATE_AFTER:
                     self.new_petition()
-                self.random.choice(actions)()
+                action = self.random.choice(actions)
+                self.last_action = action.__name__
+                action()
                 time.sleep(0.002)
-        except (EOFError, BrokenPipeError) as error:
-            self.problems.append(f"server gone: {error}")
+        except (EOFError, BrokenPipeError, TimeoutError) as error:
+            self.problems.append(f"server gone or hanging: {error} (after {self.last_action})")
 
     def stop(self):
         try:
