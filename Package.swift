@@ -52,11 +52,14 @@ let package = Package(
 
     // Spawns the real binary over pipes for end-to-end tests.
     .target(name: "TestSupport", path: "Tests/TestSupport"),
+    // The store conformance suite: the contract's rules as test cases over any PetitionStore,
+    // run by each store's test target with its own factory.
+    .target(name: "StoreConformance", dependencies: ["Petitions"], path: "Tests/StoreConformance"),
     .testTarget(name: "JSONTests", dependencies: ["JSON"]),
     .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
     .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "JSON"]),
     .testTarget(name: "PetitionsTests", dependencies: ["Petitions"]),
-    .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "SQLite", "Petitions"]),
+    .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "SQLite", "Petitions", "StoreConformance"]),
     .testTarget(name: "ServerTests", dependencies: ["Server", "Petitions", "JSON"]),
     .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "petition-rpc"]),
   ],

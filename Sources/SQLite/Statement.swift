@@ -52,6 +52,15 @@ public final class Statement {
     try check(result)
   }
 
+  /// Binds bytes as a BLOB, copied by SQLite.
+  public func bind(blob value: [UInt8], at index: Int32) throws(SQLiteError) {
+    let result = value.withUnsafeBytes { bytes -> Int32 in
+      // A nil pointer would bind NULL; an empty blob stays a zero-length blob.
+      sqlite3_bind_blob64(handle, index, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), UInt64(bytes.count), csqlite_transient())
+    }
+    try check(result)
+  }
+
   /// Binds text, or NULL when `value` is nil.
   public func bind(_ value: String?, at index: Int32) throws(SQLiteError) {
     if let value { try bind(value, at: index) } else { try bindNull(at: index) }
@@ -149,6 +158,13 @@ public final class Statement {
     guard let text = sqlite3_column_text(handle, index) else { return body(UnsafeBufferPointer(start: nil, count: 0)) }
     let count = Int(sqlite3_column_bytes(handle, index))
     return body(UnsafeBufferPointer(start: text, count: count))
+  }
+
+  /// The column at `index` as bytes (NULL and text read as their bytes, NULL as empty).
+  public func blob(at index: Int32) -> [UInt8] {
+    guard let bytes = sqlite3_column_blob(handle, index) else { return [] }
+    let count = Int(sqlite3_column_bytes(handle, index))
+    return Array(UnsafeRawBufferPointer(start: bytes, count: count))
   }
 
   /// The column at `index` as UTF-8 text, nil when NULL.

@@ -7,8 +7,8 @@ extension SQLiteStore {
     return try write {
       let insert = try connection.cachedStatement(
         """
-        INSERT INTO petitions (id, title, target, body, goal, status, created_at)
-        VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6)
+        INSERT INTO petitions (id, title, target, body, goal, status, created_at, confirmation)
+        VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7)
         ON CONFLICT (id) DO NOTHING
         """)
       defer { insert.reset() }
@@ -18,12 +18,13 @@ extension SQLiteStore {
       try insert.bind(new.body, at: 4)
       try insert.bind(new.goal, at: 5)
       try insert.bind(time.millisecondsSinceEpoch, at: 6)
+      try insert.bind(new.confirmation.rawValue, at: 7)
       try insert.execute()
       // One statement: either the row went in or nothing was written.
       guard connection.changes == 1 else { throw StoreError.petitionAlreadyExists(new.id) }
       return Petition(
         id: new.id, title: new.title, target: new.target, body: new.body, goal: new.goal, status: .open,
-        createdAt: time, closedAt: nil, count: 0)
+        confirmation: new.confirmation, createdAt: time, closedAt: nil, count: 0)
     }
   }
 
@@ -71,26 +72,97 @@ extension SQLiteStore {
     guard try select.step() else { throw StoreError.petitionNotFound(id) }
     return try PetitionRow(select)
   }
+
+  /// What writes need of a petition (not the whole row, whose body may be long); remembered for
+  /// the length of a write group.
+  func petitionState(id: String) throws -> PetitionState {
+    if isInsideWriteGroup, let remembered = petitionsInGroup[id] { return remembered }
+    let select = try connection.cachedStatement(
+      "SELECT pk, status = 'open', confirmation = 'email', closed_at, anonymised_at IS NOT NULL FROM petitions WHERE id = ?1")
+    defer { select.reset() }
+    try select.bind(id, at: 1)
+    guard try select.step() else { throw StoreError.petitionNotFound(id) }
+    let state = PetitionState(
+      key: select.int64(at: 0), isOpen: select.bool(at: 1), needsConfirmation: select.bool(at: 2),
+      closedAt: select.optionalInt64(at: 3), isAnonymised: select.bool(at: 4))
+    if isInsideWriteGroup { petitionsInGroup[id] = state }
+    return state
+  }
+
+  /// Changes the petition's counters (confirmed, pending, invalidated) by these amounts and
+  /// records when the count first reaches the goal. Returns the count after.
+  @discardableResult
+  func changeCounters(
+    petitionKey: Int64, confirmed: Int = 0, pending: Int = 0, invalidated: Int = 0, at time: Timestamp
+  ) throws -> Int {
+    let update = try connection.cachedStatement(
+      """
+      UPDATE petitions SET
+        signature_count = signature_count + ?2,
+        pending_count = pending_count + ?3,
+        invalidated_count = invalidated_count + ?4,
+        goal_reached_at = CASE
+          WHEN goal_reached_at IS NULL AND goal IS NOT NULL AND signature_count + ?2 >= goal THEN ?5
+          ELSE goal_reached_at END
+      WHERE pk = ?1
+      RETURNING signature_count
+      """)
+    defer { update.reset() }
+    try update.bind(petitionKey, at: 1)
+    try update.bind(confirmed, at: 2)
+    try update.bind(pending, at: 3)
+    try update.bind(invalidated, at: 4)
+    try update.bind(time.millisecondsSinceEpoch, at: 5)
+    guard try update.step() else { throw StoreError.unavailable("the store lost a petition it was writing to") }
+    let count = update.int(at: 0)
+    try update.execute()
+    return count
+  }
+
+  /// The petition's count of confirmed signatures now.
+  func currentCount(petitionKey: Int64) throws -> Int {
+    let select = try connection.cachedStatement("SELECT signature_count FROM petitions WHERE pk = ?1")
+    defer { select.reset() }
+    try select.bind(petitionKey, at: 1)
+    guard try select.step() else { return 0 }
+    return select.int(at: 0)
+  }
+}
+
+/// What writes need of a petition.
+struct PetitionState {
+  var key: Int64
+  var isOpen: Bool
+  var needsConfirmation: Bool
+  var closedAt: Int64?
+  var isAnonymised: Bool
 }
 
 /// A row of `petitions`: the petition and its integer key.
 struct PetitionRow {
-  static let columns = "pk, id, title, target, body, goal, status, created_at, closed_at, signature_count"
+  static let columns = """
+    pk, id, title, target, body, goal, status, created_at, closed_at, signature_count, confirmation, goal_reached_at,
+    anonymised_at, pending_count, invalidated_count
+    """
 
   var key: Int64
   var petition: Petition
 
   /// Reads the current row of a statement selecting `columns`.
   init(_ statement: Statement) throws {
-    guard let status = PetitionStatus(rawValue: statement.string(at: 6)) else {
+    guard let status = PetitionStatus(rawValue: statement.string(at: 6)),
+      let confirmation = ConfirmationMode(rawValue: statement.string(at: 10))
+    else {
       throw StoreError.unavailable("the store holds a petition with an unknown status")
     }
     key = statement.int64(at: 0)
     petition = Petition(
       id: statement.string(at: 1), title: statement.string(at: 2), target: statement.string(at: 3),
       body: statement.string(at: 4), goal: statement.optionalInt64(at: 5).map { Int($0) }, status: status,
-      createdAt: Timestamp(millisecondsSinceEpoch: statement.int64(at: 7)),
+      confirmation: confirmation, createdAt: Timestamp(millisecondsSinceEpoch: statement.int64(at: 7)),
       closedAt: statement.optionalInt64(at: 8).map { Timestamp(millisecondsSinceEpoch: $0) },
-      count: statement.int(at: 9))
+      goalReachedAt: statement.optionalInt64(at: 11).map { Timestamp(millisecondsSinceEpoch: $0) },
+      anonymisedAt: statement.optionalInt64(at: 12).map { Timestamp(millisecondsSinceEpoch: $0) },
+      count: statement.int(at: 9), pending: statement.int(at: 13), invalidated: statement.int(at: 14))
   }
 }

@@ -3,6 +3,7 @@ import SQLite
 
 extension SQLiteStore {
   public func count(_ query: CountQuery) throws(StoreError) -> CountResult {
+    try applyTalliesInsideGroup()
     if query.grouping == nil && query.window.since == nil && query.window.until == nil {
       // The common case, one statement on the petition's counter: O(1), and one statement is
       // its own snapshot.
@@ -18,19 +19,17 @@ extension SQLiteStore {
     // One snapshot: the total and the groups agree even while other processes sign.
     return try read(consistent: true) {
       let petition = try petitionRow(id: query.petitionID)
-      let window = WindowBounds(query.window)
+      let counter = TallyCounter(connection: connection, petitionKey: petition.key)
       let total: Int
+      let groups: [(key: String, count: Int)]?
       if query.window.since == nil && query.window.until == nil {
         total = petition.petition.count
+        groups = try query.grouping.map { try counter.groups(by: $0) }
       } else {
-        let select = try connection.cachedStatement(
-          "SELECT count(*) FROM signatures WHERE petition = ?1 AND signed_at >= ?2 AND signed_at < ?3")
-        defer { select.reset() }
-        try window.bind(to: select, petitionKey: petition.key)
-        try select.step()
-        total = select.int(at: 0)
+        let window = WindowBounds(query.window)
+        total = try counter.total(window)
+        groups = try query.grouping.map { try counter.groups(by: $0, window) }
       }
-      let groups = try query.grouping.map { try countGroups(by: $0, petitionKey: petition.key, window: window) }
       return CountResult(petitionID: query.petitionID, total: total, goal: petition.petition.goal, groups: groups)
     }
   }
@@ -42,6 +41,7 @@ extension SQLiteStore {
   public func exportRowViews(_ query: ExportQuery, _ body: (any ExportRowView) -> Bool) throws(StoreError) {
     try read {
       let petition = try petitionRow(id: query.petitionID)
+      guard petition.petition.anonymisedAt == nil else { throw StoreError.petitionAnonymised(query.petitionID) }
       guard let bounds = ExportBounds(query) else { return }
       // Prepared afresh rather than cached: it stays open while `body` runs, and `body` may use
       // the store. One statement is one snapshot, and stepping it holds one row at a time.
@@ -58,6 +58,7 @@ extension SQLiteStore {
   public func exportRowCount(_ query: ExportQuery) throws(StoreError) -> Int {
     try read {
       let petition = try petitionRow(id: query.petitionID)
+      guard petition.petition.anonymisedAt == nil else { throw StoreError.petitionAnonymised(query.petitionID) }
       guard let bounds = ExportBounds(query) else { return 0 }
       let select = try connection.cachedStatement(ExportSQL.count(query.audience))
       defer { select.reset() }
@@ -65,38 +66,6 @@ extension SQLiteStore {
       try select.step()
       return select.int(at: 0)
     }
-  }
-
-  private func countGroups(
-    by grouping: CountGrouping, petitionKey: Int64, window: WindowBounds
-  ) throws -> [(key: String, count: Int)] {
-    let key =
-      switch grouping {
-      // Floor division, so that times before 1970 fall on the right day; formatted in Swift.
-      case .day: "(signed_at - (signed_at % 86400000 + 86400000) % 86400000) / 86400000"
-      case .postalCode: "postal_code"
-      case .country: "country"
-      case .source: "coalesce(source, '')"
-      }
-    // ORDER BY with the BINARY collation is byte order of the UTF-8 keys; day numbers sort as
-    // their YYYY-MM-DD keys do.
-    let select = try connection.cachedStatement(
-      """
-      SELECT \(key) AS key, count(*) FROM signatures
-      WHERE petition = ?1 AND signed_at >= ?2 AND signed_at < ?3
-      GROUP BY key ORDER BY key
-      """)
-    defer { select.reset() }
-    try window.bind(to: select, petitionKey: petitionKey)
-    var groups: [(key: String, count: Int)] = []
-    while try select.step() {
-      // Day numbers become the domain's YYYY-MM-DD keys (the rule lives in one place).
-      let key =
-        grouping == .day
-        ? RFC3339.day(Timestamp(millisecondsSinceEpoch: select.int64(at: 0) * 86_400_000)) : select.string(at: 0)
-      groups.append((key: key, count: select.int(at: 1)))
-    }
-    return groups
   }
 }
 
@@ -163,8 +132,10 @@ enum ExportSQL {
   /// Phone and SMS consent only count on a row that has a phone to call or text.
   private static let contactColumns =
     ", s.email, s.phone, s.email_ok, s.phone_ok AND s.phone IS NOT NULL, s.sms_ok AND s.phone IS NOT NULL"
+  /// Confirmed signatures that still have their signer's data (not erased).
   private static let filter = """
     s.petition = ?1 AND s.signed_at >= ?2 AND s.signed_at < ?3 AND (s.signed_at, s.id) >= (?4, ?5)
+    AND s.status = 'confirmed' AND s.email IS NOT NULL
     """
   private static let contactsFrom = "signatures AS s"
   private static let contactsFilter = " AND (s.email_ok OR (s.phone IS NOT NULL AND (s.phone_ok OR s.sms_ok)))"

@@ -1,3 +1,4 @@
+import Crypto
 import Petitions
 import SQLite
 
@@ -6,105 +7,280 @@ extension SQLiteStore {
     -> SignOutcome
   {
     try write {
-      // Checks first: a closed or unknown petition writes nothing. The count is read under the
-      // write lock, so it is exact even with other processes signing.
-      let petition: (key: Int64, isOpen: Bool, count: Int)
-      if isInsideWriteGroup, let remembered = petitionsInGroup[signing.petitionID] {
-        petition = remembered
-      } else {
-        petition = try petitionForSigning(id: signing.petitionID)
-        if isInsideWriteGroup { petitionsInGroup[signing.petitionID] = petition }
-      }
+      // Checks first: a closed or unknown petition writes nothing. Counts are read under the
+      // write lock, so they are exact even with other processes signing.
+      let petition = try petitionState(id: signing.petitionID)
       guard petition.isOpen else { throw StoreError.petitionClosed(signing.petitionID) }
-
-      // The person's consent now (every signature of theirs carries it), with today's opt-ins.
       let personKey = signing.signer.canonicalEmail
-      let current = try consent(personKey: personKey)
-      let consentNow = (current ?? []).union(signing.optIns)
+      let signer = signing.signer
+      let token = petition.needsConfirmation ? newToken() : nil
 
-      let signatureRowID: Int64
-      let count: Int
-      let isDuplicate: Bool
-      if let newRowID = try insertSignature(signing, consent: consentNow, petitionKey: petition.key, at: time) {
-        let increment = try connection.cachedStatement(
-          "UPDATE petitions SET signature_count = signature_count + 1 WHERE pk = ?1")
-        defer { increment.reset() }
-        try increment.bind(petition.key, at: 1)
-        try increment.execute()
-        (signatureRowID, count, isDuplicate) = (newRowID, petition.count + 1, false)
-        if isInsideWriteGroup { petitionsInGroup[signing.petitionID]?.count = count }
-      } else {
-        let existing = try existingSignatureRowID(petitionKey: petition.key, personKey: signing.signer.canonicalEmail)
-        (signatureRowID, count, isDuplicate) = (existing, petition.count, true)
+      // A new signature carries the person's consent now (every signature of theirs does).
+      let new = NewSignatureRow(
+        petitionKey: petition.key, signer: signer, comment: signing.comment, source: signing.source,
+        signedAt: time.millisecondsSinceEpoch, status: token == nil ? .confirmed : .pending, tokenHash: token?.hash,
+        pendingOptIns: token == nil ? 0 : OptInMask(signing.optIns).rawValue,
+        pendingNotice: token == nil ? nil : signing.notice)
+      if let rowID = try insertSignature(new, consent: try cachedConsent(personKey: personKey)) {
+        let id = SignatureID.make(rowID: rowID)
+        if let token {
+          let count = try changeCounters(petitionKey: petition.key, pending: 1, at: time)
+          return SignOutcome(
+            signatureID: id, petitionID: signing.petitionID, isDuplicate: false, status: .pending, count: count,
+            confirmToken: token.token)
+        }
+        tallies.add(
+          petition: petition.key, signedAt: new.signedAt, postalCode: signer.postalCode, country: signer.country,
+          source: signing.source, delta: 1)
+        let count = try changeCounters(petitionKey: petition.key, confirmed: 1, at: time)
+        if !signing.optIns.isEmpty {
+          try recordGrants(
+            signing.optIns, personKey: personKey, phone: signer.phone, petitionKey: petition.key,
+            source: signing.source, notice: signing.notice, via: .sign, at: time)
+        }
+        return SignOutcome(signatureID: id, petitionID: signing.petitionID, isDuplicate: false, count: count)
       }
-      // A duplicate keeps the first signature's data, but an opt-in given now is fresh consent,
-      // for the person: on all of their other signatures too.
-      if let current, consentNow != current {
-        try recordOptIns(signing.optIns, personKey: personKey)
+
+      // A duplicate keeps the first signature's data; an opt-in given now is fresh consent
+      // (on a pending signature: recorded when it is confirmed).
+      let existing = try existingSignature(petitionKey: petition.key, personKey: personKey)
+      let id = SignatureID.make(rowID: existing.rowID)
+      if existing.status == .pending, let token {
+        let update = try connection.cachedStatement(
+          """
+          UPDATE signatures SET token_hash = ?2, pending_opt_ins = pending_opt_ins | ?3,
+            pending_notice = coalesce(?4, pending_notice)
+          WHERE id = ?1
+          """)
+        defer { update.reset() }
+        try update.bind(existing.rowID, at: 1)
+        try update.bind(token.hash, at: 2)
+        try update.bind(OptInMask(signing.optIns).rawValue, at: 3)
+        try update.bind(signing.optIns.isEmpty ? nil : signing.notice, at: 4)
+        try update.execute()
+        return SignOutcome(
+          signatureID: id, petitionID: signing.petitionID, isDuplicate: true, status: .pending,
+          count: try currentCount(petitionKey: petition.key), confirmToken: token.token)
+      }
+      if !signing.optIns.isEmpty {
+        try recordGrants(
+          signing.optIns, personKey: personKey, phone: signer.phone, petitionKey: petition.key,
+          source: signing.source, notice: signing.notice, via: .sign, at: time)
       }
       return SignOutcome(
-        signatureID: SignatureID.make(rowID: signatureRowID), petitionID: signing.petitionID,
-        isDuplicate: isDuplicate, count: count)
+        signatureID: id, petitionID: signing.petitionID, isDuplicate: true, status: existing.status,
+        count: try currentCount(petitionKey: petition.key))
     }
   }
 
-  /// `time` is not stored: writes are applied in lock order, so the current state per channel is
-  /// all that "the newest opt-in or unsubscribe wins" needs.
-  public func unsubscribe(_ unsubscription: Unsubscription, at time: Timestamp) throws(StoreError) {
-    let channels = Set(unsubscription.channels)
-    // Consent lives on the person's signatures: someone who never signed has none to withdraw,
-    // and nothing about them is stored.
-    let setClause = """
-      UPDATE signatures SET
-        email_ok = CASE WHEN ?2 THEN 0 ELSE email_ok END,
-        phone_ok = CASE WHEN ?3 THEN 0 ELSE phone_ok END,
-        sms_ok = CASE WHEN ?4 THEN 0 ELSE sms_ok END
-      """
+  public func confirm(tokenHash: String, at time: Timestamp) throws(StoreError) -> ConfirmOutcome {
     try write {
-      let update: Statement
+      let select = try connection.cachedStatement(
+        """
+        SELECT s.id, s.status, s.petition, p.id, p.status = 'open', p.closed_at, s.signed_at, s.person_key,
+          s.postal_code, s.country, s.source, s.phone, s.pending_opt_ins, s.pending_notice
+        FROM signatures AS s JOIN petitions AS p ON p.pk = s.petition
+        WHERE s.token_hash = ?1
+        """)
+      defer { select.reset() }
+      try select.bind(tokenHash, at: 1)
+      guard try select.step() else { throw StoreError.tokenUnknown }
+      let rowID = select.int64(at: 0)
+      let status = SignatureStatus(rawValue: select.string(at: 1)) ?? .pending
+      let petitionKey = select.int64(at: 2)
+      let petitionID = select.string(at: 3)
+      let outcome = { (status: SignatureStatus, count: Int) in
+        ConfirmOutcome(
+          signatureID: SignatureID.make(rowID: rowID), petitionID: petitionID, status: status, count: count)
+      }
+      // Confirmed already (the same token again), or invalidated meanwhile: answered as it is.
+      guard status == .pending else {
+        select.reset()
+        return outcome(status, try currentCount(petitionKey: petitionKey))
+      }
+      let isOpen = select.bool(at: 4)
+      let closedAt = select.optionalInt64(at: 5)
+      let signedAt = select.int64(at: 6)
+      if !isOpen, let closedAt,
+        signedAt >= closedAt || time.millisecondsSinceEpoch - closedAt > confirmationGraceMilliseconds
+      {
+        throw StoreError.petitionClosed(petitionID)
+      }
+      let personKey = select.optionalString(at: 7)
+      let postalCode = select.string(at: 8)
+      let country = select.string(at: 9)
+      let source = select.optionalString(at: 10)
+      let phone = select.optionalString(at: 11)
+      let optIns = OptInMask(rawValue: select.int64(at: 12)).channels
+      let notice = select.optionalString(at: 13)
+      select.reset()
+
+      let update = try connection.cachedStatement(
+        "UPDATE signatures SET status = 'confirmed', pending_opt_ins = 0, pending_notice = NULL WHERE id = ?1")
+      defer { update.reset() }
+      try update.bind(rowID, at: 1)
+      try update.execute()
+      tallies.add(
+        petition: petitionKey, signedAt: signedAt, postalCode: postalCode, country: country, source: source, delta: 1)
+      let count = try changeCounters(petitionKey: petitionKey, confirmed: 1, pending: -1, at: time)
+      if let personKey, !optIns.isEmpty {
+        try recordGrants(
+          optIns, personKey: personKey, phone: phone, petitionKey: petitionKey, source: source, notice: notice,
+          via: .confirm, at: time)
+      }
+      return outcome(.confirmed, count)
+    }
+  }
+
+  public func importSignature(_ row: ImportedSigning, at time: Timestamp) throws(StoreError) -> ImportRowOutcome {
+    try write {
+      let petition = try petitionState(id: row.petitionID)
+      guard petition.isOpen else { throw StoreError.petitionClosed(row.petitionID) }
+      let signer = row.signer
+      let personKey = signer.canonicalEmail
+      let new = NewSignatureRow(
+        petitionKey: petition.key, signer: signer, comment: row.comment, source: row.source,
+        signedAt: row.signedAt.millisecondsSinceEpoch, status: .confirmed, tokenHash: nil, pendingOptIns: 0,
+        pendingNotice: nil)
+      let outcome: ImportRowOutcome
+      if try insertSignature(new, consent: try cachedConsent(personKey: personKey)) != nil {
+        tallies.add(
+          petition: petition.key, signedAt: new.signedAt, postalCode: signer.postalCode, country: signer.country,
+          source: row.source, delta: 1)
+        try changeCounters(petitionKey: petition.key, confirmed: 1, at: time)
+        outcome = .imported
+      } else {
+        outcome = .duplicate
+      }
+      // Consent only from explicit columns, at the row's time; never a grant on a suppressed
+      // channel; an event already recorded (the same import run again) is not recorded twice.
+      var recorded = false
+      for channel in Channel.allCases {
+        guard let granted = row.optIns[channel] else { continue }
+        if granted, try isSuppressed(channel, personKey: personKey, phone: signer.phone) { continue }
+        let event = ConsentEvent(
+          channel: channel, granted: granted, at: row.signedAt, petitionID: nil, source: row.source, via: .import,
+          number: channel == .email ? nil : signer.phone, notice: nil)
+        if try hasEvent(event, personKey: personKey, petitionKey: petition.key) { continue }
+        try insertEvent(event, personKey: personKey, petitionKey: petition.key)
+        recorded = true
+      }
+      if recorded { try recomputeConsent(personKey: personKey) }
+      return outcome
+    }
+  }
+
+  /// Records an unsubscribe event per matching person and channel, and suppresses the canonical
+  /// email or phone (and each matching person's canonical email) on those channels, whether or
+  /// not the store knows anyone.
+  public func unsubscribe(_ unsubscription: Unsubscription, at time: Timestamp) throws(StoreError) {
+    try write {
+      let channels = Channel.allCases.filter(unsubscription.channels.contains)
+      let people = try persons(unsubscription.subject)
+      let number: String?
       switch unsubscription.subject {
       case .canonicalEmail(let personKey):
-        update = try connection.cachedStatement(setClause + " WHERE person_key = ?1")
-        try update.bind(personKey, at: 1)
+        number = nil
+        for channel in channels { try suppress(suppressionHash(email: personKey), channel) }
       case .phone(let phone):
-        update = try connection.cachedStatement(
-          setClause + " WHERE person_key IN (SELECT person_key FROM signatures WHERE phone = ?1)")
-        try update.bind(phone, at: 1)
+        number = phone
+        for channel in channels { try suppress(suppressionHash(phone: phone), channel) }
       }
-      defer { update.reset() }
-      try update.bind(channels.contains(.email), at: 2)
-      try update.bind(channels.contains(.phone), at: 3)
-      try update.bind(channels.contains(.sms), at: 4)
-      try update.execute()
+      for personKey in people {
+        for channel in channels {
+          if case .phone = unsubscription.subject { try suppress(suppressionHash(email: personKey), channel) }
+          try insertEvent(
+            ConsentEvent(
+              channel: channel, granted: false, at: time, petitionID: nil, source: nil, via: .unsubscribe,
+              number: channel == .email ? nil : number, notice: nil),
+            personKey: personKey, petitionKey: nil)
+        }
+        try recomputeConsent(personKey: personKey)
+      }
     }
   }
 
-  /// What a sign needs of its petition; not the whole row, whose body may be long.
-  private func petitionForSigning(id: String) throws -> (key: Int64, isOpen: Bool, count: Int) {
-    let select = try connection.cachedStatement(
-      "SELECT pk, status = 'open', signature_count FROM petitions WHERE id = ?1")
-    defer { select.reset() }
-    try select.bind(id, at: 1)
-    guard try select.step() else { throw StoreError.petitionNotFound(id) }
-    return (select.int64(at: 0), select.bool(at: 1), select.int(at: 2))
+  public func consentHistory(_ subject: PersonSubject) throws(StoreError) -> [ConsentEvent] {
+    try read(consistent: true) {
+      let columns = "e.channel, e.granted, e.at, p.id, e.source, e.via, e.number, e.notice"
+      let select: Statement
+      switch subject {
+      case .canonicalEmail(let personKey):
+        select = try connection.cachedStatement(
+          """
+          SELECT \(columns) FROM consent_events AS e LEFT JOIN petitions AS p ON p.pk = e.petition
+          WHERE e.person_key = ?1 ORDER BY e.at, e.id
+          """)
+        try select.bind(personKey, at: 1)
+      case .phone(let phone):
+        select = try connection.cachedStatement(
+          """
+          SELECT \(columns) FROM consent_events AS e LEFT JOIN petitions AS p ON p.pk = e.petition
+          WHERE e.channel IN ('phone', 'sms') AND e.person_key IN (\(Self.personsWithPhone))
+          ORDER BY e.at, e.id
+          """)
+        try select.bind(phone, at: 1)
+      }
+      defer { select.reset() }
+      var events: [ConsentEvent] = []
+      while try select.step() {
+        events.append(
+          ConsentEvent(
+            channel: Channel(rawValue: select.string(at: 0)) ?? .email, granted: select.bool(at: 1),
+            at: Timestamp(millisecondsSinceEpoch: select.int64(at: 2)), petitionID: select.optionalString(at: 3),
+            source: select.optionalString(at: 4), via: ConsentVia(rawValue: select.string(at: 5)) ?? .sign,
+            number: select.optionalString(at: 6), notice: select.optionalString(at: 7)))
+      }
+      return events
+    }
+  }
+
+  // MARK: Signature rows
+
+  /// Persons (canonical emails) with a phone: on a signature of theirs, or on a consent event.
+  static let personsWithPhone = """
+    SELECT person_key FROM signatures WHERE phone = ?1 AND person_key IS NOT NULL
+    UNION SELECT person_key FROM consent_events WHERE number = ?1
+    """
+
+  /// The persons the store knows that a subject names: the canonical email, or everyone with
+  /// the phone. (Nothing is stored about someone the store does not know.)
+  func persons(_ subject: PersonSubject) throws -> [String] {
+    switch subject {
+    case .canonicalEmail(let personKey):
+      let select = try connection.cachedStatement(
+        """
+        SELECT EXISTS (SELECT 1 FROM signatures WHERE person_key = ?1)
+          OR EXISTS (SELECT 1 FROM consent_events WHERE person_key = ?1)
+        """)
+      defer { select.reset() }
+      try select.bind(personKey, at: 1)
+      try select.step()
+      return select.bool(at: 0) ? [personKey] : []
+    case .phone(let phone):
+      let select = try connection.cachedStatement(Self.personsWithPhone + " ORDER BY 1")
+      defer { select.reset() }
+      try select.bind(phone, at: 1)
+      var people: [String] = []
+      while try select.step() { people.append(select.string(at: 0)) }
+      return people
+    }
   }
 
   /// Inserts the signature unless the person already signed this petition. Returns the new
   /// row id, or nil for a duplicate.
-  private func insertSignature(
-    _ signing: Signing, consent: Set<Channel>, petitionKey: Int64, at time: Timestamp
-  ) throws -> Int64? {
+  private func insertSignature(_ new: NewSignatureRow, consent: Set<Channel>) throws -> Int64? {
     let insert = try connection.cachedStatement(
       """
       INSERT INTO signatures (
         petition, person_key, email, first_name, last_name, postal_code, country, phone, comment, source, signed_at,
-        email_ok, phone_ok, sms_ok)
-      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+        email_ok, phone_ok, sms_ok, status, token_hash, pending_opt_ins, pending_notice)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
       ON CONFLICT (person_key, petition) DO NOTHING
       """)
     defer { insert.reset() }
-    let signer = signing.signer
-    try insert.bind(petitionKey, at: 1)
+    let signer = new.signer
+    try insert.bind(new.petitionKey, at: 1)
     try insert.bind(signer.canonicalEmail, at: 2)
     try insert.bind(signer.email, at: 3)
     try insert.bind(signer.firstName, at: 4)
@@ -112,36 +288,44 @@ extension SQLiteStore {
     try insert.bind(signer.postalCode, at: 6)
     try insert.bind(signer.country, at: 7)
     try insert.bind(signer.phone, at: 8)
-    try insert.bind(signing.comment, at: 9)
-    try insert.bind(signing.source, at: 10)
-    try insert.bind(time.millisecondsSinceEpoch, at: 11)
+    try insert.bind(new.comment, at: 9)
+    try insert.bind(new.source, at: 10)
+    try insert.bind(new.signedAt, at: 11)
     try insert.bind(consent.contains(.email), at: 12)
     try insert.bind(consent.contains(.phone), at: 13)
     try insert.bind(consent.contains(.sms), at: 14)
+    try insert.bind(new.status.rawValue, at: 15)
+    try insert.bind(new.tokenHash, at: 16)
+    try insert.bind(new.pendingOptIns, at: 17)
+    try insert.bind(new.pendingNotice, at: 18)
     try insert.execute()
     return connection.changes == 1 ? connection.lastInsertedRowID : nil
   }
 
-  private func existingSignatureRowID(petitionKey: Int64, personKey: String) throws -> Int64 {
+  private func existingSignature(petitionKey: Int64, personKey: String) throws -> (
+    rowID: Int64, status: SignatureStatus
+  ) {
     let select = try connection.cachedStatement(
-      "SELECT id FROM signatures WHERE person_key = ?2 AND petition = ?1")
+      "SELECT id, status FROM signatures WHERE person_key = ?2 AND petition = ?1")
     defer { select.reset() }
     try select.bind(petitionKey, at: 1)
     try select.bind(personKey, at: 2)
-    guard try select.step() else {
+    guard try select.step(), let status = SignatureStatus(rawValue: select.string(at: 1)) else {
       throw StoreError.unavailable("the store lost track of a signature it reported as existing")
     }
-    return select.int64(at: 0)
+    return (select.int64(at: 0), status)
   }
 
-  /// The person's consent now, from any of their signatures (all carry the same); nil when the
-  /// person has not signed anything yet.
-  private func consent(personKey: String) throws -> Set<Channel>? {
+  // MARK: Consent
+
+  /// The person's consent now, as cached on any of their signatures (all carry the same);
+  /// empty when they have none.
+  private func cachedConsent(personKey: String) throws -> Set<Channel> {
     let select = try connection.cachedStatement(
       "SELECT email_ok, phone_ok, sms_ok FROM signatures WHERE person_key = ?1 LIMIT 1")
     defer { select.reset() }
     try select.bind(personKey, at: 1)
-    guard try select.step() else { return nil }
+    guard try select.step() else { return [] }
     var channels: Set<Channel> = []
     if select.bool(at: 0) { channels.insert(.email) }
     if select.bool(at: 1) { channels.insert(.phone) }
@@ -149,20 +333,177 @@ extension SQLiteStore {
     return channels
   }
 
-  /// Subscribes the person to `channels` on all of their signatures; other channels keep their
-  /// state.
-  private func recordOptIns(_ channels: Set<Channel>, personKey: String) throws {
+  /// Records a granting event per channel (an explicit opt-in) and lifts the channel's
+  /// suppression of the person's email and phone.
+  private func recordGrants(
+    _ channels: Set<Channel>, personKey: String, phone: String?, petitionKey: Int64, source: String?,
+    notice: String?, via: ConsentVia, at time: Timestamp
+  ) throws {
+    for channel in Channel.allCases where channels.contains(channel) {
+      try insertEvent(
+        ConsentEvent(
+          channel: channel, granted: true, at: time, petitionID: nil, source: source, via: via,
+          number: channel == .email ? nil : phone, notice: notice),
+        personKey: personKey, petitionKey: petitionKey)
+      try liftSuppression(channel, personKey: personKey, phone: phone)
+    }
+    try recomputeConsent(personKey: personKey)
+  }
+
+  /// Inserts an event (its `petitionID` is ignored: `petitionKey` is stored).
+  private func insertEvent(_ event: ConsentEvent, personKey: String, petitionKey: Int64?) throws {
+    let insert = try connection.cachedStatement(
+      """
+      INSERT INTO consent_events (person_key, channel, granted, at, petition, source, via, number, notice)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+      """)
+    defer { insert.reset() }
+    try insert.bind(personKey, at: 1)
+    try insert.bind(event.channel.rawValue, at: 2)
+    try insert.bind(event.granted, at: 3)
+    try insert.bind(event.at.millisecondsSinceEpoch, at: 4)
+    try insert.bind(petitionKey, at: 5)
+    try insert.bind(event.source, at: 6)
+    try insert.bind(event.via.rawValue, at: 7)
+    try insert.bind(event.number, at: 8)
+    try insert.bind(event.notice, at: 9)
+    try insert.execute()
+  }
+
+  private func hasEvent(_ event: ConsentEvent, personKey: String, petitionKey: Int64?) throws -> Bool {
+    let select = try connection.cachedStatement(
+      """
+      SELECT 1 FROM consent_events
+      WHERE person_key = ?1 AND channel = ?2 AND at = ?4 AND granted = ?3 AND petition IS ?5 AND source IS ?6
+        AND via = ?7 AND number IS ?8 AND notice IS ?9
+      LIMIT 1
+      """)
+    defer { select.reset() }
+    try select.bind(personKey, at: 1)
+    try select.bind(event.channel.rawValue, at: 2)
+    try select.bind(event.granted, at: 3)
+    try select.bind(event.at.millisecondsSinceEpoch, at: 4)
+    try select.bind(petitionKey, at: 5)
+    try select.bind(event.source, at: 6)
+    try select.bind(event.via.rawValue, at: 7)
+    try select.bind(event.number, at: 8)
+    try select.bind(event.notice, at: 9)
+    return try select.step()
+  }
+
+  /// Sets the consent cached on the person's signatures to their newest remaining event per
+  /// channel (by time; among equal times the one recorded last).
+  func recomputeConsent(personKey: String) throws {
+    let newest = "SELECT granted FROM consent_events WHERE person_key = ?1 AND channel = "
+    let order = " ORDER BY at DESC, id DESC LIMIT 1"
+    let select = try connection.cachedStatement(
+      """
+      SELECT coalesce((\(newest)'email'\(order)), 0), coalesce((\(newest)'phone'\(order)), 0),
+        coalesce((\(newest)'sms'\(order)), 0)
+      """)
+    defer { select.reset() }
+    try select.bind(personKey, at: 1)
+    try select.step()
+    let (email, phone, sms) = (select.int64(at: 0), select.int64(at: 1), select.int64(at: 2))
+    select.reset()
     let update = try connection.cachedStatement(
       """
-      UPDATE signatures SET
-        email_ok = max(email_ok, ?2), phone_ok = max(phone_ok, ?3), sms_ok = max(sms_ok, ?4)
-      WHERE person_key = ?1
+      UPDATE signatures SET email_ok = ?2, phone_ok = ?3, sms_ok = ?4
+      WHERE person_key = ?1 AND (email_ok != ?2 OR phone_ok != ?3 OR sms_ok != ?4)
       """)
     defer { update.reset() }
     try update.bind(personKey, at: 1)
-    try update.bind(channels.contains(.email), at: 2)
-    try update.bind(channels.contains(.phone), at: 3)
-    try update.bind(channels.contains(.sms), at: 4)
+    try update.bind(email, at: 2)
+    try update.bind(phone, at: 3)
+    try update.bind(sms, at: 4)
     try update.execute()
+  }
+
+  // MARK: Suppression
+
+  private var suppressionKey: [UInt8] {
+    get throws {
+      if let suppressionKeyCache { return suppressionKeyCache }
+      let select = try connection.cachedStatement("SELECT value FROM meta WHERE name = 'suppression_key'")
+      defer { select.reset() }
+      guard try select.step() else { throw StoreError.unavailable("the store has no suppression key") }
+      let key = select.blob(at: 0)
+      suppressionKeyCache = key
+      return key
+    }
+  }
+
+  func suppressionHash(email canonicalEmail: String) throws -> [UInt8] {
+    Secrets.hmacSHA256(key: try suppressionKey, message: Array(("email:" + canonicalEmail).utf8))
+  }
+
+  func suppressionHash(phone: String) throws -> [UInt8] {
+    Secrets.hmacSHA256(key: try suppressionKey, message: Array(("phone:" + phone).utf8))
+  }
+
+  func suppress(_ hash: [UInt8], _ channel: Channel) throws {
+    let insert = try connection.cachedStatement(
+      "INSERT INTO suppressions (hash, channel) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
+    defer { insert.reset() }
+    try insert.bind(blob: hash, at: 1)
+    try insert.bind(channel.rawValue, at: 2)
+    try insert.execute()
+  }
+
+  private func liftSuppression(_ channel: Channel, personKey: String, phone: String?) throws {
+    let delete = try connection.cachedStatement("DELETE FROM suppressions WHERE channel = ?2 AND hash IN (?1, ?3)")
+    defer { delete.reset() }
+    try delete.bind(blob: try suppressionHash(email: personKey), at: 1)
+    try delete.bind(channel.rawValue, at: 2)
+    if let phone { try delete.bind(blob: try suppressionHash(phone: phone), at: 3) }
+    try delete.execute()
+  }
+
+  private func isSuppressed(_ channel: Channel, personKey: String, phone: String?) throws -> Bool {
+    let select = try connection.cachedStatement(
+      "SELECT 1 FROM suppressions WHERE channel = ?2 AND hash IN (?1, ?3) LIMIT 1")
+    defer { select.reset() }
+    try select.bind(blob: try suppressionHash(email: personKey), at: 1)
+    try select.bind(channel.rawValue, at: 2)
+    if let phone { try select.bind(blob: try suppressionHash(phone: phone), at: 3) }
+    return try select.step()
+  }
+}
+
+/// A signature about to be inserted.
+struct NewSignatureRow {
+  var petitionKey: Int64
+  var signer: Signer
+  var comment: String?
+  var source: String?
+  var signedAt: Int64
+  var status: SignatureStatus
+  var tokenHash: String?
+  var pendingOptIns: Int64
+  var pendingNotice: String?
+}
+
+/// Channels as bits, for the opt-ins a pending signature will record when confirmed.
+struct OptInMask: OptionSet {
+  var rawValue: Int64
+  static let email = OptInMask(rawValue: 1)
+  static let phone = OptInMask(rawValue: 2)
+  static let sms = OptInMask(rawValue: 4)
+
+  init(rawValue: Int64) { self.rawValue = rawValue }
+
+  init(_ channels: Set<Channel>) {
+    rawValue = 0
+    if channels.contains(.email) { insert(.email) }
+    if channels.contains(.phone) { insert(.phone) }
+    if channels.contains(.sms) { insert(.sms) }
+  }
+
+  var channels: Set<Channel> {
+    var channels: Set<Channel> = []
+    if contains(.email) { channels.insert(.email) }
+    if contains(.phone) { channels.insert(.phone) }
+    if contains(.sms) { channels.insert(.sms) }
+    return channels
   }
 }

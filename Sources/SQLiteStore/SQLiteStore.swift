@@ -9,8 +9,9 @@ import SQLite
 ///   transaction, which takes the database's single write lock before reading anything, so
 ///   counts and duplicate checks read inside it are exact; a lock held elsewhere is waited for
 ///   up to the busy timeout, then the operation fails with `unavailable`.
-/// - Private: the database file, and so SQLite's `-wal` and `-shm` files, are created with
-///   mode 0600. An existing file keeps the mode its owner gave it.
+/// - Private: the database file and SQLite's `-wal` and `-shm` files are created with mode
+///   0600. An existing database file keeps the mode its owner gave it; its companions are 0600
+///   whatever that mode.
 ///
 /// Like every `PetitionStore`, it is used from one thread at a time.
 public final class SQLiteStore: PetitionStore {
@@ -22,8 +23,16 @@ public final class SQLiteStore: PetitionStore {
   var groupFailure: StoreError?
   /// What signs need of each petition, remembered for the length of one write group: the group
   /// holds the write lock, so no other process can change a petition meanwhile, and this store
-  /// keeps the entries right itself (the count on each new signature; close and create drop them).
-  var petitionsInGroup: [String: (key: Int64, isOpen: Bool, count: Int)] = [:]
+  /// drops an entry itself when it changes the petition (create, close, anonymise).
+  var petitionsInGroup: [String: PetitionState] = [:]
+  /// Changes to the count aggregates not yet written: applied once per distinct key just before
+  /// the transaction commits (a write group of many signs makes a few upserts, not several per
+  /// sign), dropped with a transaction that rolls back.
+  var tallies = Tallies()
+  /// The file store's identity, checked before each commit; nil for `:memory:`.
+  let fileIdentity: StoreFileIdentity?
+  /// The key of the suppression list's HMAC, read once.
+  var suppressionKeyCache: [UInt8]?
 
   /// Opens the store at `path`, creating it (mode 0600) and bringing its schema up to date.
   /// `":memory:"` is a private throw-away store.
@@ -42,9 +51,14 @@ public final class SQLiteStore: PetitionStore {
       // A file system without shared memory support keeps the rollback journal, which is as
       // durable and as safe between processes, only slower; so the answer is not checked.
       _ = try connection.textValue("PRAGMA journal_mode = WAL")
-      try connection.execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON")
+      // secure_delete: erased and deleted data is overwritten with zeros in the file, not just
+      // unlinked from the b-tree, so an erased person leaves no trace once the WAL is
+      // checkpointed.
+      try connection.execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON")
       try Schema.migrator.migrate(connection)
       self.connection = connection
+      if path != ":memory:" { StoreFile.makeCompanionsPrivate(ofPath: path) }
+      fileIdentity = path == ":memory:" ? nil : StoreFileIdentity(path: path)
     } catch {
       throw .unavailable("cannot open the store \(path): \(Self.describe(error, busyTimeoutMilliseconds))")
     }
@@ -66,19 +80,24 @@ public final class SQLiteStore: PetitionStore {
     isInsideWriteGroup = true
     groupFailure = nil
     petitionsInGroup.removeAll(keepingCapacity: true)
+    tallies.removeAll()
     body()
     isInsideWriteGroup = false
     petitionsInGroup.removeAll(keepingCapacity: true)
     if let failure = groupFailure {
       groupFailure = nil
+      tallies.removeAll()
       connection.rollbackIfInsideTransaction()
       throw failure
     }
-    do throws(SQLiteError) {
+    do {
+      try tallies.apply(to: connection)
+      try fileIdentity?.check()
       try connection.commit()
     } catch {
+      tallies.removeAll()
       connection.rollbackIfInsideTransaction()
-      throw unavailable(error)
+      throw storeError(error)
     }
   }
 
@@ -114,11 +133,27 @@ public final class SQLiteStore: PetitionStore {
     }
     do {
       let value = try operation()
+      try tallies.apply(to: connection)
+      try fileIdentity?.check()
       try connection.commit()
       return value
     } catch {
+      tallies.removeAll()
       connection.rollbackIfInsideTransaction()
       throw storeError(error)
+    }
+  }
+
+  /// Writes the pending aggregate changes now, inside the running write group (for a read of
+  /// the aggregates in the middle of a group).
+  func applyTalliesInsideGroup() throws(StoreError) {
+    guard isInsideWriteGroup, !tallies.isEmpty else { return }
+    do throws(SQLiteError) {
+      try tallies.apply(to: connection)
+    } catch {
+      let failure = unavailable(error)
+      groupFailure = failure
+      throw failure
     }
   }
 

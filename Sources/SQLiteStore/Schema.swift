@@ -16,6 +16,25 @@ import SQLite
 ///   the signature makes a contacts export one index walk, with no lookup per row (measured: a
 ///   join to a separate people table doubled the export's query time). An unsubscribe for
 ///   someone the store does not know stores nothing about them.
+///
+/// Version 2 (contract v2, issue 9) adds:
+/// - `signatures.status` (`confirmed`, `pending`, `invalidated`); `person_key`, `email` and the
+///   names nullable, NULL once erased, so an erased signature no longer blocks its person
+///   (UNIQUE allows many NULLs); `token_hash`, the SHA-256 of the pending signature's token (the
+///   token itself is never stored); `pending_opt_ins` and `pending_notice`, the opt-ins a
+///   pending signature will record when confirmed. The table is rebuilt (SQLite cannot drop a
+///   NOT NULL) with AUTOINCREMENT, since anonymisation deletes pending signatures and a row id,
+///   hence a signature id, must never be given out twice.
+/// - Counters on the petition (`signature_count` confirmed, `pending_count`,
+///   `invalidated_count`), `confirmation`, `goal_reached_at`, `anonymised_at`.
+/// - Maintained aggregates of confirmed signatures, kept exact in every write transaction (see
+///   `Tallies`): `tallies` per (petition, dimension, key) and `hourly_tallies` per (petition,
+///   dimension, hour, key), so a count or a grouping reads aggregates, never the petition's rows.
+/// - `consent_events`, the history of consent; the cached consent on the signatures stays (it
+///   is the newest remaining event per person and channel, recomputed when events go).
+/// - `suppressions`: keyed hashes (HMAC-SHA-256 under `meta.suppression_key`) of canonical
+///   emails and phones, per channel.
+/// - `invalidations` and `invalidated_signatures` (each signature with its prior status).
 enum Schema {
   static let migrator: Migrator = {
     var migrator = Migrator()
@@ -57,6 +76,7 @@ enum Schema {
         CREATE INDEX signatures_by_time ON signatures (petition, signed_at);
         CREATE INDEX signatures_by_phone ON signatures (phone) WHERE phone IS NOT NULL;
         """)
+    migrator.registerMigration("v2-trust", Version2.migrate)
     return migrator
   }()
 }

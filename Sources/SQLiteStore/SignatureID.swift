@@ -48,3 +48,18 @@ enum SignatureID {
     return low
   }
 }
+
+extension SignatureID {
+  /// The row id of a signature id this store made, nil for anything else.
+  static func rowID(_ id: String) -> Int64? {
+    guard id.utf8.count == prefix.utf8.count + width, id.hasPrefix(prefix) else { return nil }
+    let digits = id.dropFirst(prefix.count)
+    guard digits.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 122) }) else { return nil }
+    return Int64(digits, radix: 36)
+  }
+
+  /// The row ids of these signature ids as a JSON array (for `json_each`); unknown ids left out.
+  static func jsonArray(_ ids: [String]) -> String {
+    "[" + ids.compactMap(rowID).map(String.init).joined(separator: ",") + "]"
+  }
+}
