@@ -380,3 +380,123 @@ private func expectRetryable(_ responses: [[String: Any]], _ context: String) {
     #expect(faulty.strayFiles == ["other.csv"])
   }
 }
+
+/// The store's files changed behind the server's back (issue 11 a): the database file or its
+/// write-ahead log removed, replaced or truncated while serving. SQLite keeps writing to the
+/// files it has open, so writes would be acknowledged and then lost; the server must answer
+/// -32000 with a clear line on stderr instead, and serve again when the file is put back.
+@Suite(.serialized) struct StoreFileChangedWhileServing {
+  let directory = TemporaryDirectory()
+  var store: String { directory.file("store.sqlite3") }
+
+  private func started() throws -> (ServerProcess, [String]) {
+    let server = try ServerProcess.start(store: store)
+    try #require(server.createPetition("m") != nil)
+    var acknowledged: [String] = []
+    for index in 0..<3 {
+      let id = try #require(RPC.result(server.sign("m", makeSigner(email: "kept\(index)@example.org")))?["signatureId"])
+      acknowledged.append(try #require(id as? String))
+    }
+    return (server, acknowledged)
+  }
+
+  private func mentionsTheChange(_ text: String) -> Bool {
+    let lowered = text.lowercased()
+    return ["removed", "replaced", "truncated", "unlinked", "deleted"].contains { lowered.contains($0) }
+  }
+
+  /// The database file removed (a copy of its inode kept under another name, as an operator
+  /// who moved it away would): writes get -32000 and stderr says why; put back, the same
+  /// process serves again and nothing acknowledged is lost across kill -9.
+  @Test func databaseFileRemoved() throws {
+    var (server, acknowledged) = try started()
+    let moved = directory.file("moved.sqlite3")
+    #expect(link(store, moved) == 0 && unlink(store) == 0)
+    let refused = server.sign("m", makeSigner(email: "lost@example.org"))
+    #expect(RPC.errorCode(refused) == -32000, "\(refused ?? [:])")
+    #expect(RPC.errorCode(server.call("petition.create", ["id": "n", "title": "T", "target": "X"])) == -32000)
+    #expect(mentionsTheChange(server.standardError), "stderr: \(server.standardError)")
+    #expect(!server.standardError.contains("lost@example.org"))
+
+    #expect(link(moved, store) == 0 && unlink(moved) == 0)
+    let again = RPC.result(server.sign("m", makeSigner(email: "lost@example.org")))
+    #expect(again?["duplicate"] as? Bool == false, "not served again once the file is back")
+    if let id = again?["signatureId"] as? String { acknowledged.append(id) }
+    server.killHard()
+    server = try ServerProcess.start(store: store)
+    let stored = Set(
+      (server.exportRecords("m", audience: "delivery") ?? []).compactMap { $0["signatureId"] as? String })
+    #expect(stored == Set(acknowledged))
+    #expect(try shell(#"sqlite3 "$0" 'PRAGMA integrity_check'"#, [store]).stdout == "ok\n")
+  }
+
+  /// Another file moved over the database's name: writes get -32000 (they would go to the
+  /// old, now nameless file).
+  @Test func databaseFileReplaced() throws {
+    let (server, _) = try started()
+    let other = directory.file("other.sqlite3")
+    #expect(FileManager.default.createFile(atPath: other, contents: Data()))
+    #expect(rename(other, store) == 0)
+    #expect(RPC.errorCode(server.sign("m", makeSigner(email: "lost@example.org"))) == -32000)
+    #expect(mentionsTheChange(server.standardError), "stderr: \(server.standardError)")
+  }
+
+  /// The database file truncated to nothing: writes get -32000.
+  @Test func databaseFileTruncated() throws {
+    let (server, _) = try started()
+    #expect(truncate(store, 0) == 0)
+    #expect(RPC.errorCode(server.sign("m", makeSigner(email: "lost@example.org"))) == -32000)
+    #expect(mentionsTheChange(server.standardError), "stderr: \(server.standardError)")
+  }
+
+  /// The write-ahead log removed: commits would go to a log that no restart reads. Writes
+  /// get -32000; with the log put back the same process serves again, and nothing
+  /// acknowledged is lost across kill -9.
+  @Test func writeAheadLogRemoved() throws {
+    var (server, acknowledged) = try started()
+    let wal = store + "-wal"
+    let moved = directory.file("moved-wal")
+    try #require(FileManager.default.fileExists(atPath: wal))
+    #expect(link(wal, moved) == 0 && unlink(wal) == 0)
+    #expect(RPC.errorCode(server.sign("m", makeSigner(email: "lost@example.org"))) == -32000)
+    #expect(mentionsTheChange(server.standardError), "stderr: \(server.standardError)")
+
+    #expect(link(moved, wal) == 0 && unlink(moved) == 0)
+    let again = RPC.result(server.sign("m", makeSigner(email: "lost@example.org")))
+    #expect(again?["duplicate"] as? Bool == false, "not served again once the log is back")
+    if let id = again?["signatureId"] as? String { acknowledged.append(id) }
+    server.killHard()
+    server = try ServerProcess.start(store: store)
+    let stored = Set(
+      (server.exportRecords("m", audience: "delivery") ?? []).compactMap { $0["signatureId"] as? String })
+    #expect(stored == Set(acknowledged))
+  }
+}
+
+/// The store's `-wal` and `-shm` files are private whatever the main file's mode (issue 11 c).
+@Suite struct CompanionFileModes {
+  let directory = TemporaryDirectory()
+
+  /// A store file made beforehand with mode 0644 gets `-wal` and `-shm` with mode 0600, and a
+  /// warning on stderr that the main file is readable by others.
+  @Test func logAndSharedMemoryArePrivate() throws {
+    let store = directory.file("open.sqlite3")
+    #expect(FileManager.default.createFile(atPath: store, contents: Data()))
+    #expect(chmod(store, 0o644) == 0)
+    let server = try ServerProcess.start(store: store)
+    try #require(server.createPetition("w") != nil)
+    #expect(permissionBits(ofFile: store + "-wal") == 0o600)
+    #expect(permissionBits(ofFile: store + "-shm") == 0o600)
+    #expect(permissionBits(ofFile: store) == 0o644, "the owner's choice for the main file is kept")
+    #expect(server.standardError.contains("readable by other"), "stderr: \(server.standardError)")
+  }
+
+  /// A private store gets no warning.
+  @Test func privateStoreGetsNoWarning() throws {
+    let store = directory.file("private.sqlite3")
+    let server = try ServerProcess.start(store: store)
+    try #require(server.createPetition("w") != nil)
+    #expect(permissionBits(ofFile: store + "-wal") == 0o600)
+    #expect(!server.standardError.contains("readable by other"))
+  }
+}
