@@ -11,6 +11,9 @@ seconds=${FUZZ_SECONDS:-0}
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(frames requests params rfc3339)
 status=0
+# A failed precondition is reported by libFuzzer; Swift's own backtracer would then read
+# memory that AddressSanitizer flags, burying the real report.
+export SWIFT_BACKTRACE=enable=no
 mkdir -p .build-fuzz/crashes .build-fuzz/logs
 for target in "${targets[@]}"; do
   mkdir -p ".build-fuzz/corpus/$target"
