@@ -8,7 +8,7 @@
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 
-.PHONY: demo test test-postgres bench lint schema build release
+.PHONY: demo test test-postgres bench lint schema build release fuzz test-sanitizers soak
 
 build:
 	scripts/bootstrap.sh
@@ -48,3 +48,33 @@ lint:
 # Re-embeds schema/openrpc.json into the binary after an edit.
 schema:
 	scripts/embed-schema.sh
+
+# libFuzzer targets (frame decoding, request validation, params of every method, RFC 3339),
+# built with coverage and AddressSanitizer into .build-fuzz, run on Fuzz/corpus seeds for
+# FUZZ_RUNS executions each (default 10 million) or FUZZ_SECONDS each. Not part of `make test`.
+fuzz:
+	scripts/bootstrap.sh
+	Fuzz/build.sh
+	Fuzz/run.sh
+
+# The whole test suite under ThreadSanitizer, then under AddressSanitizer, each in its own
+# scratch path (the end-to-end tests spawn the sanitized binary built beside them). Every
+# process writes its reports to .build-tsan/reports or .build-asan/reports (a server's stderr
+# is a temporary file the tests delete); any report fails the target.
+test-sanitizers:
+	scripts/bootstrap.sh
+	swift build --build-tests --sanitize=thread --build-path .build-tsan
+	rm -rf .build-tsan/reports && mkdir -p .build-tsan/reports
+	TSAN_OPTIONS="second_deadlock_stack=1 log_path=$(CURDIR)/.build-tsan/reports/tsan" \
+	  swift test --skip-build --sanitize=thread --build-path .build-tsan
+	@if ls .build-tsan/reports/* >/dev/null 2>&1; then echo "ThreadSanitizer reports:"; ls .build-tsan/reports; exit 1; fi
+	swift build --build-tests --sanitize=address --build-path .build-asan
+	rm -rf .build-asan/reports && mkdir -p .build-asan/reports
+	ASAN_OPTIONS="detect_leaks=0 verify_asan_link_order=0 log_path=$(CURDIR)/.build-asan/reports/asan" \
+	  SWIFT_BACKTRACE=enable=no swift test --skip-build --sanitize=address --build-path .build-asan
+	@if ls .build-asan/reports/* >/dev/null 2>&1; then echo "AddressSanitizer reports:"; ls .build-asan/reports; exit 1; fi
+
+# Mixed traffic from several clients on one store for SOAK_MINUTES (default 30), sampling RSS,
+# open descriptors and latency each minute; fails if RSS grows more than 10% after minute 5.
+soak: release
+	python3 scripts/soak.py --binary .build/release/petition-rpc --minutes $${SOAK_MINUTES:-30}

@@ -86,6 +86,7 @@ struct PetitionRPC: ParsableCommand {
   /// (help, version, a bad or unknown flag) goes through `ParsableCommand.main()`, so its
   /// messages and exit codes are the parser's. A test checks that both parsers agree.
   static func main() {
+    StandardDescriptors.secure()
     if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "copy-store" {
       Glibc.exit(CopyStore.run(Array(CommandLine.arguments.dropFirst(2))))
     }
