@@ -3,7 +3,8 @@ import PackageDescription
 
 let package = Package(
   name: "petition-rpc",
-  platforms: [.macOS(.v15)],
+  // Builds and is tested on Linux only (Glibc; libjansson, libsqlite3 and libcrypto from
+  // Debian): no Apple platform is declared because none is supported.
   products: [
     .executable(name: "petition-rpc", targets: ["petition-rpc"])
   ],
@@ -28,6 +29,11 @@ let package = Package(
       pkgConfig: "sqlite3",
       providers: [.apt(["libsqlite3-dev"])]
     ),
+    .systemLibrary(
+      name: "CPostgres",
+      pkgConfig: "libpq",
+      providers: [.apt(["libpq-dev"])]
+    ),
 
     // SHA-256, HMAC-SHA-256 and random tokens on libcrypto.
     .target(name: "Crypto", dependencies: ["CCrypto"]),
@@ -46,14 +52,21 @@ let package = Package(
     .target(name: "SQLite", dependencies: ["CSQLite"]),
     // The embedded default store: PetitionStore on SQLite.
     .target(name: "SQLiteStore", dependencies: ["SQLite", "Petitions", "Crypto"]),
+    // POSIX file work: files published whole (temporary file, fsync, link/rename, directory fsync).
+    .target(name: "Files"),
+    // The shared store: PetitionStore on PostgreSQL through libpq.
+    .target(name: "PostgresStore", dependencies: ["CPostgres", "Petitions", "Crypto"]),
     // The methods of the contract: params in, domain calls, results out.
     .target(
       name: "Server",
-      dependencies: ["JSON", "Service", "Petitions", "Crypto", "CSV", .product(name: "Logging", package: "swift-log")]),
+      dependencies: ["JSON", "Service", "Petitions", "Files", "Crypto", "CSV", .product(name: "Logging", package: "swift-log")]),
+    // The Model Context Protocol over stdio: the methods as tools; one more front on the Service.
+    .target(name: "MCP", dependencies: ["JSON", "JSONRPC", "Service", .product(name: "Logging", package: "swift-log")]),
     .executableTarget(
       name: "petition-rpc",
       dependencies: [
-        "Server", "SQLiteStore", "JSONRPC", "Service",
+        "Server", "SQLiteStore", "PostgresStore", "JSONRPC", "Service",
+        "MCP",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
@@ -67,11 +80,18 @@ let package = Package(
     .testTarget(name: "JSONTests", dependencies: ["JSON"]),
     .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
     .testTarget(name: "CSVTests", dependencies: ["CSV"]),
-    .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "Service", "JSON"]),
+    .testTarget(
+      name: "JSONRPCTests",
+      dependencies: ["JSONRPC", "Service", "JSON", .product(name: "Logging", package: "swift-log")]),
     .testTarget(name: "PetitionsTests", dependencies: ["Petitions"]),
     .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "SQLite", "Petitions", "StoreConformance"]),
+    .testTarget(
+      name: "PostgresStoreTests",
+      dependencies: ["PostgresStore", "SQLiteStore", "Petitions", "TestSupport", "StoreConformance", "petition-rpc"]),
     .testTarget(name: "ServerTests", dependencies: ["Server", "Petitions", "JSON"]),
-    .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "petition-rpc"]),
+    .testTarget(name: "MCPTests", dependencies: ["MCP", "Server", "JSON"]),
+    .testTarget(name: "CommandLineTests", dependencies: ["petition-rpc"]),
+    .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "petition-rpc", "SQLite"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""A guided petition-rpc session: create a petition, collect signatures, count, export, unsubscribe.
+"""A guided petition-rpc session: create a petition, collect signatures, count, export, unsubscribe,
+confirm signatures by email, set fraud aside, erase a person, close and anonymise.
 
 usage: python3 examples/demo.py [--binary PATH] [--db PATH] [--keep]
 
@@ -114,7 +115,8 @@ def run(client: PetitionClient, workdir: pathlib.Path) -> None:
 
     again = client.call("sign", petition=PETITION,
                         signer=dict(ALEX, email="  ALEX.EXAMPLE+petitions@Example.ORG ", firstName="Alexander"))
-    expect(again == {"signatureId": alex["signatureId"], "petition": PETITION, "duplicate": True, "count": 3},
+    expect(again == {"signatureId": alex["signatureId"], "petition": PETITION, "duplicate": True,
+                     "status": "confirmed", "count": 3},
            f"duplicate sign returned {again}")
     say(f"Alex signs again with another spelling of the address -> duplicate, same {again['signatureId']}, "
         f"count stays {again['count']}")
@@ -191,6 +193,10 @@ def run(client: PetitionClient, workdir: pathlib.Path) -> None:
     expect([row[0] for row in rows[1:]] == [sam["signatureId"]], f"contacts rows after unsubscribe: {rows[1:]}")
     say(f"Alex is gone from the contacts list: {first['count']} rows before, {second['count']} now")
 
+    confirmation_flow(client)
+    fraud(client, sam)
+    erasure(client, pat)
+
     step("Close the petition")
     closed = client.call("petition.close", id=PETITION)
     expect(closed["status"] == "closed" and closed["closedAt"] and closed["count"] == 3, f"petition.close returned {closed}")
@@ -198,6 +204,94 @@ def run(client: PetitionClient, workdir: pathlib.Path) -> None:
     late = {"email": "lee.late@example.com", "firstName": "Lee", "lastName": "Late", "postalCode": "94105"}
     expect_error(1003, lambda: client.call("sign", petition=PETITION, signer=late), "signing a closed petition")
     say("a late signature is refused with 1003 (petition is closed)")
+    anonymise(client)
+
+
+ROBIN = {"email": "robin.roe@example.net", "firstName": "Robin", "lastName": "Roe", "postalCode": "30301"}
+CONFIRMED = "clean-water"
+
+
+def confirmation_flow(client: PetitionClient) -> None:
+    step("A petition that counts only confirmed signatures")
+    created = client.call("petition.create", id=CONFIRMED, title="Clean Water for Example Town",
+                          target="Example Town Council", goal=1, confirmation="email")
+    expect(created["confirmation"] == "email" and created["pending"] == 0, f"petition.create returned {created}")
+    say(f"created {CONFIRMED!r} with confirmation {created['confirmation']!r}")
+    first = client.call("sign", petition=CONFIRMED, signer=ROBIN,
+                        optIn={"email": True, "notice": "privacy-notice-2026-11"})
+    expect(first["status"] == "pending" and first["count"] == 0 and len(first.get("confirmToken", "")) >= 22,
+           f"sign on a confirmation petition returned {dict(first, confirmToken='...')}")
+    say(f"Robin signs -> {first['signatureId']} is pending, count {first['count']}; "
+        "the answer carries a token to mail to Robin (not shown)")
+    petition = client.call("petition.get", id=CONFIRMED)
+    expect(petition["count"] == 0 and petition["pending"] == 1, f"petition.get returned {petition}")
+    say(f"petition: count {petition['count']}, pending {petition['pending']}")
+    again = client.call("sign", petition=CONFIRMED, signer=dict(ROBIN, email="Robin.Roe@example.net"))
+    expect(again["duplicate"] is True and again["status"] == "pending"
+           and again["confirmToken"] != first["confirmToken"], "a repeat sign did not answer a new token")
+    say("Robin signs again (the mail got lost) -> the same signature, a new token")
+    expect_error(1005, lambda: client.call("confirm", token=first["confirmToken"]), "confirming with the old token")
+    say("the first token no longer works: 1005 (confirmation token unknown)")
+    confirmed = client.call("confirm", token=again["confirmToken"])
+    expect(confirmed == {"signatureId": first["signatureId"], "petition": CONFIRMED, "status": "confirmed",
+                         "count": 1}, f"confirm returned {confirmed}")
+    say(f"Robin follows the link -> {confirmed['status']}, count {confirmed['count']}")
+    expect(client.call("confirm", token=again["confirmToken"]) == confirmed, "confirming twice changed the answer")
+    say("following the link twice gets the same answer")
+    expect(client.call("petition.get", id=CONFIRMED)["goalReachedAt"] is not None, "goalReachedAt is not set")
+    events = client.call("consent.history", email="ROBIN.ROE@example.net")["events"]
+    expect(len(events) == 1 and events[0]["via"] == "confirm" and events[0]["notice"] == "privacy-notice-2026-11",
+           f"consent.history returned {events}")
+    say(f"consent.history: {events[0]['channel']} granted via {events[0]['via']} at {events[0]['at']} "
+        f"under notice {events[0]['notice']!r}")
+
+
+def fraud(client: PetitionClient, sam: dict) -> None:
+    step("Set fraud aside, and undo it")
+    dry = client.call("signature.invalidate", petition=PETITION, reason="Signed by a bot",
+                      match={"postalCode": "10001"}, dryRun=True)
+    expect(dry == {"invalidationId": None, "invalidated": 1, "count": 3}, f"dry run returned {dry}")
+    say(f"dry run by postal code 10001 -> would set aside {dry['invalidated']}; nothing written")
+    real = client.call("signature.invalidate", petition=PETITION, reason="Signed by a bot",
+                       match={"signatureIds": [sam["signatureId"]]})
+    expect(real["invalidated"] == 1 and real["count"] == 2, f"signature.invalidate returned {real}")
+    say(f"invalidate Sam's signature -> {real['invalidationId']}, count {real['count']}")
+    listed = client.call("invalidation.list", petition=PETITION)["invalidations"]
+    expect([r["invalidationId"] for r in listed] == [real["invalidationId"]], f"invalidation.list returned {listed}")
+    say(f"invalidation.list: {listed[0]['reason']!r}, match {json.dumps(listed[0]['match'])}")
+    back = client.call("signature.revalidate", petition=PETITION, invalidationId=real["invalidationId"])
+    expect(back == {"revalidated": 1, "count": 3}, f"signature.revalidate returned {back}")
+    say(f"it was a mistake: revalidate -> count {back['count']} again")
+
+
+def erasure(client: PetitionClient, pat: dict) -> None:
+    step("Erase a person")
+    before = {g: client.call("count", petition=PETITION, groupBy=g)["groups"]
+              for g in ("day", "postalCode", "country", "source")}
+    erased = client.call("person.erase", email=PAT["email"].upper())
+    expect(erased == {"signatures": 1}, f"person.erase returned {erased}")
+    say(f"Pat asks to be forgotten -> {erased['signatures']} signature erased")
+    after = {g: client.call("count", petition=PETITION, groupBy=g)["groups"] for g in before}
+    expect(after == before and client.call("count", petition=PETITION)["total"] == 3, "counts changed by erasure")
+    say("count and every groupBy are as before (postal code, country, day and source remain)")
+    page = client.call("export", petition=PETITION, audience="delivery", format="json")
+    expect(pat["signatureId"] not in [r["signatureId"] for r in page["records"]], "Pat is still exported")
+    expect(client.call("consent.history", email=PAT["email"]) == {"events": []}, "Pat still has consent events")
+    say(f"Pat is no longer exported ({page['count']} rows) and has no consent events left")
+
+
+def anonymise(client: PetitionClient) -> None:
+    step("Anonymise the closed petition")
+    expect_error(1006, lambda: client.call("petition.anonymise", id=CONFIRMED), "anonymising an open petition")
+    say(f"{CONFIRMED!r} is still open: 1006")
+    before = client.call("count", petition=PETITION, groupBy="postalCode")
+    done = client.call("petition.anonymise", id=PETITION)
+    expect(done["anonymisedAt"] is not None and done["count"] == 3, f"petition.anonymise returned {done}")
+    expect(client.call("count", petition=PETITION, groupBy="postalCode") == before, "counts changed")
+    say(f"anonymised at {done['anonymisedAt']}; count {done['count']} and groups unchanged")
+    expect_error(1007, lambda: client.call("export", petition=PETITION, audience="delivery", format="csv"),
+                 "exporting an anonymised petition")
+    say("its signatures can no longer be exported: 1007")
 
 
 def export_contacts(client: PetitionClient, target: pathlib.Path, overwrite: bool) -> dict:

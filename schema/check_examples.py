@@ -15,8 +15,11 @@ usage: python3 schema/check_examples.py [PATH] [--binary PETITION_RPC]
 - with --binary: every example is played, in document order, through `PETITION_RPC --db :memory:`
   (a fresh empty store); each answer must fit the result schema and equal the example's result,
   except values the server makes up (signatureId, createdAt, closedAt, signedAt), which are compared
-  by type and must stand for the same value wherever the example repeats them. rpc.discover must
-  answer this very document.
+  by type and must stand for the same value wherever the example repeats them (also confirmToken,
+  invalidationId, goalReachedAt, anonymisedAt and the `at` of events and invalidations). An example
+  param equal to an example's signatureId, confirmToken or invalidationId is sent as the value the
+  server answered there, so a confirm example can pass on the token a sign example received.
+  rpc.discover must answer this very document.
 
 Prints one line per problem and exits 1, or prints `ok` and exits 0.
 Needs python3 and jsonschema >= 4.18 (which brings `referencing`); nothing else.
@@ -48,12 +51,17 @@ CONTRACT_ERRORS = {
     "PetitionAlreadyExists": 1002,
     "PetitionClosed": 1003,
     "ExportPathUnavailable": 1004,
+    "ConfirmationTokenUnknown": 1005,
+    "PetitionStillOpen": 1006,
+    "PetitionAnonymised": 1007,
     "ImportFileUnreadable": 1008,
 }
 
 CONTRACT_METHODS = [
     "petition.create", "petition.get", "petition.list", "petition.close",
     "sign", "count", "export", "unsubscribe", "rpc.discover",
+    "confirm", "consent.history", "signature.invalidate", "invalidation.list", "signature.revalidate",
+    "person.erase", "petition.anonymise",
     "import",
 ]
 
@@ -110,6 +118,31 @@ REJECTED = [
     ("export", {"petition": "p", "audience": "delivery", "format": "csv", "path": "out.csv", "limit": 10}),
     ("export", {"petition": "p", "audience": "delivery", "format": "csv", "path": "out.csv", "cursor": "c"}),
     ("rpc.discover", {"anything": True}),
+    ("petition.create", {"id": "ok", "title": "t", "target": "t", "confirmation": "sms"}),
+    ("sign", {"petition": "p", "signer": _SIGNER, "optIn": {"email": True, "notice": ""}}),
+    ("sign", {"petition": "p", "signer": _SIGNER, "optIn": {"email": True, "notice": "x" * 201}}),
+    ("confirm", {}),
+    ("confirm", {"token": ""}),
+    ("confirm", {"token": "has spaces"}),
+    ("consent.history", {}),
+    ("consent.history", {"email": "alex@example.org", "phone": "+12025550123"}),
+    ("person.erase", {}),
+    ("person.erase", {"email": "alex@example.org", "phone": "+12025550123"}),
+    ("person.erase", {"email": "alex@example.org", "channels": ["email"]}),
+    ("signature.invalidate", {"petition": "p", "reason": "r", "match": {}}),
+    ("signature.invalidate", {"petition": "p", "reason": "r", "match": {"since": "2026-11-29T00:00:00Z"}}),
+    ("signature.invalidate", {"petition": "p", "reason": "", "match": {"source": "s"}}),
+    ("signature.invalidate", {"petition": "p", "reason": "x" * 201, "match": {"source": "s"}}),
+    ("signature.invalidate", {"petition": "p", "match": {"source": "s"}}),
+    ("signature.invalidate", {"petition": "p", "reason": "r", "match": {"signatureIds": []}}),
+    ("signature.invalidate", {"petition": "p", "reason": "r", "match": {"signatureIds": ["s"] * 10001}}),
+    ("signature.invalidate", {"petition": "p", "reason": "r", "match": {"source": "s", "name": "x"}}),
+    ("signature.invalidate", {"petition": "p", "reason": "r", "match": {"postalCode": "12345!"}}),
+    ("signature.invalidate", {"petition": "p", "reason": "r", "match": {"source": "s"}, "dryRun": "yes"}),
+    ("signature.revalidate", {"petition": "p"}),
+    ("signature.revalidate", {"petition": "p", "invalidationId": "inv_1", "signatureIds": ["sig_1"]}),
+    ("invalidation.list", {}),
+    ("petition.anonymise", {}),
 ]
 
 # Params the contract allows: each must pass the method's params schemas.
@@ -136,6 +169,17 @@ ACCEPTED = [
     ("unsubscribe", {"phone": "+44 20 7946 0958", "channels": ["phone"]}),
     ("unsubscribe", {"email": "alex@example.org", "channels": ["email", "phone", "sms"]}),
     ("rpc.discover", {}),
+    ("petition.create", {"id": "ok", "title": "t", "target": "t", "confirmation": "email"}),
+    ("sign", {"petition": "p", "signer": _SIGNER, "optIn": {"email": True, "notice": " privacy-v3 "}}),
+    ("confirm", {"token": "3q2-7wAAAAA_abcdefghijklmnopqrstuv"}),
+    ("consent.history", {"phone": "(202) 555-0123"}),
+    ("person.erase", {"email": "Alex+news@example.org"}),
+    ("signature.invalidate", {"petition": "p", "reason": "bot", "match": {"email": "a@example.org", "phone": "+12025550123",
+                              "postalCode": " sw1a 1aa ", "source": "ad", "since": "2026-11-29T00:00:00Z",
+                              "until": "2026-11-30T00:00:00+01:00"}, "dryRun": False}),
+    ("signature.invalidate", {"petition": "p", "reason": "bot", "match": {"signatureIds": ["sig_1"] * 10000}}),
+    ("signature.revalidate", {"petition": "p", "invalidationId": "inv_1"}),
+    ("signature.revalidate", {"petition": "p", "signatureIds": ["sig_1", "sig_2"]}),
 ]
 
 
@@ -328,7 +372,13 @@ class Checker:
 # Values the server makes up: compared by type, and the same example value must stand for the same
 # actual value everywhere (the duplicate sign returns the first signatureId; get returns create's createdAt);
 # different example signatureIds must be different signatures.
-GENERATED_KEYS = {"signatureId", "createdAt", "closedAt", "signedAt"}
+GENERATED_KEYS = {"signatureId", "createdAt", "closedAt", "signedAt", "goalReachedAt", "anonymisedAt", "at",
+                  "confirmToken", "invalidationId"}
+# Lists whose elements are such values.
+GENERATED_LISTS = {"signatureIds": "signatureId"}
+# Made-up values that later examples pass back as params (a confirm's token, the ids to revalidate): an
+# example param equal to one of these example values is sent as the value the server actually answered.
+SUBSTITUTED_KEYS = {"signatureId", "confirmToken", "invalidationId"}
 
 
 def walk_binary(doc, checker, binary):
@@ -336,7 +386,20 @@ def walk_binary(doc, checker, binary):
     problems = []
     stand_ins = {}
 
+    played = {}
+
+    def substitute(value):
+        if isinstance(value, str):
+            return played.get(value, value)
+        if isinstance(value, list):
+            return [substitute(v) for v in value]
+        if isinstance(value, dict):
+            return {k: substitute(v) for k, v in value.items()}
+        return value
+
     def compare(where, expected, actual, key=None):
+        if key in SUBSTITUTED_KEYS and isinstance(expected, str) and isinstance(actual, str):
+            played.setdefault(expected, actual)
         if key in GENERATED_KEYS and expected is not None:
             if type(actual) is not type(expected):
                 problems.append(f"{where}: expected a {type(expected).__name__}, got {actual!r}")
@@ -353,7 +416,7 @@ def walk_binary(doc, checker, binary):
                 compare(f"{where}/{name}", expected[name], actual[name], name)
         elif isinstance(expected, list) and isinstance(actual, list) and len(expected) == len(actual):
             for i, (e, a) in enumerate(zip(expected, actual)):
-                compare(f"{where}/{i}", e, a, key)
+                compare(f"{where}/{i}", e, a, GENERATED_LISTS.get(key, key))
         elif expected != actual or type(expected) is not type(actual):
             problems.append(f"{where}: {json.dumps(actual, ensure_ascii=False)[:200]}, "
                             f"expected {json.dumps(expected, ensure_ascii=False)[:200]}")
@@ -366,7 +429,7 @@ def walk_binary(doc, checker, binary):
                 where = f"{method['name']} example {example.get('name')}"
                 request_id += 1
                 request = {"jsonrpc": "2.0", "id": request_id, "method": method["name"]}
-                params = {entry["name"]: entry["value"] for entry in example.get("params", [])}
+                params = {entry["name"]: substitute(entry["value"]) for entry in example.get("params", [])}
                 if params:
                     request["params"] = params
                 server.stdin.write(json.dumps(request, ensure_ascii=False).encode("utf-8") + b"\n")

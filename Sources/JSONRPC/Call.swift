@@ -73,7 +73,6 @@ final class Call: ServiceCall {
   func complete(_ outcome: ServiceOutcome) {
     precondition(!isAnswered, "a call is answered once")
     isAnswered = true
-    engine.finished(self)
     // Long calls and cancellations are written at once; the answers of a run of quick calls go
     // out together at the end of the run.
     var now = !engine.isQuick(self)

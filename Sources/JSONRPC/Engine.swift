@@ -29,9 +29,6 @@ public final class Engine: PipelineFront {
   private var decoder: FrameDecoder
   private var pipeline: Pipeline!
 
-  /// Calls not yet answered, by serialized id, for `$/cancelRequest`.
-  private var pending: [[UInt8]: [Call]] = [:]
-
   public init(limits: EngineLimits, output: OutputWriter, logger: Logger) {
     self.limits = limits
     self.output = output
@@ -172,9 +169,6 @@ public final class Engine: PipelineFront {
     let call = Call(
       request: request, framing: framing, batch: batch, batchSlot: slot, engine: self,
       cancellation: pipeline.makeCancellationToken())
-    if let key = call.serializedID {
-      pending[key, default: []].append(call)
-    }
     pipeline.submit(call, bytes: bytes)
   }
 
@@ -195,19 +189,15 @@ public final class Engine: PipelineFront {
   private func cancel(_ id: JSON?) {
     guard let id, !id.isObject, !id.isArray else { return }
     let key = id.integerValue.map { Array(String($0).utf8) } ?? id.serialized()
-    for call in pending[key] ?? [] { call.cancellation.cancel() }
+    pipeline.forEachPendingCall { call in
+      guard let call = call as? Call, !call.isAnswered, call.serializedID == key else { return }
+      call.cancellation.cancel()
+    }
   }
 
   // MARK: Answers (used by `Call`)
 
   func isQuick(_ call: Call) -> Bool { pipeline?.service.isQuick(call) ?? true }
-
-  /// A call was answered: it can no longer be cancelled.
-  func finished(_ call: Call) {
-    guard let key = call.serializedID, var calls = pending[key] else { return }
-    calls.removeAll { $0 === call }
-    pending[key] = calls.isEmpty ? nil : calls
-  }
 
   func write(_ message: JSON, framing: Framing, now: Bool) {
     let body = message.serialized()

@@ -67,6 +67,16 @@ public final class SQLiteStore: PetitionStore {
   // MARK: Write groups
 
   public func performWriteGroup(stopIf shouldStop: () -> Bool, _ body: () -> Void) throws(StoreError) {
+    // The busy handler asks `shouldStop` while it waits for the write lock.
+    let result: Result<Void, StoreError> = withoutActuallyEscaping(shouldStop) { shouldStop in
+      connection.shouldStopWaiting = shouldStop
+      defer { connection.shouldStopWaiting = nil }
+      do throws(StoreError) { return .success(try performWriteGroup(body)) } catch { return .failure(error) }
+    }
+    try result.get()
+  }
+
+  public func performWriteGroup(_ body: () -> Void) throws(StoreError) {
     // A nested group is part of the enclosing one, committed (or not) with it.
     if isInsideWriteGroup {
       body()
@@ -75,6 +85,7 @@ public final class SQLiteStore: PetitionStore {
     do throws(SQLiteError) {
       try connection.beginTransaction(.immediate)
     } catch {
+      if connection.takeWasStopped() { throw .interrupted }
       throw unavailable(error)
     }
     isInsideWriteGroup = true

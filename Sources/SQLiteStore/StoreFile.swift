@@ -100,12 +100,16 @@ final class StoreFileIdentity {
     guard UInt64(status.st_dev) == device, UInt64(status.st_ino) == inode else {
       return "the store file \(path) was replaced or moved while the server was running"
     }
-    if Int64(status.st_size) < largestSize { return "the store file \(path) was truncated while the server was running" }
+    if Int64(status.st_size) < largestSize {
+      return "the store file \(path) was truncated while the server was running"
+    }
     largestSize = Int64(status.st_size)
     var walStatus = stat()
     if stat(path + "-wal", &walStatus) == 0 {
       let identity = (UInt64(walStatus.st_dev), UInt64(walStatus.st_ino))
-      if let wal, wal != identity { return "the store's WAL file \(path)-wal was replaced while the server was running" }
+      if let wal, wal != identity {
+        return "the store's WAL file \(path)-wal was replaced while the server was running"
+      }
       wal = identity
     } else if wal != nil, errno == ENOENT {
       return "the store's WAL file \(path)-wal was removed while the server was running"

@@ -1,4 +1,5 @@
 import Petitions
+import Synchronization
 
 #if canImport(Glibc)
   import Glibc
@@ -13,21 +14,19 @@ public protocol Clock: Sendable {
 
 /// The system's real-time clock, never going backwards within the process, so that rows
 /// ordered by signedAt keep the order in which they were written.
-public final class SystemClock: Clock, @unchecked Sendable {
-  private var last: Int64 = 0
-  private var mutex = pthread_mutex_t()
+public final class SystemClock: Clock {
+  private let last = Mutex<Int64>(0)
 
-  public init() {
-    pthread_mutex_init(&mutex, nil)
-  }
+  public init() {}
 
   public func now() -> Timestamp {
     var spec = timespec()
     clock_gettime(CLOCK_REALTIME, &spec)
     let milliseconds = Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
-    pthread_mutex_lock(&mutex)
-    defer { pthread_mutex_unlock(&mutex) }
-    last = max(last, milliseconds)
-    return Timestamp(millisecondsSinceEpoch: last)
+    return Timestamp(
+      millisecondsSinceEpoch: last.withLock { last in
+        last = max(last, milliseconds)
+        return last
+      })
   }
 }

@@ -1,14 +1,10 @@
 import Crypto
+import Files
 import JSON
 import Logging
 import Service
 import Petitions
 
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Darwin)
-  import Darwin
-#endif
 
 /// The `export` method: one page inline, or the whole export written atomically to a file.
 struct Exporter {
@@ -138,21 +134,16 @@ struct Exporter {
   }
 
   private func exportToFile(_ call: ServiceCall, _ request: Request, path: String) {
-    if !request.overwrite && access(path, F_OK) == 0 {
+    if !request.overwrite && AtomicFile.exists(path) {
       return call.fail(exportFailure("Export path already exists (pass overwrite: true to replace it)"))
     }
-    let directory = Self.directory(of: path)
-    let temporaryPath = Self.temporaryPath(for: path)
-    let descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-    guard descriptor >= 0 else {
-      return call.fail(exportFailure("Export path cannot be written: \(Self.describeErrno())"))
+    let file: AtomicFile
+    do {
+      file = try AtomicFile(path: path)
+    } catch {
+      return call.fail(exportFailure("Export path cannot be written: \(error)"))
     }
-    var file = FileSink(descriptor: descriptor)
-    var isFileOpen = true
-    func abandon() {
-      if isFileOpen { close(descriptor); isFileOpen = false }
-      unlink(temporaryPath)
-    }
+    var sink = FileSink(file: file)
 
     let progress = call.wantsProgress ? ProgressReporter(call: call) : nil
     var total = 0
@@ -160,7 +151,7 @@ struct Exporter {
       do {
         total = try store.exportRowCount(request.query)
       } catch {
-        abandon()
+        file.abandon()
         return call.fail(error.responseError)
       }
       progress.begin(total: total)
@@ -170,26 +161,28 @@ struct Exporter {
     let encoder = RowEncoder(audience: request.query.audience)
     var done = 0
     var cancelled = false
-    var writeFailed = false
+    var writeError: FileError? = nil
     switch request.format {
-    case .csv: encoder.appendCSVHeader(to: &file.pending)
-    case .json: file.pending.append(UInt8(ascii: "["))
+    case .csv: encoder.appendCSVHeader(to: &sink.pending)
+    case .json: sink.pending.append(UInt8(ascii: "["))
     case .ndjson: break
     }
-    do {
+    do throws(StoreError) {
       try store.exportRowViews(request.query) { row in
         switch request.format {
-        case .csv: encoder.appendCSV(row, to: &file.pending)
-        case .ndjson: encoder.appendNDJSON(ExportRow(row), to: &file.pending)
+        case .csv: encoder.appendCSV(row, to: &sink.pending)
+        case .ndjson: encoder.appendNDJSON(ExportRow(row), to: &sink.pending)
         case .json:
-          if done > 0 { file.pending.append(UInt8(ascii: ",")) }
-          file.pending.append(UInt8(ascii: "\n"))
-          encoder.record(ExportRow(row)).appendSerialized(to: &file.pending)
+          if done > 0 { sink.pending.append(UInt8(ascii: ",")) }
+          sink.pending.append(UInt8(ascii: "\n"))
+          encoder.record(ExportRow(row)).appendSerialized(to: &sink.pending)
         }
         done += 1
-        if file.pending.count >= Self.chunkBytes && !file.drain() {
-          writeFailed = true
-          return false
+        if sink.pending.count >= Self.chunkBytes {
+          do throws(FileError) { try sink.drain() } catch {
+            writeError = error
+            return false
+          }
         }
         if done % Self.cancellationStride == 0 && call.isCancelled {
           cancelled = true
@@ -199,115 +192,66 @@ struct Exporter {
         return true
       }
     } catch {
-      abandon()
+      file.abandon()
       progress?.end(done: done, total: total)
       return call.fail(error.responseError)
     }
     if cancelled || call.isCancelled {
-      abandon()
+      file.abandon()
       progress?.end(done: done, total: total)
       return call.fail(.requestCancelled)
     }
-    if request.format == .json { file.pending.append(contentsOf: Array((done > 0 ? "\n]\n" : "]\n").utf8)) }
-    if writeFailed || !file.drain() || fsync(descriptor) != 0 {
-      let reason = Self.describeErrno()
-      abandon()
+    if request.format == .json { sink.pending.append(contentsOf: Array((done > 0 ? "\n]\n" : "]\n").utf8)) }
+    do throws(FileError) {
+      if let writeError { throw writeError }
+      try sink.drain()
+      // Publish atomically: a reader sees no file or the whole file.
+      try file.publish(replacing: request.overwrite)
+    } catch {
+      file.abandon()
       progress?.end(done: done, total: total)
-      return call.fail(exportFailure("Export path cannot be written: \(reason)"))
+      let reason =
+        error.isAlreadyExists
+        ? "Export path already exists (pass overwrite: true to replace it)"
+        : "Export path cannot be written: \(error)"
+      return call.fail(exportFailure(reason))
     }
-    close(descriptor)
-    isFileOpen = false
-
-    // Publish atomically: a reader sees no file or the whole file.
-    if request.overwrite {
-      if rename(temporaryPath, path) != 0 {
-        let reason = Self.describeErrno()
-        abandon()
-        progress?.end(done: done, total: total)
-        return call.fail(exportFailure("Export path cannot be written: \(reason)"))
-      }
-    } else {
-      // link() refuses to replace a file that appeared meanwhile, unlike rename().
-      if link(temporaryPath, path) != 0 {
-        let linkErrno = errno
-        abandon()
-        progress?.end(done: done, total: total)
-        let reason =
-          linkErrno == EEXIST
-          ? "Export path already exists (pass overwrite: true to replace it)"
-          : "Export path cannot be written: \(Self.describeErrno(linkErrno))"
-        return call.fail(exportFailure(reason))
-      }
-      unlink(temporaryPath)
-    }
-    Self.syncDirectory(directory)
     progress?.end(done: done, total: total)
 
     let result = JSON.object()
     result.set("path", path)
     result.set("count", done)
     result.set("bytes", file.bytesWritten)
-    result.set("sha256", SHA256.hexDigest(file.hash.finalize()))
+    result.set("sha256", SHA256.hexDigest(sink.hash.finalize()))
     call.succeed(result)
-  }
-
-  static func directory(of path: String) -> String {
-    guard let slash = path.lastIndex(of: "/") else { return "." }
-    return slash == path.startIndex ? "/" : String(path[..<slash])
-  }
-
-  static func temporaryPath(for path: String) -> String {
-    let directory = directory(of: path)
-    let name = path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
-    var spec = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &spec)
-    return "\(directory)/.\(name).\(getpid()).\(spec.tv_nsec).tmp"
-  }
-
-  static func syncDirectory(_ directory: String) {
-    let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    guard descriptor >= 0 else { return }
-    fsync(descriptor)
-    close(descriptor)
-  }
-
-  static func describeErrno(_ code: Int32 = errno) -> String {
-    guard let text = strerror(code) else { return "errno \(code)" }
-    return String(cString: text)
   }
 }
 
-/// Buffered writes to a file descriptor, hashing every byte written.
+/// Buffered writes to an export file, hashing every byte written.
 private struct FileSink {
-  let descriptor: Int32
+  let file: AtomicFile
   var pending: [UInt8] = []
   let hash = SHA256()
-  var bytesWritten = 0
 
-  init(descriptor: Int32) {
-    self.descriptor = descriptor
+  init(file: AtomicFile) {
+    self.file = file
     pending.reserveCapacity(Exporter.chunkBytes + 4096)
   }
 
-  /// Writes what is pending; false on a write error (errno tells why).
-  mutating func drain() -> Bool {
-    guard !pending.isEmpty else { return true }
-    let ok = pending.withUnsafeBytes { buffer -> Bool in
-      var offset = 0
-      while offset < buffer.count {
-        let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-        if written < 0 {
-          if errno == EINTR { continue }
-          return false
-        }
-        offset += written
+  /// Writes what is pending.
+  mutating func drain() throws(FileError) {
+    guard !pending.isEmpty else { return }
+    let result: Result<Void, FileError> = pending.withUnsafeBytes { buffer in
+      do throws(FileError) {
+        try file.write(buffer)
+        hash.update(buffer)
+        return .success(())
+      } catch {
+        return .failure(error)
       }
-      hash.update(buffer)
-      return true
     }
-    if ok { bytesWritten += pending.count }
     pending.removeAll(keepingCapacity: true)
-    return ok
+    try result.get()
   }
 }
 

@@ -10,13 +10,13 @@ enum OpenRPCDocument {
   "info": {
     "title": "petition-rpc",
     "version": "0.1.0",
-    "description": "A JSON-RPC 2.0 server that stores petition signatures.\n\nTransport: the `petition-rpc` executable reads requests on stdin and writes responses on stdout (stdio); stdout carries protocol messages only, diagnostics go to stderr. The store is chosen with `--db PATH` (else the environment variable PETITION_RPC_DB, else petitions.sqlite3 in the current directory; `:memory:` for a throw-away store).\n\nFraming is detected per incoming message, and each response is written in the framing of the request it answers:\n- NDJSON: one JSON text per line, ended by \\n (\\r\\n accepted); blank lines are ignored.\n- LSP base protocol: `Content-Length: N\\r\\n`, optional other headers (a Content-Type charset must be utf-8), `\\r\\n`, then exactly N bytes of UTF-8 JSON (N counts bytes). Responses are `Content-Length: N\\r\\n\\r\\n` and the body.\n\nJSON-RPC 2.0 in full: notifications, batches, string/number/null ids. Params are by name only (an object); params given by position (a non-empty array) get -32602, an empty array or null counts as no params, and unknown fields are rejected with -32602 (error.data.errors lists {path, message}, path a JSON Pointer into params). Responses are sent as each request is done: match them by id. Limits: --max-message-bytes (default 1048576), --max-batch (default 1000).\n\nNotifications: in, `$/cancelRequest` {id} (schema CancelRequestParams) cancels a request that has not finished, which is then answered with -32800; out, `$/progress` {token, value} (schema ProgressParams) while an export with path and progressToken runs. Unknown `$/` notifications are ignored; unknown `$/` requests get -32601.\n\nWhere params constrain one another, the method's `x-paramsSchema` is a JSON Schema that the params object as a whole must also satisfy.\n\nText: all text is stored in Unicode NFC. Names, titles, targets, sources, postal codes, emails and phones are trimmed; lengths count Unicode code points after NFC and trimming, as the schemas' maxLength does (for decomposed input a validator, which counts before NFC, is stricter than the server). An optional field given as null counts as absent. Only body and comment may hold line breaks and tabs. Times are written as RFC 3339 in UTC with milliseconds."
+    "description": "A JSON-RPC 2.0 server that stores petition signatures.\n\nTransport: the `petition-rpc` executable reads requests on stdin and writes responses on stdout (stdio); stdout carries protocol messages only, diagnostics go to stderr. The store is chosen with `--db PATH` (else the environment variable PETITION_RPC_DB, else petitions.sqlite3 in the current directory; `:memory:` for a throw-away store).\n\nFraming is detected per incoming message, and each response is written in the framing of the request it answers:\n- NDJSON: one JSON text per line, ended by \\n (\\r\\n accepted); blank lines are ignored.\n- LSP base protocol: `Content-Length: N\\r\\n`, optional other headers (a Content-Type charset must be utf-8), `\\r\\n`, then exactly N bytes of UTF-8 JSON (N counts bytes). Responses are `Content-Length: N\\r\\n\\r\\n` and the body.\n\nJSON-RPC 2.0 in full: notifications, batches, string/number/null ids. Params are by name only (an object); params given by position (a non-empty array) get -32602, an empty array or null counts as no params, and unknown fields are rejected with -32602 (error.data.errors lists {path, message}, path a JSON Pointer into params). Responses are sent as each request is done: match them by id. Limits: --max-message-bytes (default 1048576), --max-batch (default 1000).\n\nNotifications: in, `$/cancelRequest` {id} (schema CancelRequestParams) cancels a request that has not finished, which is then answered with -32800; out, `$/progress` {token, value} (schema ProgressParams) while an export with path and progressToken runs. Unknown `$/` notifications are ignored; unknown `$/` requests get -32601.\n\nWhere params constrain one another, the method's `x-paramsSchema` is a JSON Schema that the params object as a whole must also satisfy.\n\nText: all text is stored in Unicode NFC. Names, titles, targets, sources, postal codes, emails and phones are trimmed; lengths count Unicode code points after NFC and trimming, as the schemas' maxLength does (for decomposed input a validator, which counts before NFC, is stricter than the server). An optional field given as null counts as absent. Only body and comment may hold line breaks and tabs. Times are written as RFC 3339 in UTC with milliseconds.\n\nSignatures have a status: confirmed (counted, grouped, exported), pending (on a petition with confirmation email, until confirm) or invalidated (set aside as fraud by signature.invalidate, undone by signature.revalidate). Consent is a history of events per person and channel (consent.history); a person's consent now is their newest event. person.erase and petition.anonymise remove signer data while count and every groupBy stay exact. -32000 (store unavailable) carries error.data {\"retryable\": true} (schema StoreUnavailableData)."
   },
   "methods": [
     {
       "name": "petition.create",
       "summary": "Create a petition.",
-      "description": "Creates an open petition with count 0. An id already in use is 1002.",
+      "description": "Creates an open petition with count 0. An id already in use is 1002. confirmation (default none) is fixed at creation.",
       "paramStructure": "by-name",
       "params": [
         {
@@ -55,6 +55,14 @@ enum OpenRPCDocument {
           "required": false,
           "schema": {
             "$ref": "#/components/schemas/Goal"
+          }
+        },
+        {
+          "name": "confirmation",
+          "description": "Default none. email: signatures count only once confirmed (see sign and confirm).",
+          "required": false,
+          "schema": {
+            "$ref": "#/components/schemas/ConfirmationMode"
           }
         }
       ],
@@ -112,9 +120,59 @@ enum OpenRPCDocument {
               "body": "Dear Secretary,\n\nWe, the undersigned, ask you to end the Example Program this year.\n\nSincerely,\nThe signers",
               "goal": 1000,
               "status": "open",
+              "confirmation": "none",
               "createdAt": "2026-11-29T07:39:19.123Z",
               "closedAt": null,
-              "count": 0
+              "goalReachedAt": null,
+              "anonymisedAt": null,
+              "count": 0,
+              "pending": 0,
+              "invalidated": 0
+            }
+          }
+        },
+        {
+          "name": "create-clean-water",
+          "description": "A petition that counts a signature only once its owner confirmed it (by a link with the token, mailed by the caller).",
+          "params": [
+            {
+              "name": "id",
+              "value": "clean-water"
+            },
+            {
+              "name": "title",
+              "value": "Clean Water for Example Town"
+            },
+            {
+              "name": "target",
+              "value": "Example Town Council"
+            },
+            {
+              "name": "goal",
+              "value": 2
+            },
+            {
+              "name": "confirmation",
+              "value": "email"
+            }
+          ],
+          "result": {
+            "name": "create-clean-water-result",
+            "value": {
+              "id": "clean-water",
+              "title": "Clean Water for Example Town",
+              "target": "Example Town Council",
+              "body": "",
+              "goal": 2,
+              "status": "open",
+              "confirmation": "email",
+              "createdAt": "2026-11-29T07:40:00.000Z",
+              "closedAt": null,
+              "goalReachedAt": null,
+              "anonymisedAt": null,
+              "count": 0,
+              "pending": 0,
+              "invalidated": 0
             }
           }
         }
@@ -171,9 +229,14 @@ enum OpenRPCDocument {
               "body": "Dear Secretary,\n\nWe, the undersigned, ask you to end the Example Program this year.\n\nSincerely,\nThe signers",
               "goal": 1000,
               "status": "open",
+              "confirmation": "none",
               "createdAt": "2026-11-29T07:39:19.123Z",
               "closedAt": null,
-              "count": 0
+              "goalReachedAt": null,
+              "anonymisedAt": null,
+              "count": 0,
+              "pending": 0,
+              "invalidated": 0
             }
           }
         }
@@ -230,9 +293,30 @@ enum OpenRPCDocument {
                   "body": "Dear Secretary,\n\nWe, the undersigned, ask you to end the Example Program this year.\n\nSincerely,\nThe signers",
                   "goal": 1000,
                   "status": "open",
+                  "confirmation": "none",
                   "createdAt": "2026-11-29T07:39:19.123Z",
                   "closedAt": null,
-                  "count": 0
+                  "goalReachedAt": null,
+                  "anonymisedAt": null,
+                  "count": 0,
+                  "pending": 0,
+                  "invalidated": 0
+                },
+                {
+                  "id": "clean-water",
+                  "title": "Clean Water for Example Town",
+                  "target": "Example Town Council",
+                  "body": "",
+                  "goal": 2,
+                  "status": "open",
+                  "confirmation": "email",
+                  "createdAt": "2026-11-29T07:40:00.000Z",
+                  "closedAt": null,
+                  "goalReachedAt": null,
+                  "anonymisedAt": null,
+                  "count": 0,
+                  "pending": 0,
+                  "invalidated": 0
                 }
               ]
             }
@@ -243,7 +327,7 @@ enum OpenRPCDocument {
     {
       "name": "sign",
       "summary": "Sign a petition.",
-      "description": "One signature per person (canonical email) per petition. Signing again returns the first signatureId with duplicate true and an unchanged count; the first signature's data stays, except that an opt-in given now (true) is recorded as fresh consent. optIn.phone or optIn.sms true without signer.phone is -32602 (at /optIn/phone, /optIn/sms). A closed petition is 1003, an unknown one 1001.",
+      "description": "One signature per person (canonical email) per petition. Signing again returns the first signatureId with duplicate true, its status and an unchanged count; the first signature's data stays, except that an opt-in given now (true) is recorded as fresh consent (on a pending signature: when it is confirmed). On a petition with confirmation email a new signature is pending and the answer carries confirmToken (mail it to the signer; it is given out only here); a repeat sign of a still pending signature answers a new token and the earlier one stops working. A repeat sign of an invalidated signature answers status invalidated. optIn.phone or optIn.sms true without signer.phone is -32602 (at /optIn/phone, /optIn/sms). A closed petition is 1003, an unknown one 1001.",
       "paramStructure": "by-name",
       "params": [
         {
@@ -310,7 +394,7 @@ enum OpenRPCDocument {
       "examples": [
         {
           "name": "sign-first",
-          "description": "A first signature, with consent to email.",
+          "description": "A first signature, with consent to email under the consent wording privacy-notice-2026-11.",
           "params": [
             {
               "name": "petition",
@@ -332,7 +416,8 @@ enum OpenRPCDocument {
             {
               "name": "optIn",
               "value": {
-                "email": true
+                "email": true,
+                "notice": "privacy-notice-2026-11"
               }
             },
             {
@@ -346,6 +431,7 @@ enum OpenRPCDocument {
               "signatureId": "sig_0000000000001",
               "petition": "end-the-program",
               "duplicate": false,
+              "status": "confirmed",
               "count": 1
             }
           }
@@ -374,6 +460,7 @@ enum OpenRPCDocument {
               "signatureId": "sig_0000000000001",
               "petition": "end-the-program",
               "duplicate": true,
+              "status": "confirmed",
               "count": 1
             }
           }
@@ -411,7 +498,154 @@ enum OpenRPCDocument {
               "signatureId": "sig_0000000000002",
               "petition": "end-the-program",
               "duplicate": false,
+              "status": "confirmed",
               "count": 2
+            }
+          }
+        },
+        {
+          "name": "sign-pending",
+          "description": "On a petition with confirmation email: pending, not counted, and a token to mail to the signer. The opt-in takes effect on confirmation.",
+          "params": [
+            {
+              "name": "petition",
+              "value": "clean-water"
+            },
+            {
+              "name": "signer",
+              "value": {
+                "email": "robin.roe@example.net",
+                "firstName": "Robin",
+                "lastName": "Roe",
+                "postalCode": "30301"
+              }
+            },
+            {
+              "name": "optIn",
+              "value": {
+                "email": true,
+                "notice": "privacy-notice-2026-11"
+              }
+            }
+          ],
+          "result": {
+            "name": "sign-pending-result",
+            "value": {
+              "signatureId": "sig_0000000000003",
+              "petition": "clean-water",
+              "duplicate": false,
+              "status": "pending",
+              "count": 0,
+              "confirmToken": "EXAMPLE-TOKEN-ONE-aaaaaaaaaaaa"
+            }
+          }
+        },
+        {
+          "name": "sign-pending-again",
+          "description": "The same person again before confirming (the first mail was lost): a new token; the first one stops working (1005).",
+          "params": [
+            {
+              "name": "petition",
+              "value": "clean-water"
+            },
+            {
+              "name": "signer",
+              "value": {
+                "email": "Robin.Roe@example.net",
+                "firstName": "Robin",
+                "lastName": "Roe",
+                "postalCode": "30301"
+              }
+            }
+          ],
+          "result": {
+            "name": "sign-pending-again-result",
+            "value": {
+              "signatureId": "sig_0000000000003",
+              "petition": "clean-water",
+              "duplicate": true,
+              "status": "pending",
+              "count": 0,
+              "confirmToken": "EXAMPLE-TOKEN-TWO-bbbbbbbbbbbb"
+            }
+          }
+        }
+      ]
+    },
+    {
+      "name": "confirm",
+      "summary": "Confirm a pending signature with its token.",
+      "description": "Makes the pending signature of that token confirmed: it is counted, its opt-ins are recorded (via confirm, at this moment) and it can be exported. Confirming again with the same token returns the same answer. A token the store does not know (never given, or replaced by a newer one): 1005. A petition closed more than 24 hours ago: 1003 (within 24 hours of closing, signatures made before the close can still be confirmed). A signature invalidated meanwhile stays invalidated (its status is in the answer).",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "token",
+          "description": "The confirmToken that sign answered.",
+          "required": true,
+          "schema": {
+            "$ref": "#/components/schemas/TokenInput"
+          }
+        }
+      ],
+      "result": {
+        "name": "confirmResult",
+        "schema": {
+          "$ref": "#/components/schemas/ConfirmResult"
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        },
+        {
+          "$ref": "#/components/errors/ConfirmationTokenUnknown"
+        },
+        {
+          "$ref": "#/components/errors/PetitionClosed"
+        },
+        {
+          "$ref": "#/components/errors/StoreUnavailable"
+        },
+        {
+          "$ref": "#/components/errors/RequestCancelled"
+        }
+      ],
+      "examples": [
+        {
+          "name": "confirm-token",
+          "description": "The newest token (the example's stands for the one sign answered): the signature counts now.",
+          "params": [
+            {
+              "name": "token",
+              "value": "EXAMPLE-TOKEN-TWO-bbbbbbbbbbbb"
+            }
+          ],
+          "result": {
+            "name": "confirm-token-result",
+            "value": {
+              "signatureId": "sig_0000000000003",
+              "petition": "clean-water",
+              "status": "confirmed",
+              "count": 1
+            }
+          }
+        },
+        {
+          "name": "confirm-again",
+          "description": "Following the link twice is harmless: the same answer.",
+          "params": [
+            {
+              "name": "token",
+              "value": "EXAMPLE-TOKEN-TWO-bbbbbbbbbbbb"
+            }
+          ],
+          "result": {
+            "name": "confirm-again-result",
+            "value": {
+              "signatureId": "sig_0000000000003",
+              "petition": "clean-water",
+              "status": "confirmed",
+              "count": 1
             }
           }
         }
@@ -420,7 +654,7 @@ enum OpenRPCDocument {
     {
       "name": "count",
       "summary": "Count a petition's signatures.",
-      "description": "total counts every signature (unsubscribing does not remove one). since is inclusive, until exclusive, both on signedAt. groups (only with groupBy) is sorted by key; day keys are YYYY-MM-DD in UTC; signatures without a source are grouped under \"\".",
+      "description": "total counts every signature (unsubscribing does not remove one). since is inclusive, until exclusive, both on signedAt. groups (only with groupBy) is sorted by key; day keys are YYYY-MM-DD in UTC; signatures without a source are grouped under \"\". Only confirmed signatures are counted (pending and invalidated ones are not).",
       "paramStructure": "by-name",
       "params": [
         {
@@ -534,7 +768,7 @@ enum OpenRPCDocument {
     {
       "name": "export",
       "summary": "Export a petition's signatures, as one page or to a file.",
-      "description": "Rows are ordered by signedAt, then signatureId. audience delivery (for the target: signatureId, firstName, lastName, postalCode, country, comment, signedAt; never email or phone) or contacts (for outreach: signatureId, email, firstName, lastName, postalCode, country, phone, optInEmail, optInPhone, optInSms, source, signedAt; only signers with at least one channel opted in and not unsubscribed, each optIn column the person's consent now).\n\nWith path: the whole export is written to that file (a temporary file first, fsynced, renamed, mode 0600; a relative path is relative to the server's working directory); the result is {path, count, bytes, sha256}. An existing file without overwrite true, or a path that cannot be written, is 1004. With progressToken, $/progress notifications (ProgressParams) are sent while it runs, end before the response; $/cancelRequest ends it with -32800 and leaves no file.\n\nWithout path: one page of at most limit rows (default 1000) after cursor: {count, nextCursor, records} for json, {count, nextCursor, data} for csv and ndjson. Following nextCursor until it is null yields every row exactly once; a csv page has the header line on the first page only.\n\nCSV is RFC 4180 (comma, CRLF, quoting, UTF-8 without BOM); a cell that begins with =, +, -, @, tab or CR is prefixed with '; booleans are true/false, null is empty. A json file is one JSON array of records; ndjson is one object per line, LF-ended.",
+      "description": "Rows are ordered by signedAt, then signatureId. audience delivery (for the target: signatureId, firstName, lastName, postalCode, country, comment, signedAt; never email or phone) or contacts (for outreach: signatureId, email, firstName, lastName, postalCode, country, phone, optInEmail, optInPhone, optInSms, source, signedAt; only signers with at least one channel opted in and not unsubscribed, each optIn column the person's consent now).\n\nWith path: the whole export is written to that file (a temporary file first, fsynced, renamed, mode 0600; a relative path is relative to the server's working directory); the result is {path, count, bytes, sha256}. An existing file without overwrite true, or a path that cannot be written, is 1004. With progressToken, $/progress notifications (ProgressParams) are sent while it runs, end before the response; $/cancelRequest ends it with -32800 and leaves no file.\n\nWithout path: one page of at most limit rows (default 1000) after cursor: {count, nextCursor, records} for json, {count, nextCursor, data} for csv and ndjson. Following nextCursor until it is null yields every row exactly once; a csv page has the header line on the first page only.\n\nCSV is RFC 4180 (comma, CRLF, quoting, UTF-8 without BOM); a cell that begins with =, +, -, @, tab or CR is prefixed with '; booleans are true/false, null is empty. A json file is one JSON array of records; ndjson is one object per line, LF-ended. Rows are the confirmed signatures that still have their signer's data (not erased). An anonymised petition: 1007.",
       "paramStructure": "by-name",
       "params": [
         {
@@ -671,6 +905,9 @@ enum OpenRPCDocument {
         },
         {
           "$ref": "#/components/errors/ExportPathUnavailable"
+        },
+        {
+          "$ref": "#/components/errors/PetitionAnonymised"
         },
         {
           "$ref": "#/components/errors/StoreUnavailable"
@@ -1121,6 +1358,494 @@ enum OpenRPCDocument {
       ]
     },
     {
+      "name": "consent.history",
+      "summary": "The proof of a person's consent: every consent event.",
+      "description": "Every remaining consent event of that person (for phone: the phone and sms events of every person with that number), oldest first, with the number the event covers and the consent wording shown (notice). An unknown person: {\"events\": []}. Erasing a person deletes their events; anonymising a petition deletes the events gathered through it. Exactly one of email or phone (x-paramsSchema states it).",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "email",
+          "description": "The events of this person (canonical email); not with phone.",
+          "required": false,
+          "schema": {
+            "$ref": "#/components/schemas/Email"
+          }
+        },
+        {
+          "name": "phone",
+          "description": "The events of every person with this phone number (E.164 or a US national number); not with email.",
+          "required": false,
+          "schema": {
+            "$ref": "#/components/schemas/PhoneInput"
+          }
+        }
+      ],
+      "x-paramsSchema": {
+        "description": "Exactly one of email and phone.",
+        "oneOf": [
+          {
+            "required": [
+              "email"
+            ]
+          },
+          {
+            "required": [
+              "phone"
+            ]
+          }
+        ]
+      },
+      "result": {
+        "name": "consentHistoryResult",
+        "schema": {
+          "$ref": "#/components/schemas/ConsentHistoryResult"
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        },
+        {
+          "$ref": "#/components/errors/StoreUnavailable"
+        },
+        {
+          "$ref": "#/components/errors/RequestCancelled"
+        }
+      ],
+      "examples": [
+        {
+          "name": "history-by-email",
+          "description": "Alex's consent to email (given when signing, under the notice shown) and its withdrawal.",
+          "params": [
+            {
+              "name": "email",
+              "value": "alex.example@EXAMPLE.org"
+            }
+          ],
+          "result": {
+            "name": "history-by-email-result",
+            "value": {
+              "events": [
+                {
+                  "channel": "email",
+                  "granted": true,
+                  "at": "2026-11-29T07:41:00.000Z",
+                  "petition": "end-the-program",
+                  "source": "newsletter",
+                  "via": "sign",
+                  "number": null,
+                  "notice": "privacy-notice-2026-11"
+                },
+                {
+                  "channel": "email",
+                  "granted": false,
+                  "at": "2026-11-29T07:45:00.000Z",
+                  "petition": null,
+                  "source": null,
+                  "via": "unsubscribe",
+                  "number": null,
+                  "notice": null
+                }
+              ]
+            }
+          }
+        },
+        {
+          "name": "history-confirmed",
+          "description": "An opt-in given with a pending signature is recorded when the signature is confirmed.",
+          "params": [
+            {
+              "name": "email",
+              "value": "robin.roe@example.net"
+            }
+          ],
+          "result": {
+            "name": "history-confirmed-result",
+            "value": {
+              "events": [
+                {
+                  "channel": "email",
+                  "granted": true,
+                  "at": "2026-11-29T07:43:00.000Z",
+                  "petition": "clean-water",
+                  "source": null,
+                  "via": "confirm",
+                  "number": null,
+                  "notice": "privacy-notice-2026-11"
+                }
+              ]
+            }
+          }
+        },
+        {
+          "name": "history-unknown",
+          "description": "An address the store has never seen: no events.",
+          "params": [
+            {
+              "name": "email",
+              "value": "stranger@example.com"
+            }
+          ],
+          "result": {
+            "name": "history-unknown-result",
+            "value": {
+              "events": []
+            }
+          }
+        }
+      ]
+    },
+    {
+      "name": "signature.invalidate",
+      "summary": "Set signatures aside as fraud.",
+      "description": "Sets aside the petition's pending and confirmed signatures that meet every condition of match: they leave the count, the groups and the exports, and keep their person's place (a repeat sign is a duplicate with status invalidated). invalidated is how many changed (or would, with dryRun true, which writes nothing and answers invalidationId null); count is the petition's count after. Each invalidation is kept as a record (invalidation.list) and can be undone (signature.revalidate). Unknown petition: 1001.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "petition",
+          "required": true,
+          "schema": {
+            "$ref": "#/components/schemas/PetitionId"
+          }
+        },
+        {
+          "name": "reason",
+          "required": true,
+          "schema": {
+            "$ref": "#/components/schemas/Reason"
+          }
+        },
+        {
+          "name": "match",
+          "required": true,
+          "schema": {
+            "$ref": "#/components/schemas/InvalidationMatch"
+          }
+        },
+        {
+          "name": "dryRun",
+          "required": false,
+          "schema": {
+            "type": "boolean",
+            "description": "Default false. true: only count the matching signatures; nothing is written."
+          }
+        }
+      ],
+      "result": {
+        "name": "invalidateResult",
+        "schema": {
+          "$ref": "#/components/schemas/InvalidateResult"
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        },
+        {
+          "$ref": "#/components/errors/PetitionNotFound"
+        },
+        {
+          "$ref": "#/components/errors/StoreUnavailable"
+        },
+        {
+          "$ref": "#/components/errors/RequestCancelled"
+        }
+      ],
+      "examples": [
+        {
+          "name": "invalidate-dry-run",
+          "description": "How many would be set aside: nothing is written.",
+          "params": [
+            {
+              "name": "petition",
+              "value": "end-the-program"
+            },
+            {
+              "name": "reason",
+              "value": "Many signatures from one postal code in a minute"
+            },
+            {
+              "name": "match",
+              "value": {
+                "postalCode": "10001",
+                "since": "2026-11-29T00:00:00Z"
+              }
+            },
+            {
+              "name": "dryRun",
+              "value": true
+            }
+          ],
+          "result": {
+            "name": "invalidate-dry-run-result",
+            "value": {
+              "invalidationId": null,
+              "invalidated": 1,
+              "count": 2
+            }
+          }
+        },
+        {
+          "name": "invalidate-by-ids",
+          "description": "Set aside one signature: the count drops.",
+          "params": [
+            {
+              "name": "petition",
+              "value": "end-the-program"
+            },
+            {
+              "name": "reason",
+              "value": "Signed by a bot"
+            },
+            {
+              "name": "match",
+              "value": {
+                "signatureIds": [
+                  "sig_0000000000002"
+                ]
+              }
+            }
+          ],
+          "result": {
+            "name": "invalidate-by-ids-result",
+            "value": {
+              "invalidationId": "inv_example_1",
+              "invalidated": 1,
+              "count": 1
+            }
+          }
+        }
+      ]
+    },
+    {
+      "name": "invalidation.list",
+      "summary": "The kept invalidations of a petition.",
+      "description": "Oldest first: each invalidation with its reason, its match as given, how many signatures it set aside and how many of those were revalidated since. Unknown petition: 1001.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "petition",
+          "required": true,
+          "schema": {
+            "$ref": "#/components/schemas/PetitionId"
+          }
+        }
+      ],
+      "result": {
+        "name": "invalidationListResult",
+        "schema": {
+          "$ref": "#/components/schemas/InvalidationListResult"
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        },
+        {
+          "$ref": "#/components/errors/PetitionNotFound"
+        },
+        {
+          "$ref": "#/components/errors/StoreUnavailable"
+        },
+        {
+          "$ref": "#/components/errors/RequestCancelled"
+        }
+      ],
+      "examples": [
+        {
+          "name": "list-invalidations",
+          "params": [
+            {
+              "name": "petition",
+              "value": "end-the-program"
+            }
+          ],
+          "result": {
+            "name": "list-invalidations-result",
+            "value": {
+              "invalidations": [
+                {
+                  "invalidationId": "inv_example_1",
+                  "reason": "Signed by a bot",
+                  "match": {
+                    "signatureIds": [
+                      "sig_0000000000002"
+                    ]
+                  },
+                  "invalidated": 1,
+                  "revalidated": 0,
+                  "at": "2026-11-29T07:46:00.000Z"
+                }
+              ]
+            }
+          }
+        }
+      ]
+    },
+    {
+      "name": "signature.revalidate",
+      "summary": "Undo an invalidation, whole or for some signatures.",
+      "description": "Each signature returns to the status it had before it was invalidated (pending or confirmed). Exactly one of invalidationId and signatureIds (x-paramsSchema states it). An invalidationId the petition does not have is -32602 at /invalidationId. Unknown petition: 1001.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "petition",
+          "required": true,
+          "schema": {
+            "$ref": "#/components/schemas/PetitionId"
+          }
+        },
+        {
+          "name": "invalidationId",
+          "description": "Undo this whole invalidation; not with signatureIds.",
+          "required": false,
+          "schema": {
+            "$ref": "#/components/schemas/InvalidationId"
+          }
+        },
+        {
+          "name": "signatureIds",
+          "description": "Undo these signatures' invalidation; not with invalidationId.",
+          "required": false,
+          "schema": {
+            "$ref": "#/components/schemas/SignatureIdList"
+          }
+        }
+      ],
+      "x-paramsSchema": {
+        "description": "Exactly one of invalidationId and signatureIds.",
+        "oneOf": [
+          {
+            "required": [
+              "invalidationId"
+            ]
+          },
+          {
+            "required": [
+              "signatureIds"
+            ]
+          }
+        ]
+      },
+      "result": {
+        "name": "revalidateResult",
+        "schema": {
+          "$ref": "#/components/schemas/RevalidateResult"
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        },
+        {
+          "$ref": "#/components/errors/PetitionNotFound"
+        },
+        {
+          "$ref": "#/components/errors/StoreUnavailable"
+        },
+        {
+          "$ref": "#/components/errors/RequestCancelled"
+        }
+      ],
+      "examples": [
+        {
+          "name": "revalidate-invalidation",
+          "description": "It was a mistake: the signature counts again.",
+          "params": [
+            {
+              "name": "petition",
+              "value": "end-the-program"
+            },
+            {
+              "name": "invalidationId",
+              "value": "inv_example_1"
+            }
+          ],
+          "result": {
+            "name": "revalidate-invalidation-result",
+            "value": {
+              "revalidated": 1,
+              "count": 2
+            }
+          }
+        }
+      ]
+    },
+    {
+      "name": "person.erase",
+      "summary": "Erase a person (the right to erasure).",
+      "description": "Every signature of that person (for phone: of every person with that number) loses email, names, phone and comment, and every consent event of theirs is deleted; the person is put on the suppression list (keyed hashes only), so no import subscribes them again. What remains (postalCode, country, signedAt, source, status) keeps count and every groupBy exact. Erased signatures are no longer exported and no longer block signing again. Exactly one of email or phone (x-paramsSchema states it). The answer for an unknown person is {\"signatures\": 0}.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "email",
+          "description": "Erase this person (canonical email); not with phone.",
+          "required": false,
+          "schema": {
+            "$ref": "#/components/schemas/Email"
+          }
+        },
+        {
+          "name": "phone",
+          "description": "Erase every person with this phone number (E.164 or a US national number); not with email.",
+          "required": false,
+          "schema": {
+            "$ref": "#/components/schemas/PhoneInput"
+          }
+        }
+      ],
+      "x-paramsSchema": {
+        "description": "Exactly one of email and phone.",
+        "oneOf": [
+          {
+            "required": [
+              "email"
+            ]
+          },
+          {
+            "required": [
+              "phone"
+            ]
+          }
+        ]
+      },
+      "result": {
+        "name": "eraseResult",
+        "schema": {
+          "$ref": "#/components/schemas/EraseResult"
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        },
+        {
+          "$ref": "#/components/errors/StoreUnavailable"
+        },
+        {
+          "$ref": "#/components/errors/RequestCancelled"
+        }
+      ],
+      "examples": [
+        {
+          "name": "erase-by-phone",
+          "description": "Sam asks to be forgotten; the count stays 2.",
+          "params": [
+            {
+              "name": "phone",
+              "value": "(202) 555-0147"
+            }
+          ],
+          "result": {
+            "name": "erase-by-phone-result",
+            "value": {
+              "signatures": 1
+            }
+          }
+        }
+      ]
+    },
+    {
       "name": "petition.close",
       "summary": "Close a petition to new signatures.",
       "description": "Sets status closed and closedAt. Closing a closed petition returns it unchanged. Signing a closed petition is 1003; count and export still work.",
@@ -1172,9 +1897,83 @@ enum OpenRPCDocument {
               "body": "Dear Secretary,\n\nWe, the undersigned, ask you to end the Example Program this year.\n\nSincerely,\nThe signers",
               "goal": 1000,
               "status": "closed",
+              "confirmation": "none",
               "createdAt": "2026-11-29T07:39:19.123Z",
               "closedAt": "2026-11-29T07:40:02.001Z",
-              "count": 2
+              "goalReachedAt": null,
+              "anonymisedAt": null,
+              "count": 2,
+              "pending": 0,
+              "invalidated": 0
+            }
+          }
+        }
+      ]
+    },
+    {
+      "name": "petition.anonymise",
+      "summary": "Remove every signer's data from a closed petition.",
+      "description": "For a closed petition after its retention period: every signature loses email, names, phone and comment, the consent events recorded through this petition are deleted (a person whose consent came only from it is no longer a contact), and its pending signatures are deleted. count and every groupBy stay exact; exports answer 1007 from now on. Anonymising again returns the petition unchanged. An open petition: 1006. Unknown petition: 1001.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "id",
+          "required": true,
+          "schema": {
+            "$ref": "#/components/schemas/PetitionId"
+          }
+        }
+      ],
+      "result": {
+        "name": "petition",
+        "schema": {
+          "$ref": "#/components/schemas/Petition"
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        },
+        {
+          "$ref": "#/components/errors/PetitionNotFound"
+        },
+        {
+          "$ref": "#/components/errors/PetitionStillOpen"
+        },
+        {
+          "$ref": "#/components/errors/StoreUnavailable"
+        },
+        {
+          "$ref": "#/components/errors/RequestCancelled"
+        }
+      ],
+      "examples": [
+        {
+          "name": "anonymise-end-the-program",
+          "description": "Counts stay; the signers' data is gone.",
+          "params": [
+            {
+              "name": "id",
+              "value": "end-the-program"
+            }
+          ],
+          "result": {
+            "name": "anonymise-end-the-program-result",
+            "value": {
+              "id": "end-the-program",
+              "title": "End the Program",
+              "target": "The Secretary of Example Affairs",
+              "body": "Dear Secretary,\n\nWe, the undersigned, ask you to end the Example Program this year.\n\nSincerely,\nThe signers",
+              "goal": 1000,
+              "status": "closed",
+              "confirmation": "none",
+              "createdAt": "2026-11-29T07:39:19.123Z",
+              "closedAt": "2026-11-29T07:40:02.001Z",
+              "goalReachedAt": null,
+              "anonymisedAt": "2026-11-29T08:00:00.000Z",
+              "count": 2,
+              "pending": 0,
+              "invalidated": 0
             }
           }
         }
@@ -1421,7 +2220,7 @@ enum OpenRPCDocument {
       },
       "OptIn": {
         "title": "OptIn",
-        "description": "Consent given now, per channel. true records fresh consent (also on a duplicate signature); false or absent records nothing. phone or sms true needs signer.phone.",
+        "description": "Consent given now, per channel. true records fresh consent (also on a duplicate signature; on a pending signature when it is confirmed, via confirm); false or absent records nothing. An explicit opt-in lifts an earlier unsubscribe of that channel. phone or sms true needs signer.phone. notice names the consent wording shown; it is kept with the events.",
         "type": "object",
         "additionalProperties": false,
         "properties": {
@@ -1433,6 +2232,9 @@ enum OpenRPCDocument {
           },
           "sms": {
             "type": "boolean"
+          },
+          "notice": {
+            "$ref": "#/components/schemas/Notice"
           }
         }
       },
@@ -1483,9 +2285,14 @@ enum OpenRPCDocument {
           "body",
           "goal",
           "status",
+          "confirmation",
           "createdAt",
           "closedAt",
-          "count"
+          "goalReachedAt",
+          "anonymisedAt",
+          "count",
+          "pending",
+          "invalidated"
         ],
         "properties": {
           "id": {
@@ -1512,6 +2319,9 @@ enum OpenRPCDocument {
           "status": {
             "$ref": "#/components/schemas/PetitionStatus"
           },
+          "confirmation": {
+            "$ref": "#/components/schemas/ConfirmationMode"
+          },
           "createdAt": {
             "$ref": "#/components/schemas/Timestamp"
           },
@@ -1525,10 +2335,42 @@ enum OpenRPCDocument {
               }
             ]
           },
+          "goalReachedAt": {
+            "description": "When count first reached goal; it stays if the count falls again (null while not reached, and always without a goal).",
+            "oneOf": [
+              {
+                "$ref": "#/components/schemas/Timestamp"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          },
+          "anonymisedAt": {
+            "description": "When petition.anonymise removed its signers' data; null before.",
+            "oneOf": [
+              {
+                "$ref": "#/components/schemas/Timestamp"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          },
           "count": {
             "type": "integer",
             "minimum": 0,
-            "description": "Signatures so far (unsubscribing does not remove one)."
+            "description": "Confirmed signatures (unsubscribing or erasing a person does not remove one; invalidating does)."
+          },
+          "pending": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Signatures waiting for confirmation (not counted)."
+          },
+          "invalidated": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Signatures set aside as fraud (not counted)."
           }
         }
       },
@@ -1557,6 +2399,7 @@ enum OpenRPCDocument {
           "signatureId",
           "petition",
           "duplicate",
+          "status",
           "count"
         ],
         "properties": {
@@ -1571,12 +2414,19 @@ enum OpenRPCDocument {
           "duplicate": {
             "type": "boolean"
           },
+          "status": {
+            "$ref": "#/components/schemas/SignatureStatus"
+          },
           "count": {
             "type": "integer",
-            "minimum": 1,
-            "description": "The petition's count including this signature."
+            "minimum": 0,
+            "description": "The petition's count of confirmed signatures after this sign."
+          },
+          "confirmToken": {
+            "$ref": "#/components/schemas/ConfirmToken"
           }
-        }
+        },
+        "description": "count is the petition's count of confirmed signatures, including this one if it is confirmed. confirmToken is present only while the signature is pending (a repeat sign of a pending signature answers a new token and the earlier one stops working)."
       },
       "CountGroup": {
         "title": "CountGroup",
@@ -2013,6 +2863,436 @@ enum OpenRPCDocument {
             ]
           }
         }
+      },
+      "StoreUnavailableData": {
+        "title": "StoreUnavailableData",
+        "description": "error.data of -32000.",
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "retryable"
+        ],
+        "properties": {
+          "retryable": {
+            "const": true
+          }
+        }
+      },
+      "ConfirmationMode": {
+        "title": "ConfirmationMode",
+        "description": "none: every valid signature counts at once. email: a new signature is pending until its confirmToken comes back through confirm. Fixed at creation.",
+        "type": "string",
+        "enum": [
+          "none",
+          "email"
+        ]
+      },
+      "SignatureStatus": {
+        "title": "SignatureStatus",
+        "description": "confirmed: counted, grouped and exported. pending: waiting for confirm (not counted). invalidated: set aside as fraud (not counted).",
+        "type": "string",
+        "enum": [
+          "confirmed",
+          "pending",
+          "invalidated"
+        ]
+      },
+      "ConfirmToken": {
+        "title": "ConfirmToken",
+        "description": "A confirmation token: at least 128 random bits, URL-safe base64. Given out only in sign's answer (the store keeps only its SHA-256).",
+        "type": "string",
+        "minLength": 22,
+        "maxLength": 256,
+        "pattern": "^[A-Za-z0-9_-]+$"
+      },
+      "TokenInput": {
+        "title": "TokenInput",
+        "description": "A confirmation token as sign gave it out; anything else that has this shape is unknown (1005).",
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 256,
+        "pattern": "^[A-Za-z0-9_-]+$"
+      },
+      "Notice": {
+        "title": "Notice",
+        "description": "The caller's identifier of the consent wording shown to the signer (e.g. a version tag of the privacy text): trimmed, then 1 to 200 characters, no control characters. Kept with every consent event this sign records.",
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 200,
+        "pattern": "^\\s*[^\\s\\x00-\\x1f\\x7f-\\x9f](?:[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?\\s*$"
+      },
+      "Reason": {
+        "title": "Reason",
+        "description": "Why signatures are set aside: trimmed, then 1 to 200 characters, no control characters.",
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 200,
+        "pattern": "^\\s*[^\\s\\x00-\\x1f\\x7f-\\x9f](?:[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?\\s*$"
+      },
+      "SignatureId": {
+        "title": "SignatureId",
+        "description": "A signature id as the server gives them out (an id the petition does not have matches nothing).",
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 64,
+        "pattern": "^[A-Za-z0-9_-]+$"
+      },
+      "SignatureIdList": {
+        "title": "SignatureIdList",
+        "description": "1 to 10000 signature ids (repeats count once).",
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 10000,
+        "items": {
+          "$ref": "#/components/schemas/SignatureId"
+        }
+      },
+      "InvalidationId": {
+        "title": "InvalidationId",
+        "description": "An invalidation's id, as signature.invalidate gave it out.",
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 64,
+        "pattern": "^[A-Za-z0-9_-]+$"
+      },
+      "PostalCodeMatch": {
+        "title": "PostalCodeMatch",
+        "description": "A postal code to match, normalised as the signer rule stores it (trimmed, upper-cased), whatever the country: 1 to 16 letters, digits, spaces or hyphens (a US ZIP is one of these).",
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 16,
+        "pattern": "^\\s*[A-Za-z0-9-](?:[A-Za-z0-9 -]{0,14}[A-Za-z0-9-])?\\s*$"
+      },
+      "InvalidationMatch": {
+        "title": "InvalidationMatch",
+        "description": "Which signatures to set aside: those meeting every condition given. At least one of signatureIds, email, phone, postalCode and source; since (inclusive) and until (exclusive) bound signedAt. email matches by canonical form (the dedup key); phone is read as E.164 (or a US national number). invalidation.list shows the match as given (text trimmed, phone in E.164, postalCode upper-cased, times in UTC).",
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+          "signatureIds": {
+            "$ref": "#/components/schemas/SignatureIdList"
+          },
+          "email": {
+            "$ref": "#/components/schemas/Email"
+          },
+          "phone": {
+            "$ref": "#/components/schemas/PhoneInput"
+          },
+          "postalCode": {
+            "$ref": "#/components/schemas/PostalCodeMatch"
+          },
+          "source": {
+            "$ref": "#/components/schemas/Source"
+          },
+          "since": {
+            "$ref": "#/components/schemas/DateTimeInput"
+          },
+          "until": {
+            "$ref": "#/components/schemas/DateTimeInput"
+          }
+        },
+        "anyOf": [
+          {
+            "required": [
+              "signatureIds"
+            ]
+          },
+          {
+            "required": [
+              "email"
+            ]
+          },
+          {
+            "required": [
+              "phone"
+            ]
+          },
+          {
+            "required": [
+              "postalCode"
+            ]
+          },
+          {
+            "required": [
+              "source"
+            ]
+          }
+        ]
+      },
+      "InvalidationMatchRecord": {
+        "title": "InvalidationMatchRecord",
+        "description": "A kept match, as given (text trimmed, phone in E.164, postalCode upper-cased, times in UTC with milliseconds).",
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+          "signatureIds": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          },
+          "email": {
+            "type": "string"
+          },
+          "phone": {
+            "$ref": "#/components/schemas/PhoneE164"
+          },
+          "postalCode": {
+            "type": "string"
+          },
+          "source": {
+            "type": "string"
+          },
+          "since": {
+            "$ref": "#/components/schemas/Timestamp"
+          },
+          "until": {
+            "$ref": "#/components/schemas/Timestamp"
+          }
+        }
+      },
+      "ConfirmResult": {
+        "title": "ConfirmResult",
+        "description": "The signature of the token: confirmed (or invalidated, when it was set aside meanwhile), and the petition's count.",
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "signatureId",
+          "petition",
+          "status",
+          "count"
+        ],
+        "properties": {
+          "signatureId": {
+            "type": "string",
+            "minLength": 1
+          },
+          "petition": {
+            "$ref": "#/components/schemas/PetitionId"
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "confirmed",
+              "invalidated"
+            ]
+          },
+          "count": {
+            "type": "integer",
+            "minimum": 0
+          }
+        }
+      },
+      "ConsentVia": {
+        "title": "ConsentVia",
+        "type": "string",
+        "enum": [
+          "sign",
+          "confirm",
+          "import",
+          "unsubscribe"
+        ]
+      },
+      "ConsentEvent": {
+        "title": "ConsentEvent",
+        "description": "One change of a person's consent on one channel. number is the E.164 phone a phone or sms event covers (null for email); notice the consent wording shown (optIn.notice; null when none was given, and for unsubscribes). petition and source are where it was given (null for unsubscribes).",
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "channel",
+          "granted",
+          "at",
+          "petition",
+          "source",
+          "via",
+          "number",
+          "notice"
+        ],
+        "properties": {
+          "channel": {
+            "$ref": "#/components/schemas/Channel"
+          },
+          "granted": {
+            "type": "boolean"
+          },
+          "at": {
+            "$ref": "#/components/schemas/Timestamp"
+          },
+          "petition": {
+            "oneOf": [
+              {
+                "$ref": "#/components/schemas/PetitionId"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          },
+          "source": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "via": {
+            "$ref": "#/components/schemas/ConsentVia"
+          },
+          "number": {
+            "oneOf": [
+              {
+                "$ref": "#/components/schemas/PhoneE164"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          },
+          "notice": {
+            "type": [
+              "string",
+              "null"
+            ]
+          }
+        }
+      },
+      "ConsentHistoryResult": {
+        "title": "ConsentHistoryResult",
+        "description": "Every remaining consent event of the person (for phone: the phone and sms events of every person with that number), oldest first; [] for an unknown person. The person's consent on a channel now is their newest event for it.",
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "events"
+        ],
+        "properties": {
+          "events": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/ConsentEvent"
+            }
+          }
+        }
+      },
+      "InvalidateResult": {
+        "title": "InvalidateResult",
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "invalidationId",
+          "invalidated",
+          "count"
+        ],
+        "properties": {
+          "invalidationId": {
+            "description": "The kept record's id; null for a dry run.",
+            "oneOf": [
+              {
+                "$ref": "#/components/schemas/InvalidationId"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          },
+          "invalidated": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "How many signatures changed (or would, in a dry run)."
+          },
+          "count": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "The petition's count after."
+          }
+        }
+      },
+      "InvalidationRecord": {
+        "title": "InvalidationRecord",
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "invalidationId",
+          "reason",
+          "match",
+          "invalidated",
+          "revalidated",
+          "at"
+        ],
+        "properties": {
+          "invalidationId": {
+            "$ref": "#/components/schemas/InvalidationId"
+          },
+          "reason": {
+            "type": "string"
+          },
+          "match": {
+            "$ref": "#/components/schemas/InvalidationMatchRecord"
+          },
+          "invalidated": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "How many signatures it set aside."
+          },
+          "revalidated": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "How many of those were revalidated since."
+          },
+          "at": {
+            "$ref": "#/components/schemas/Timestamp"
+          }
+        }
+      },
+      "InvalidationListResult": {
+        "title": "InvalidationListResult",
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "invalidations"
+        ],
+        "properties": {
+          "invalidations": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/InvalidationRecord"
+            },
+            "description": "Oldest first."
+          }
+        }
+      },
+      "RevalidateResult": {
+        "title": "RevalidateResult",
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "revalidated",
+          "count"
+        ],
+        "properties": {
+          "revalidated": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "How many signatures returned to the status they had before."
+          },
+          "count": {
+            "type": "integer",
+            "minimum": 0
+          }
+        }
+      },
+      "EraseResult": {
+        "title": "EraseResult",
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "signatures"
+        ],
+        "properties": {
+          "signatures": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "How many signatures were erased."
+          }
+        }
       }
     },
     "errors": {
@@ -2046,7 +3326,10 @@ enum OpenRPCDocument {
       },
       "StoreUnavailable": {
         "code": -32000,
-        "message": "Store unavailable"
+        "message": "Store unavailable",
+        "data": {
+          "retryable": true
+        }
       },
       "RequestCancelled": {
         "code": -32800,
@@ -2067,6 +3350,18 @@ enum OpenRPCDocument {
       "ExportPathUnavailable": {
         "code": 1004,
         "message": "Export path already exists or cannot be written"
+      },
+      "ConfirmationTokenUnknown": {
+        "code": 1005,
+        "message": "Confirmation token unknown"
+      },
+      "PetitionStillOpen": {
+        "code": 1006,
+        "message": "Petition is still open"
+      },
+      "PetitionAnonymised": {
+        "code": 1007,
+        "message": "Petition is anonymised"
       },
       "ImportFileUnreadable": {
         "code": 1008,

@@ -11,12 +11,22 @@ enum Operation {
   case sign(Signing)
   case count(CountQuery)
   case unsubscribe(Unsubscription)
+  // Contract v2 (run by `TrustOperations`).
+  case confirm(tokenHash: String)
+  case consentHistory(PersonSubject)
+  case invalidate(Invalidation)
+  case listInvalidations(petitionID: String)
+  case revalidate(petitionID: String, RevalidationTarget)
+  case erase(PersonSubject)
+  case anonymisePetition(id: String)
 
   /// Writes are committed together with the other writes that arrived with them.
   var isWrite: Bool {
     switch self {
     case .createPetition, .closePetition, .sign, .unsubscribe: return true
-    case .getPetition, .listPetitions, .count: return false
+    case .confirm, .revalidate, .erase, .anonymisePetition: return true
+    case .invalidate(let invalidation): return !invalidation.dryRun
+    case .getPetition, .listPetitions, .count, .consentHistory, .listInvalidations: return false
     }
   }
 }
@@ -30,6 +40,7 @@ enum OperationReader {
     let title = reader.string("title", required: true, rule: Rules.title)
     let target = reader.string("target", required: true, rule: Rules.target)
     let body = reader.string("body", rule: Rules.body) ?? ""
+    let confirmation = reader.choice("confirmation", as: ConfirmationMode.self) ?? .none
     var goal: Int? = nil
     if let given = reader.integer("goal") {
       switch Rules.goal(given) {
@@ -38,7 +49,9 @@ enum OperationReader {
       }
     }
     if let error = reader.finish() { return .failure(error) }
-    return .success(.createPetition(NewPetition(id: id!, title: title!, target: target!, body: body, goal: goal)))
+    return .success(
+      .createPetition(
+        NewPetition(id: id!, title: title!, target: target!, body: body, goal: goal, confirmation: confirmation)))
   }
 
   static func petitionID(_ params: JSON?, _ make: (String) -> Operation) -> Result<Operation, ResponseError> {
@@ -62,10 +75,12 @@ enum OperationReader {
     let comment = reader.string("comment", rule: Rules.comment)
     let source = reader.string("source", rule: Rules.source)
     var optIns: Set<Channel> = []
+    var notice: String? = nil
     if let optIn = reader.object("optIn") {
       for channel in Channel.allCases where optIn.bool(channel.rawValue) == true {
         optIns.insert(channel)
       }
+      notice = optIn.string("notice", rule: TrustRules.notice)
       optIn.rejectUnknownFields()
       if signer != nil && signer?.phone == nil {
         for channel in [Channel.phone, .sms] where optIns.contains(channel) {
@@ -74,7 +89,8 @@ enum OperationReader {
       }
     }
     if let error = reader.finish() { return .failure(error) }
-    let signing = Signing(petitionID: petition!, signer: signer!, comment: comment, optIns: optIns, source: source)
+    let signing = Signing(
+      petitionID: petition!, signer: signer!, comment: comment, optIns: optIns, source: source, notice: notice)
     return .success(.sign(signing))
   }
 
@@ -126,26 +142,7 @@ enum OperationReader {
 
   static func unsubscribe(_ params: JSON?) -> Result<Operation, ResponseError> {
     let reader = Params(params)
-    let hasEmail = reader.has("email")
-    let hasPhone = reader.has("phone")
-    var subject: UnsubscribeSubject? = nil
-    if let raw = reader.string("email") {
-      switch Rules.email(raw) {
-      case .success(let email): subject = .canonicalEmail(email.canonical)
-      case .failure(let violation): reader.report("email", violation.message)
-      }
-    }
-    if let raw = reader.string("phone") {
-      switch Rules.phone(raw, country: "US") {
-      case .success(let phone): subject = .phone(phone)
-      case .failure(let violation): reader.report("phone", violation.message)
-      }
-    }
-    if hasEmail && hasPhone {
-      reader.report("phone", "give either email or phone, not both")
-    } else if !hasEmail && !hasPhone {
-      reader.report("email", "is required (or phone)")
-    }
+    let subject = readPersonSubject(reader)
     var channels = Channel.allCases
     if let list = reader.raw("channels") {
       if !list.isArray {
@@ -179,9 +176,14 @@ enum ResultEncoder {
     object.set("body", petition.body)
     object.set("goal", petition.goal)
     object.set("status", petition.status.rawValue)
+    object.set("confirmation", petition.confirmation.rawValue)
     object.set("createdAt", RFC3339.format(petition.createdAt))
     object.set("closedAt", petition.closedAt.map(RFC3339.format))
+    object.set("goalReachedAt", petition.goalReachedAt.map(RFC3339.format))
+    object.set("anonymisedAt", petition.anonymisedAt.map(RFC3339.format))
     object.set("count", petition.count)
+    object.set("pending", petition.pending)
+    object.set("invalidated", petition.invalidated)
     return object
   }
 
@@ -190,29 +192,43 @@ enum ResultEncoder {
     object.set("signatureId", outcome.signatureID)
     object.set("petition", outcome.petitionID)
     object.set("duplicate", outcome.isDuplicate)
+    object.set("status", outcome.status.rawValue)
     object.set("count", outcome.count)
+    if let token = outcome.confirmToken { object.set("confirmToken", token) }
     return object
   }
 
   /// The sign result written directly. Its strings need no escaping: petition ids match
-  /// `^[a-z0-9][a-z0-9-]*$` and signature ids are `sig_` and base-36 digits; anything else goes
-  /// through jansson.
+  /// `^[a-z0-9][a-z0-9-]*$`, signature ids are `sig_` and base-36 digits, statuses are lower-case
+  /// words and tokens URL-safe base64; anything else goes through jansson.
   static func serializedSignOutcome(_ outcome: SignOutcome) -> [UInt8] {
     func isPlain(_ text: String) -> Bool {
       text.utf8.allSatisfy {
         ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
-          || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_")
+          || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z"))
       }
     }
-    guard isPlain(outcome.signatureID), isPlain(outcome.petitionID) else { return signOutcome(outcome).serialized() }
+    guard isPlain(outcome.signatureID), isPlain(outcome.petitionID), outcome.confirmToken.map(isPlain) ?? true else {
+      return signOutcome(outcome).serialized()
+    }
     var bytes: [UInt8] = []
-    bytes.reserveCapacity(96)
+    bytes.reserveCapacity(outcome.confirmToken == nil ? 112 : 160)
     bytes += #"{"signatureId":""#.utf8
     bytes += outcome.signatureID.utf8
     bytes += #"","petition":""#.utf8
     bytes += outcome.petitionID.utf8
-    bytes += outcome.isDuplicate ? #"","duplicate":true,"count":"#.utf8 : #"","duplicate":false,"count":"#.utf8
+    bytes += outcome.isDuplicate ? #"","duplicate":true,"status":""#.utf8 : #"","duplicate":false,"status":""#.utf8
+    switch outcome.status {
+    case .confirmed: bytes += #"confirmed","count":"#.utf8
+    case .pending: bytes += #"pending","count":"#.utf8
+    case .invalidated: bytes += #"invalidated","count":"#.utf8
+    }
     bytes += String(outcome.count).utf8
+    if let token = outcome.confirmToken {
+      bytes += #","confirmToken":""#.utf8
+      bytes += token.utf8
+      bytes.append(UInt8(ascii: "\""))
+    }
     bytes.append(UInt8(ascii: "}"))
     return bytes
   }

@@ -51,9 +51,10 @@ public final class PetitionService: Service {
     call.preparation = Self.readOperation(call)
   }
 
-  /// Everything but `export` is quick: one group of small reads and writes.
+  /// Everything but `export` and `rpc.discover` (a large answer) is quick: one group of small
+  /// reads and writes. The front writes the answers of other calls as soon as each is done.
   public func isQuick(_ call: ServiceCall) -> Bool {
-    call.method != "export" && call.method != "import"
+    call.method != "export" && call.method != "import" && call.method != "rpc.discover"
   }
 
   private static func readOperation(_ call: ServiceCall) -> Result<Operation, ResponseError>? {
@@ -65,7 +66,7 @@ public final class PetitionService: Service {
     case "sign": return OperationReader.sign(call.params)
     case "count": return OperationReader.count(call.params)
     case "unsubscribe": return OperationReader.unsubscribe(call.params)
-    default: return nil
+    default: return TrustOperations.readOperation(method: call.method, params: call.params)
     }
   }
 
@@ -92,50 +93,65 @@ public final class PetitionService: Service {
         }
       }
     default:
-      call.fail(.methodNotFound(call.method))
+      // An MCP client started without --mcp is told how to start the server.
+      call.fail(call.method == "initialize" || call.method == "server/discover" ? ServiceError(code: .methodNotFound, message: "start petition-rpc with --mcp") : .methodNotFound(call.method))
       return .answered
     }
   }
 
   /// Executes a run of operations; writes among them are committed together, durably, before
-  /// any of the run's responses is sent.
+  /// any of the run's outcomes is reported. Calls cancelled while the group waits for a store
+  /// that another process holds locked are answered at once (nothing of them written) and the
+  /// rest of the group waits again.
   private func runGroup(_ group: [(call: ServiceCall, operation: Operation)]) {
-    guard !group.isEmpty else { return }
-    var results: [Result<Answer, ResponseError>] = []
-    results.reserveCapacity(group.count)
-    let execute = { [self] in
-      for (call, operation) in group {
-        if call.isCancelled {
-          results.append(.failure(.requestCancelled))
-        } else {
-          results.append(self.execute(operation))
+    var group = group
+    while !group.isEmpty {
+      var results: [Result<Answer, ServiceError>] = []
+      results.reserveCapacity(group.count)
+      let execute = { [self] in
+        for (call, operation) in group {
+          results.append(call.cancellation.wasCancelled ? .failure(.requestCancelled) : self.execute(operation))
         }
       }
-    }
-    if group.contains(where: { $0.operation.isWrite }) {
-      do {
-        try store.performWriteGroup(execute)
-      } catch {
-        logger.warning(
-          "write group failed; nothing of it was written",
-          metadata: ["calls": "\(group.count)", "reason": "\(error)"])
-        // Nothing of the group was written: its writes fail, its reads are served again on
-        // their own (a store locked by another writer can still be read).
-        let failure = error.responseError
-        results = group.map { call, operation in
-          guard !operation.isWrite, !call.isCancelled else { return .failure(failure) }
-          return self.execute(operation)
+      if group.contains(where: { $0.operation.isWrite }) {
+        do throws(StoreError) {
+          // One look at the input (through the first token) then every call's flag.
+          let calls = group.map(\.call)
+          try store.performWriteGroup(stopIf: { calls[0].isCancelled || calls.contains { $0.cancellation.wasCancelled } }, execute)
+        } catch .interrupted {
+          var rest: [(call: ServiceCall, operation: Operation)] = []
+          for entry in group {
+            if entry.call.cancellation.wasCancelled {
+              entry.call.complete(.failure(.requestCancelled))
+            } else {
+              rest.append(entry)
+            }
+          }
+          group = rest
+          continue
+        } catch {
+          logger.warning(
+            "write group failed; nothing of it was written",
+            metadata: ["calls": "\(group.count)", "reason": "\(error)"])
+          // Nothing of the group was written: its writes fail, its reads are served again on
+          // their own (a store locked by another writer can still be read).
+          let failure = error.responseError
+          results = group.map { call, operation in
+            guard !operation.isWrite, !call.cancellation.wasCancelled else { return .failure(failure) }
+            return self.execute(operation)
+          }
+        }
+      } else {
+        execute()
+      }
+      for ((call, _), result) in zip(group, results) {
+        switch result {
+        case .success(.json(let value)): call.complete(.success(value))
+        case .success(.serialized(let bytes)): call.complete(.serialized(bytes))
+        case .failure(let error): call.complete(.failure(error))
         }
       }
-    } else {
-      execute()
-    }
-    for ((call, _), result) in zip(group, results) {
-      switch result {
-      case .success(.json(let value)): call.complete(.success(value))
-      case .success(.serialized(let bytes)): call.complete(.serialized(bytes))
-      case .failure(let error): call.complete(.failure(error))
-      }
+      return
     }
   }
 
@@ -173,6 +189,8 @@ public final class PetitionService: Service {
         try store.unsubscribe(unsubscription, at: clock.now())
         // The same answer whether or not the store knows the person.
         return .success(.json(ResultEncoder.channels(unsubscription.channels)))
+      case .confirm, .consentHistory, .invalidate, .listInvalidations, .revalidate, .erase, .anonymisePetition:
+        return .success(.json(try TrustOperations.execute(operation, store: store, clock: clock)))
       }
     } catch {
       return .failure(error.responseError)

@@ -4,11 +4,13 @@
   import Darwin
 #endif
 
-/// The protocol's output: bytes appended on the serving thread and written to a file descriptor
-/// by a writer thread, so a slow reader delays only the writer until `highWater` bytes wait;
-/// then `flush` blocks, and with it the reading of more requests (back-pressure).
+/// The protocol's output: bytes appended on the serving thread, written to a file descriptor.
 ///
-/// The two threads swap two buffers, so neither frees memory the other allocated.
+/// When the output is a pipe with room for what is pending (and nothing else is being written),
+/// `flush` writes at once on the serving thread: no thread hop for a client that sends one
+/// request at a time. Otherwise the bytes go to a writer thread, so a slow reader delays only
+/// the writer until `highWater` bytes wait; then `flush` blocks, and with it the reading of more
+/// requests (back-pressure). The two threads swap buffers rather than free each other's memory.
 public final class OutputWriter: @unchecked Sendable {
   /// Bytes buffered before `append` hands them to the writer on its own.
   public static let flushThreshold = 1 << 16
@@ -24,11 +26,31 @@ public final class OutputWriter: @unchecked Sendable {
   private var isFinished = false
   private var isBroken = false
   private var thread: pthread_t?
+  /// Whether the writer thread is in a `write` (guarded by `monitor`).
+  private var isWriting = false
+  /// The pipe's capacity when the output is a pipe; nil otherwise.
+  private let pipeCapacity: Int?
+  /// A file or a character device (`/dev/null`, a terminal): writes do not wait for a reader.
+  private let isFileOrDevice: Bool
 
   public init(descriptor: Int32, highWater: Int = 4 << 20) {
     self.descriptor = descriptor
     self.highWater = highWater
+    // F_GETPIPE_SZ (Linux; hidden behind _GNU_SOURCE in the C headers).
+    let capacity = fcntl(descriptor, 1032)
+    pipeCapacity = capacity > 0 ? Int(capacity) : nil
+    var status = stat()
+    let kind = fstat(descriptor, &status) == 0 ? status.st_mode & S_IFMT : 0
+    isFileOrDevice = kind == S_IFREG || kind == S_IFCHR
     pending.reserveCapacity(Self.flushThreshold * 2)
+  }
+
+  /// Whether `count` bytes fit in the pipe now, so writing them cannot block.
+  private func fitsInPipe(_ count: Int) -> Bool {
+    guard let pipeCapacity else { return isFileOrDevice }
+    var unread: Int32 = 0
+    guard ioctl(descriptor, UInt(FIONREAD), &unread) == 0 else { return false }
+    return count <= pipeCapacity - Int(unread)
   }
 
   /// Claims standard output for protocol messages: keeps a private duplicate of fd 1 and points
@@ -56,6 +78,13 @@ public final class OutputWriter: @unchecked Sendable {
   /// Hands what was appended to the writer; blocks while more than `highWater` bytes wait.
   public func flush() {
     guard !pending.isEmpty else { return }
+    let wroteDirectly: Bool = monitor.withLock {
+      guard handed.isEmpty && !isWriting && !isBroken && fitsInPipe(pending.count) else { return false }
+      if !writeAll(pending) { isBroken = true }
+      pending.removeAll(keepingCapacity: true)
+      return true
+    }
+    if wroteDirectly { return }
     if thread == nil { startWriter() }
     monitor.withLock {
       while handed.count >= highWater && !isBroken { monitor.wait() }
@@ -96,15 +125,16 @@ public final class OutputWriter: @unchecked Sendable {
         while handed.isEmpty && !isFinished { monitor.wait() }
         if handed.isEmpty { return true }
         swap(&writing, &handed)
+        isWriting = true
         monitor.broadcast()
         return false
       }
       if done { return }
-      if !writeAll(writing) {
-        monitor.withLock {
-          isBroken = true
-          monitor.broadcast()
-        }
+      let written = writeAll(writing)
+      monitor.withLock {
+        if !written { isBroken = true }
+        isWriting = false
+        monitor.broadcast()
       }
       writing.removeAll(keepingCapacity: writing.capacity <= Self.flushThreshold * 4)
     }

@@ -47,6 +47,8 @@ public final class Pipeline {
 
   private var queue: [ServiceCall] = []
   private var queuedBytes = 0
+  /// The calls of the run the service is processing.
+  private var running: [ServiceCall] = []
 
   private var input: Int32 = -1
   private var stopSignal: Int32 = -1
@@ -86,6 +88,14 @@ public final class Pipeline {
     service.prepare(call)
     queue.append(call)
     queuedBytes += bytes
+  }
+
+  /// Calls read and not yet run, then those of the running run (some may be completed already):
+  /// where a front looks for the call a cancel notification names. Cancels are rare, so a scan
+  /// costs less than keeping every call in a table.
+  public func forEachPendingCall(_ body: (ServiceCall) -> Void) {
+    for call in queue { body(call) }
+    for call in running { body(call) }
   }
 
   /// Serves until end of input or a byte on `stopSignal`; answers everything read, waits until
@@ -173,7 +183,11 @@ public final class Pipeline {
     for call in calls {
       if call.cancellation.wasCancelled { call.complete(.failure(.requestCancelled)) } else { runnable.append(call) }
     }
-    if !runnable.isEmpty { service.process(runnable) }
+    if !runnable.isEmpty {
+      running = runnable
+      service.process(runnable)
+      running.removeAll(keepingCapacity: true)
+    }
     output.flush()
   }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import JSONRPC
 import Logging
+import PostgresStore
 import SQLiteStore
 import Server
 import Service
@@ -27,44 +28,67 @@ struct PetitionRPC: ParsableCommand {
     version: version
   )
 
+  // Names, defaults and rules come from `Settings.Flag`, the one table of the command line.
   @Option(
-    name: .customLong("db"),
+    name: .customLong(Settings.Flag.database.name),
     help: ArgumentHelp(
-      "The SQLite store to open, created if needed (':memory:' for a throw-away store).",
+      "The store: a SQLite file, created if needed (':memory:' for a throw-away store), or postgresql://...",
       discussion: "Default: $PETITION_RPC_DB, else petitions.sqlite3 in the current directory.",
       valueName: "path"))
   var databasePath: String?
 
-  @Option(help: ArgumentHelp("Largest accepted message, in bytes.", valueName: "bytes"))
-  var maxMessageBytes: Int = 1_048_576
-
-  @Option(help: ArgumentHelp("Most requests accepted in one batch.", valueName: "count"))
-  var maxBatch: Int = 1000
+  @Option(
+    name: .customLong(Settings.Flag.maxMessageBytes.name),
+    help: ArgumentHelp("Largest accepted message, in bytes.", valueName: "bytes"))
+  var maxMessageBytes: Int = Settings().maxMessageBytes
 
   @Option(
-    name: .customLong("busy-timeout-ms"),
+    name: .customLong(Settings.Flag.maxBatch.name),
+    help: ArgumentHelp("Most requests accepted in one batch.", valueName: "count"))
+  var maxBatch: Int = Settings().maxBatch
+
+  @Option(
+    name: .customLong(Settings.Flag.busyTimeout.name),
     help: ArgumentHelp("How long to wait for a store another process holds locked.", valueName: "ms"))
-  var busyTimeoutMilliseconds: Int = 5000
+  var busyTimeoutMilliseconds: Int = Settings().busyTimeoutMilliseconds
+
+  @Flag(name: .customLong(Settings.mcpFlag), help: "Serve the Model Context Protocol (the methods as tools) instead of JSON-RPC.")
+  var mcp = false
+
+  @Option(
+    name: .customLong(Settings.Flag.mcpTools.name),
+    help: ArgumentHelp("With --mcp: the tools offered (groups read, sign, admin, or tool names).", valueName: "list"))
+  var mcpTools: String?
+
+  /// The settings these flags give.
+  var settings: Settings {
+    Settings(
+      databasePath: databasePath, maxMessageBytes: maxMessageBytes, maxBatch: maxBatch,
+      busyTimeoutMilliseconds: busyTimeoutMilliseconds, mcp: mcp, mcpTools: mcpTools, pgSchema: pgSchema)
+  }
+
+  @Option(
+    name: .customLong(Settings.Flag.pgSchema.name),
+    help: ArgumentHelp("The PostgreSQL schema of the tables (default petition_rpc).", valueName: "name"))
+  var pgSchema: String?
 
   func validate() throws {
-    guard maxMessageBytes >= 64 else { throw ValidationError("--max-message-bytes must be at least 64") }
-    guard maxBatch >= 1 else { throw ValidationError("--max-batch must be at least 1") }
-    guard busyTimeoutMilliseconds >= 0 else { throw ValidationError("--busy-timeout-ms must not be negative") }
-    if let databasePath, databasePath.isEmpty { throw ValidationError("--db must not be empty") }
+    if let problem = settings.problem { throw ValidationError(problem) }
   }
 
   func run() throws {
-    let settings = Settings(
-      databasePath: databasePath, maxMessageBytes: maxMessageBytes, maxBatch: maxBatch,
-      busyTimeoutMilliseconds: busyTimeoutMilliseconds)
     guard Self.serve(settings) else { throw ExitCode.failure }
   }
 
   /// Start-up without swift-argument-parser's reflection (about 1.5 ms of a 7 ms cold start) for
-  /// the common case: only known `--flag value` options with valid values. Anything else (help,
-  /// version, a bad or unknown flag) goes through `ParsableCommand.main()`, so its messages and
-  /// exit codes are the parser's.
+  /// the common case: only known `--flag value` options with valid values, read by the same
+  /// table (`Settings.Flag`) and rules (`Settings.problem`) as the full parser. Anything else
+  /// (help, version, a bad or unknown flag) goes through `ParsableCommand.main()`, so its
+  /// messages and exit codes are the parser's. A test checks that both parsers agree.
   static func main() {
+    if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "copy-store" {
+      Glibc.exit(CopyStore.run(Array(CommandLine.arguments.dropFirst(2))))
+    }
     if let settings = Settings.parseSimple(Array(CommandLine.arguments.dropFirst())) {
       Glibc.exit(serve(settings) ? 0 : 1)
     }
@@ -80,21 +104,12 @@ struct PetitionRPC: ParsableCommand {
     let output = OutputWriter.claimStandardOutput()
     let logger = Diagnostics.makeLogger()
 
-    let path =
-      settings.databasePath ?? getenv("PETITION_RPC_DB").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
-      ?? "petitions.sqlite3"
-    let store: SQLiteStore
-    do {
-      store = try SQLiteStore(path: path, busyTimeoutMilliseconds: settings.busyTimeoutMilliseconds)
-    } catch {
-      if case .unavailable(let reason) = error {
-        Diagnostics.write(reason)
-      } else {
-        Diagnostics.write("cannot open the store \(path): \(error)")
-      }
-      return false
-    }
+    guard
+      let store = StoreLocation.resolve(settings.databasePath, pgSchema: settings.pgSchema).open(
+        busyTimeoutMilliseconds: settings.busyTimeoutMilliseconds)
+    else { return false }
     let service = PetitionService(store: store, logger: logger)
+    if settings.mcp { return MCPMode.serve(settings, service: service, output: output, logger: logger, stopSignal: stopSignal) }
     let engine = Engine(
       limits: EngineLimits(maxMessageBytes: settings.maxMessageBytes, maxBatch: settings.maxBatch), output: output,
       logger: logger)
@@ -109,13 +124,77 @@ struct Settings: Equatable {
   var maxMessageBytes = 1_048_576
   var maxBatch = 1000
   var busyTimeoutMilliseconds = 5000
+  var mcp = false
+  var mcpTools: String?
+  var pgSchema: String?
+  /// `--mcp`, the one flag without a value.
+  static let mcpFlag = "mcp"
 
-  /// The settings of a command line made only of known options with valid values (the same
-  /// rules as `PetitionRPC.validate()`); nil for anything else, which the full parser handles.
+  /// Every flag that takes a value: its name, and how its value is set. `PetitionRPC`'s options
+  /// take their names from here, and `parseSimple` reads exactly these.
+  enum Flag: CaseIterable {
+    case database, maxMessageBytes, maxBatch, busyTimeout, mcpTools, pgSchema
+
+    var name: String {
+      switch self {
+      case .database: "db"
+      case .maxMessageBytes: "max-message-bytes"
+      case .maxBatch: "max-batch"
+      case .busyTimeout: "busy-timeout-ms"
+      case .mcpTools: "mcp-tools"
+      case .pgSchema: "pg-schema"
+      }
+    }
+
+    /// Sets the flag's value; false when it is not of the flag's type.
+    func set(_ value: String, in settings: inout Settings) -> Bool {
+      if case .database = self {
+        settings.databasePath = value
+        return true
+      }
+      if case .mcpTools = self {
+        settings.mcpTools = value
+        return true
+      }
+      if case .pgSchema = self {
+        settings.pgSchema = value
+        return true
+      }
+      guard let number = Int(value) else { return false }
+      switch self {
+      case .database, .mcpTools, .pgSchema: break
+      case .maxMessageBytes: settings.maxMessageBytes = number
+      case .maxBatch: settings.maxBatch = number
+      case .busyTimeout: settings.busyTimeoutMilliseconds = number
+      }
+      return true
+    }
+  }
+
+  /// What is wrong with these settings, for the usage message; nil when they are valid.
+  var problem: String? {
+    if maxMessageBytes < 64 { return "--max-message-bytes must be at least 64" }
+    if maxBatch < 1 { return "--max-batch must be at least 1" }
+    if busyTimeoutMilliseconds < 0 { return "--busy-timeout-ms must not be negative" }
+    if let databasePath, databasePath.isEmpty { return "--db must not be empty" }
+    if let problem = MCPMode.problem(enabled: mcp, tools: mcpTools) { return problem }
+    if let pgSchema, !PostgresStore.isValidSchemaName(pgSchema) {
+      return "--pg-schema must be lower-case letters, digits and _ (at most 63)"
+    }
+    return nil
+  }
+
+  /// The settings of a command line made only of known `--flag value` / `--flag=value` options
+  /// with valid values; nil for anything else, which the full parser handles (and explains).
   static func parseSimple(_ arguments: [String]) -> Settings? {
     var settings = Settings()
     var index = 0
     while index < arguments.count {
+      if arguments[index] == "--" + mcpFlag {
+        settings.mcp = true
+        index += 1
+        continue
+      }
       var name = arguments[index]
       let value: String
       if let equals = name.firstIndex(of: "=") {
@@ -127,25 +206,13 @@ struct Settings: Equatable {
         value = arguments[index + 1]
         index += 2
       }
+      // A value that looks like a flag is the full parser's to judge.
       guard !value.hasPrefix("-") || Int(value) != nil else { return nil }
-      switch name {
-      case "--db":
-        guard !value.isEmpty else { return nil }
-        settings.databasePath = value
-      case "--max-message-bytes":
-        guard let number = Int(value), number >= 64 else { return nil }
-        settings.maxMessageBytes = number
-      case "--max-batch":
-        guard let number = Int(value), number >= 1 else { return nil }
-        settings.maxBatch = number
-      case "--busy-timeout-ms":
-        guard let number = Int(value), number >= 0 else { return nil }
-        settings.busyTimeoutMilliseconds = number
-      default:
-        return nil
-      }
+      guard name.hasPrefix("--"), let flag = Flag.allCases.first(where: { $0.name == name.dropFirst(2) }),
+        flag.set(value, in: &settings)
+      else { return nil }
     }
-    return settings
+    return settings.problem == nil ? settings : nil
   }
 }
 

@@ -3,7 +3,8 @@ import TestSupport
 import Testing
 
 private let petitionKeys: Set<String> = [
-  "id", "title", "target", "body", "goal", "status", "createdAt", "closedAt", "count",
+  "id", "title", "target", "body", "goal", "status", "confirmation", "createdAt", "closedAt", "goalReachedAt",
+  "anonymisedAt", "count", "pending", "invalidated",
 ]
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ`: RFC 3339 in UTC with milliseconds.

@@ -15,11 +15,11 @@ private func bytes(_ value: Any?) -> [UInt8] { Array((value as? String ?? "").ut
     return server
   }
 
-  /// A sign answers `{signatureId, petition, duplicate, count}` with the count including it.
+  /// A sign answers `{signatureId, petition, duplicate, status, count}` with the count including it.
   @Test func signResultShape() throws {
     let server = try start()
     let first = try #require(RPC.result(server.sign("p1", makeSigner(email: "ada@example.org"))))
-    #expect(Set(first.keys) == ["signatureId", "petition", "duplicate", "count"])
+    #expect(Set(first.keys) == ["signatureId", "petition", "duplicate", "status", "count"])
     #expect((first["signatureId"] as? String)?.isEmpty == false)
     #expect(first["petition"] as? String == "p1")
     #expect(first["duplicate"] as? Bool == false)

@@ -165,4 +165,22 @@ private func framed(_ text: String, contentType: String? = nil) -> FrameEvent {
   @Test func literalsAreNotHeaders() {
     #expect(decodeAll("true\nnull\n") == [line("true"), line("null")])
   }
+
+  /// Only a first line `Content-Length:` or `Content-Type:` ended by CRLF starts a frame; any
+  /// other line, however header-like, is an NDJSON line (contract v2).
+  @Test func onlyContentHeadersStartAFrame() {
+    #expect(decodeAll("p:\u{1}garbage\n{}\n") == [line("p:\u{1}garbage"), line("{}")])
+    #expect(decodeAll("X-Other: 1\r\n{}\n") == [line("X-Other: 1"), line("{}")])
+    #expect(decodeAll("Content-Length: 2\n\n{}\n") == [line("Content-Length: 2"), line("{}")])
+    #expect(decodeAll("CONTENT-length: 2\r\n\r\n{}") == [framed("{}")])
+  }
+
+  /// Bytes that may still become `Content-Length:` wait for more; drip-fed, the result is the
+  /// same as fed at once.
+  @Test func headerPrefixWaitsForMore() {
+    let input = "Content-Length: 2\r\n\r\n{}Content-Lengthy\n"
+    let whole = decodeAll(input)
+    #expect(whole == [framed("{}"), line("Content-Lengthy")])
+    for chunk in 1...5 { #expect(decodeAll(input, chunk: chunk) == whole) }
+  }
 }

@@ -131,6 +131,8 @@ func deterministicShuffle(_ count: Int, seed: UInt64) -> [Int] {
 extension PetitionStore {
   /// Signs with a deterministic token source (for petitions that need confirmation).
   func sign(_ signing: Signing, at time: Timestamp) throws(StoreError) -> SignOutcome {
-    try sign(signing, at: time) { ConfirmationToken(token: "token-\(time.millisecondsSinceEpoch)", hash: "hash-\(time.millisecondsSinceEpoch)") }
+    try sign(signing, at: time) {
+      ConfirmationToken(token: "token-\(time.millisecondsSinceEpoch)", hash: "hash-\(time.millisecondsSinceEpoch)")
+    }
   }
 }

@@ -35,6 +35,7 @@ public final class ServerProcess {
     arguments: [String], environment: [String: String] = [:], workingDirectory: String? = nil,
     binary: String = ServerProcess.binaryPath
   ) throws {
+    let arguments = StoreUnderTest.rewrite(arguments, workingDirectory: workingDirectory)
     var toChild: [Int32] = [0, 0]
     var fromChild: [Int32] = [0, 0]
     // Close-on-exec: a server spawned concurrently by another test must not inherit this one's
@@ -116,6 +117,23 @@ public final class ServerProcess {
     send("Content-Length: \(body.utf8.count)\r\n\r\n" + body)
   }
 
+  /// Writes `bytes` to the server's stdin from a background thread (the write blocks while the
+  /// server does not read); `wait()` on the result waits until all is written.
+  public func sendInBackground(_ bytes: [UInt8], times: Int = 1) -> BackgroundWrite {
+    BackgroundWrite(descriptor: input, bytes: bytes, times: times)
+  }
+
+  /// The server's resident memory now (`VmRSS`) and at its peak (`VmHWM`), in bytes.
+  public var memory: (resident: Int, peak: Int)? {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+    func kilobytes(_ name: String) -> Int? {
+      guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return nil }
+      return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+    }
+    guard let resident = kilobytes("VmRSS"), let peak = kilobytes("VmHWM") else { return nil }
+    return (resident * 1024, peak * 1024)
+  }
+
   public func closeInput() {
     if input >= 0 { close(input) }
     input = -1
@@ -192,6 +210,35 @@ public final class ServerProcess {
     readJSON(timeout: timeout) as? [String: Any]
   }
 
+  /// Reads and drops output until `count` more lines have gone by (or the timeout passes);
+  /// returns how many did. `onChunk` runs after each read (e.g. to sample memory).
+  public func skipLines(_ count: Int, timeout: Double = 120, onChunk: () -> Void = {}) -> Int {
+    let deadline = Self.now() + timeout
+    var seen = 0
+    while seen < count {
+      if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+        // Count whole lines in what is buffered, keeping a partial last line.
+        let lines = buffer.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+        _ = newline
+        if seen + lines <= count {
+          seen += lines
+          let last = buffer.lastIndex(of: UInt8(ascii: "\n"))!
+          buffer.removeSubrange(...last)
+          if seen == count { return seen }
+        } else {
+          while seen < count, let next = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+            buffer.removeSubrange(...next)
+            seen += 1
+          }
+          return seen
+        }
+      }
+      guard fill(deadline: deadline) else { return seen }
+      onChunk()
+    }
+    return seen
+  }
+
   /// Everything left on stdout until the server closes it (or the timeout passes).
   public func readToEnd(timeout: Double = 30) -> [UInt8] {
     let deadline = Self.now() + timeout
@@ -254,6 +301,52 @@ public final class ServerProcess {
 
   public var standardError: String {
     (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
+  }
+}
+
+/// A write to a server's stdin running on its own thread.
+public final class BackgroundWrite: @unchecked Sendable {
+  private let done = NSCondition()
+  private var finished = false
+
+  init(descriptor: Int32, bytes: [UInt8], times: Int) {
+    let thread = Thread { [self] in
+      bytes.withUnsafeBytes { raw in
+        for _ in 0..<times {
+          var offset = 0
+          while offset < raw.count {
+            let written = write(descriptor, raw.baseAddress! + offset, raw.count - offset)
+            if written <= 0 {
+              if errno == EINTR { continue }
+              return
+            }
+            offset += written
+          }
+        }
+      }
+      done.lock()
+      finished = true
+      done.broadcast()
+      done.unlock()
+    }
+    thread.start()
+  }
+
+  /// Whether the writing thread is done.
+  public var isFinished: Bool {
+    done.lock()
+    defer { done.unlock() }
+    return finished
+  }
+
+  /// Waits up to `timeout` seconds; true when everything was written.
+  @discardableResult
+  public func wait(timeout: Double = 60) -> Bool {
+    done.lock()
+    defer { done.unlock() }
+    let deadline = Date(timeIntervalSinceNow: timeout)
+    while !finished { if !done.wait(until: deadline) { return finished } }
+    return true
   }
 }
 
