@@ -122,6 +122,24 @@ private func error(_ bytes: [UInt8]) -> CSVError? {
     }
   }
 
+  /// The limit holds exactly, quoted or not, however the bytes arrive: a record of the maximum
+  /// length is read, one byte more is an error.
+  @Test func limitIsExact() throws {
+    for chunk in [1, 5, 64] {
+      for quote in ["", "\""] {
+        func read(_ length: Int) throws(CSVError) -> [String] {
+          let text = quote + String(repeating: "x", count: length) + quote + "\n"
+          let reader = CSVReader(
+            source: CSVBytesSource(text, chunkBytes: chunk), chunkBytes: 16, maximumRecordBytes: 32)
+          _ = try reader.next()
+          return reader.strings
+        }
+        #expect(try read(32) == [String(repeating: "x", count: 32)])
+        #expect(throws: CSVError.self) { try read(33) }
+      }
+    }
+  }
+
   /// A lone CR inside an unquoted field is data.
   @Test func keepsLoneCarriageReturn() throws {
     #expect(try fields("a\rb,c\n") == [["a\rb", "c"]])
