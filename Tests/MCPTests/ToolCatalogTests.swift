@@ -132,3 +132,20 @@ import Testing
     #expect(lines([String(long.prefix(120)), String(long.dropFirst(120)), "\n{}\n"], limit: 100) == [.tooLong, .line(Array("{}".utf8))])
   }
 }
+
+/// The text content of a tool result: the result's JSON, as a JSON string.
+@Suite struct TextContentTests {
+  /// Quotes, backslashes, control characters and non-ASCII text come back exactly when parsed.
+  @Test func escapedTextParsesBack() throws {
+    let value = JSON.object()
+    value.set("comment", "line one\nline \"two\"\t\\ \u{1}\u{1F} é 中文 🎉 </script>")
+    let text = value.serialized()
+    var output: [UInt8] = []
+    ToolCall.appendString(text, to: &output)
+    guard case .success(let parsed) = JSON.parse(output) else {
+      Issue.record("not JSON: \(String(decoding: output, as: UTF8.self))")
+      return
+    }
+    #expect(parsed.stringValue == String(decoding: text, as: UTF8.self))
+  }
+}
