@@ -1,7 +1,7 @@
 # The two set-up commands (each installs what a fresh Debian machine lacks):
 #   make demo   - builds release and plays a demo session on the embedded SQLite store
 #   make test   - builds and runs every test (unit, end-to-end through the real binary, schema)
-# And: make bench (benchmarks against a C reference), make lint, make schema.
+# And: make bench (benchmarks against a C reference; BENCH_ARGS=--postgres for PostgreSQL too), make lint, make schema.
 
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
@@ -16,7 +16,7 @@ build:
 # load) and the binary can be copied to another machine of the same kind.
 release:
 	scripts/bootstrap.sh
-	swift build -c release --static-swift-stdlib
+	swift build -c release --static-swift-stdlib --product petition-rpc
 
 demo: release
 	python3 examples/demo.py --binary .build/release/petition-rpc
@@ -30,8 +30,9 @@ test:
 	python3 schema/check_examples.py --binary .build/debug/petition-rpc
 	swift test --skip-build
 
+# make bench BENCH_ARGS=--postgres adds the PostgreSQL store's figures (issue 8).
 bench:
-	benchmarks/run.sh
+	benchmarks/run.sh $(BENCH_ARGS)
 
 lint:
 	swift format lint --strict --recursive Sources Tests Package.swift

@@ -39,6 +39,8 @@ let package = Package(
     .target(name: "Service", dependencies: ["JSON", .product(name: "Logging", package: "swift-log")]),
     // JSON-RPC 2.0 over stdio: framing, messages, batches, ids; one front on the Service.
     .target(name: "JSONRPC", dependencies: ["JSON", "Service", .product(name: "Logging", package: "swift-log")]),
+    // A streaming RFC 4180 reader over read(2): flat memory, line numbers (for import).
+    .target(name: "CSV"),
     // The petition domain: values, rules and the store protocol. No C, no I/O.
     .target(name: "Petitions"),
     // A thin owning wrapper over sqlite3: connections, statements, errors, migrations.
@@ -50,7 +52,7 @@ let package = Package(
     // The methods of the contract: params in, domain calls, results out.
     .target(
       name: "Server",
-      dependencies: ["JSON", "Service", "Petitions", "Files", "Crypto", .product(name: "Logging", package: "swift-log")]),
+      dependencies: ["JSON", "Service", "Petitions", "Files", "Crypto", "CSV", .product(name: "Logging", package: "swift-log")]),
     // The Model Context Protocol over stdio: the methods as tools; one more front on the Service.
     .target(name: "MCP", dependencies: ["JSON", "JSONRPC", "Service", .product(name: "Logging", package: "swift-log")]),
     .executableTarget(
@@ -70,6 +72,7 @@ let package = Package(
     .target(name: "StoreConformance", dependencies: ["Petitions"], path: "Tests/StoreConformance"),
     .testTarget(name: "JSONTests", dependencies: ["JSON"]),
     .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
+    .testTarget(name: "CSVTests", dependencies: ["CSV"]),
     .testTarget(
       name: "JSONRPCTests",
       dependencies: ["JSONRPC", "Service", "JSON", .product(name: "Logging", package: "swift-log")]),

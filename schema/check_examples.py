@@ -54,6 +54,7 @@ CONTRACT_ERRORS = {
     "ConfirmationTokenUnknown": 1005,
     "PetitionStillOpen": 1006,
     "PetitionAnonymised": 1007,
+    "ImportFileUnreadable": 1008,
 }
 
 CONTRACT_METHODS = [
@@ -61,6 +62,7 @@ CONTRACT_METHODS = [
     "sign", "count", "export", "unsubscribe", "rpc.discover",
     "confirm", "consent.history", "signature.invalidate", "invalidation.list", "signature.revalidate",
     "person.erase", "petition.anonymise",
+    "import",
 ]
 
 # Params the contract forbids: each must fail the method's params schemas.

@@ -1024,6 +1024,204 @@ enum OpenRPCDocument {
       ]
     },
     {
+      "name": "import",
+      "summary": "Import signatures from a CSV file (exports of other tools).",
+      "description": "Reads a CSV file (RFC 4180, UTF-8, optional BOM, LF or CRLF line ends; quoted fields may hold commas, doubled quotes and line breaks) and signs each row into the petition by the rules of sign; imported signatures are confirmed. A relative path is relative to the server's working directory.\n\nThe header line names the columns, in any order; unknown columns are ignored. Names are compared ignoring case, spaces, - and _. Accepted names (ours, then other tools'): email (Email Address), firstName (given_name), lastName (family_name), postalCode (zip, zip_code, postcode), country (country_code, can2_country), phone (phone_number, mobile, mobile_number, can2_phone, can2_sms_phone), comment (comments, message), source (source_code, referrer, utm_source), signedAt (created_at, created_date, action_date, timestamp), optInEmail (email_opt_in), optInPhone (phone_opt_in), optInSms (sms_opt_in, mobile_opt_in).\n\nA row needs only email and postalCode; a missing name is stored empty, a missing country is US, a missing source is the request's source, a missing signedAt is now. signedAt is RFC 3339, or YYYY-MM-DD HH:MM:SS or YYYY-MM-DD read in timeZone (an IANA name of the system's time-zone database, default UTC). Opt-in columns take true/false, yes/no or 1/0 (empty: not given); consent is recorded via import at the row's signedAt, never on a channel the person unsubscribed from.\n\nA row that breaks a rule is rejected: rejected counts them, errors lists the first 1000 with their line in the file (the header is line 1) and {path, message} naming the column (e.g. /postalCode). A person already signed counts in duplicates; running an import again adds nothing.\n\nRows are committed in groups as they are read (memory stays flat however large the file). With progressToken, $/progress notifications (ProgressParams, done = rows read, total = rows in the file) are sent while it runs, end before the response. $/cancelRequest stops it at the next group with -32800 and error.data {imported, duplicates, rejected} so far; committed groups stay (running the import again completes it).\n\nA file that cannot be read, is not CSV in UTF-8, or has no email column: 1008, with error.data {line, reason} (line null when the file cannot be opened); nothing is written. A closed petition: 1003.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "petition",
+          "required": true,
+          "schema": {
+            "$ref": "#/components/schemas/PetitionId"
+          }
+        },
+        {
+          "name": "path",
+          "description": "The CSV file to read.",
+          "required": true,
+          "schema": {
+            "type": "string",
+            "minLength": 1
+          }
+        },
+        {
+          "name": "source",
+          "description": "The source of rows that have none.",
+          "required": false,
+          "schema": {
+            "$ref": "#/components/schemas/Source"
+          }
+        },
+        {
+          "name": "timeZone",
+          "description": "IANA time zone for dates without an offset (YYYY-MM-DD HH:MM:SS, YYYY-MM-DD).",
+          "required": false,
+          "schema": {
+            "type": "string",
+            "minLength": 1,
+            "default": "UTC",
+            "examples": [
+              "America/New_York"
+            ]
+          }
+        },
+        {
+          "name": "progressToken",
+          "description": "Token for $/progress notifications.",
+          "required": false,
+          "schema": {
+            "type": [
+              "string",
+              "integer"
+            ]
+          }
+        }
+      ],
+      "result": {
+        "name": "importResult",
+        "schema": {
+          "title": "ImportResult",
+          "type": "object",
+          "additionalProperties": false,
+          "required": [
+            "imported",
+            "duplicates",
+            "rejected",
+            "errors",
+            "count"
+          ],
+          "properties": {
+            "imported": {
+              "type": "integer",
+              "minimum": 0,
+              "description": "Rows signed."
+            },
+            "duplicates": {
+              "type": "integer",
+              "minimum": 0,
+              "description": "Rows of people who had already signed."
+            },
+            "rejected": {
+              "type": "integer",
+              "minimum": 0,
+              "description": "Rows that broke a rule (all of them)."
+            },
+            "errors": {
+              "type": "array",
+              "maxItems": 1000,
+              "description": "The first 1000 rejected rows.",
+              "items": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": [
+                  "line",
+                  "errors"
+                ],
+                "properties": {
+                  "line": {
+                    "type": "integer",
+                    "minimum": 2,
+                    "description": "The row's first line in the file (the header is line 1)."
+                  },
+                  "errors": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                      "type": "object",
+                      "additionalProperties": false,
+                      "required": [
+                        "path",
+                        "message"
+                      ],
+                      "properties": {
+                        "path": {
+                          "type": "string",
+                          "description": "The column, as a JSON Pointer: /email, /postalCode, ..."
+                        },
+                        "message": {
+                          "type": "string"
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            },
+            "count": {
+              "type": "integer",
+              "minimum": 0,
+              "description": "The petition's count after the import."
+            }
+          }
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        },
+        {
+          "$ref": "#/components/errors/PetitionNotFound"
+        },
+        {
+          "$ref": "#/components/errors/PetitionClosed"
+        },
+        {
+          "$ref": "#/components/errors/ImportFileUnreadable"
+        },
+        {
+          "$ref": "#/components/errors/StoreUnavailable"
+        },
+        {
+          "$ref": "#/components/errors/RequestCancelled"
+        }
+      ],
+      "examples": [
+        {
+          "name": "import-mailchimp-style",
+          "description": "A Mailchimp-style file (examples/import-example.csv, relative to the server's working directory): its first two rows are people who signed above (duplicates: the petition's count is unchanged), the third has a bad ZIP code.",
+          "params": [
+            {
+              "name": "petition",
+              "value": "end-the-program"
+            },
+            {
+              "name": "path",
+              "value": "examples/import-example.csv"
+            },
+            {
+              "name": "source",
+              "value": "mailchimp"
+            },
+            {
+              "name": "timeZone",
+              "value": "America/New_York"
+            }
+          ],
+          "result": {
+            "name": "import-mailchimp-style-result",
+            "value": {
+              "imported": 0,
+              "duplicates": 2,
+              "rejected": 1,
+              "errors": [
+                {
+                  "line": 4,
+                  "errors": [
+                    {
+                      "path": "/postalCode",
+                      "message": "must be a US ZIP code (12345 or 12345-6789)"
+                    }
+                  ]
+                }
+              ],
+              "count": 2
+            }
+          }
+        }
+      ]
+    },
+    {
       "name": "unsubscribe",
       "summary": "Withdraw a person's consent to be contacted.",
       "description": "Exactly one of email or phone (x-paramsSchema states it). {email} applies to that person (canonical email); {phone} (E.164 or a US national number) to every person whose phone is that number. It applies on every petition, at once, and is durable when answered. channels defaults to all three. The answer is the same whether or not the store knows the person. Consent per channel is the newest of the person's explicit opt-ins (on any petition) and unsubscribes: a later sign with an explicit opt-in subscribes that channel again. Signatures and counts are not changed.",
@@ -3164,6 +3362,10 @@ enum OpenRPCDocument {
       "PetitionAnonymised": {
         "code": 1007,
         "message": "Petition is anonymised"
+      },
+      "ImportFileUnreadable": {
+        "code": 1008,
+        "message": "Import file cannot be read, or is not CSV with an email column"
       }
     }
   }

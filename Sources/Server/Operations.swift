@@ -142,26 +142,7 @@ enum OperationReader {
 
   static func unsubscribe(_ params: JSON?) -> Result<Operation, ResponseError> {
     let reader = Params(params)
-    let hasEmail = reader.has("email")
-    let hasPhone = reader.has("phone")
-    var subject: UnsubscribeSubject? = nil
-    if let raw = reader.string("email") {
-      switch Rules.email(raw) {
-      case .success(let email): subject = .canonicalEmail(email.canonical)
-      case .failure(let violation): reader.report("email", violation.message)
-      }
-    }
-    if let raw = reader.string("phone") {
-      switch Rules.phone(raw, country: "US") {
-      case .success(let phone): subject = .phone(phone)
-      case .failure(let violation): reader.report("phone", violation.message)
-      }
-    }
-    if hasEmail && hasPhone {
-      reader.report("phone", "give either email or phone, not both")
-    } else if !hasEmail && !hasPhone {
-      reader.report("email", "is required (or phone)")
-    }
+    let subject = readPersonSubject(reader)
     var channels = Channel.allCases
     if let list = reader.raw("channels") {
       if !list.isArray {

@@ -54,7 +54,7 @@ public final class PetitionService: Service {
   /// Everything but `export` and `rpc.discover` (a large answer) is quick: one group of small
   /// reads and writes. The front writes the answers of other calls as soon as each is done.
   public func isQuick(_ call: ServiceCall) -> Bool {
-    call.method != "export" && call.method != "rpc.discover"
+    call.method != "export" && call.method != "import" && call.method != "rpc.discover"
   }
 
   private static func readOperation(_ call: ServiceCall) -> Result<Operation, ResponseError>? {
@@ -83,6 +83,7 @@ public final class PetitionService: Service {
     switch call.method {
     case "export":
       return .alone { [self] in Exporter(store: store, clock: clock, logger: logger).run(call) }
+    case "import": return .alone { [self] in Importer(store: store, clock: clock, logger: logger).run(call) }
     case "rpc.discover":
       return .alone { [self] in
         if let params = call.params, params.count > 0 {

@@ -122,7 +122,7 @@ private func matches(_ expected: Any, _ actual: Any, key: String? = nil, path: S
       names == [
         "petition.create", "petition.get", "petition.list", "petition.close", "sign", "count", "export",
         "unsubscribe", "rpc.discover", "confirm", "consent.history", "signature.invalidate", "invalidation.list",
-        "signature.revalidate", "person.erase", "petition.anonymise",
+        "signature.revalidate", "person.erase", "petition.anonymise", "import",
       ])
   }
 }

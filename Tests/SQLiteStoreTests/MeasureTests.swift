@@ -1,7 +1,8 @@
 import Foundation
 import Petitions
-@testable import SQLiteStore
 import Testing
+
+@testable import SQLiteStore
 
 /// Figures, not checks: run with `SQLITE_STORE_MEASURE=1 swift test --filter MeasureTests`
 /// (best in a release build). Seeds 1,000,000 confirmed signatures (4 sources, 3 countries,
@@ -69,6 +70,28 @@ struct MeasureTests {
       let p50 = try median(runs) { groups = try store.count(variant).groups?.count ?? 0 }
       print("count \(name): p50 \(String(format: "%.3f", p50)) ms (\(groups) groups)")
     }
+    // Issue 9's figures: invalidating 250,000 matching signatures, revalidating them, and
+    // anonymising the 1,000,000-signature petition.
+    func timed(_ name: String, _ body: () throws -> Void) rethrows {
+      let begin = DispatchTime.now().uptimeNanoseconds
+      try body()
+      print("\(name): \(String(format: "%.2f", Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e9)) s")
+    }
+    let before = try store.count(query(.postalCode))
+    var invalidationID: String?
+    try timed("invalidate 250,000 (source web)") {
+      invalidationID = try store.invalidate(
+        Invalidation(
+          petitionID: "big", reason: "measure", match: InvalidationMatch(source: "web"), matchDescription: "{}",
+          dryRun: false), at: at(march1 + 200 * day)
+      ).invalidationID
+    }
+    try timed("revalidate 250,000") {
+      _ = try store.revalidate(petitionID: "big", .invalidation(invalidationID ?? ""), at: at(march1 + 200 * day))
+    }
+    _ = try store.closePetition(id: "big", at: at(march1 + 200 * day))
+    try timed("anonymise 1,000,000") { _ = try store.anonymisePetition(id: "big", at: at(march1 + 201 * day)) }
+    #expect(try store.count(query(.postalCode)) == before)
   }
 
   /// Signing 200,000 in write groups of 1,000 and one at a time, with the aggregates written
@@ -89,7 +112,8 @@ struct MeasureTests {
           try store.performWriteGroup {
             for _ in 0..<groupSize {
               _ = try? store.sign(
-                signing("p", "person\(index)@example.org", postalCode: String(format: "%05d", (index &* 7919) % 40_000)),
+                signing(
+                  "p", "person\(index)@example.org", postalCode: String(format: "%05d", (index &* 7919) % 40_000)),
                 at: at(march1 + Int64(index) * 1000))
               index += 1
             }
@@ -104,7 +128,9 @@ struct MeasureTests {
           }
         }
         let micros = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3 / Double(count)
-        print("sign, groups of \(groupSize), aggregates \(maintained ? "written" : "dropped"): \(String(format: "%.2f", micros)) µs per sign; writing the aggregates \(String(format: "%.2f", Double(applying) / 1e3 / Double(count))) µs per sign, \(String(format: "%.2f", Double(entries) / Double(count))) upserts per sign")
+        print(
+          "sign, groups of \(groupSize), aggregates \(maintained ? "written" : "dropped"): \(String(format: "%.2f", micros)) µs per sign; writing the aggregates \(String(format: "%.2f", Double(applying) / 1e3 / Double(count))) µs per sign, \(String(format: "%.2f", Double(entries) / Double(count))) upserts per sign"
+        )
       }
     }
   }
