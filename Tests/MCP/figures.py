@@ -10,6 +10,7 @@ built on another SDK); its signs are skipped.
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import tempfile
@@ -37,26 +38,32 @@ def cold_start(command: list[str], runs: int) -> list[float]:
     return times
 
 
-def pipelined_signs(binary: str, database: str, count: int) -> float:
-    process = subprocess.Popen([binary, "--mcp", "--db", database], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, bufsize=1 << 20)
-    create = {"jsonrpc": "2.0", "id": 0, "method": "tools/call",
-              "params": {"name": "petition_create", "arguments": {"id": "fig", "title": "Figures", "target": "T"}}}
+def pipelined_signs(binary: str, database: str, count: int, mcp: bool = True) -> float:
+    """Signs per second; with `mcp` false, the same signs as JSON-RPC `sign` requests (the baseline)."""
+    process = subprocess.Popen([binary] + (["--mcp"] if mcp else []) + ["--db", database], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=1 << 20)
+
+    def request(number: int, name: str, arguments: dict) -> dict:
+        if mcp:
+            return {"jsonrpc": "2.0", "id": number, "method": "tools/call", "params": {"name": name, "arguments": arguments}}
+        return {"jsonrpc": "2.0", "id": number, "method": name.replace("_", "."), "params": arguments}
+
+    create = request(0, "petition_create", {"id": "fig", "title": "Figures", "target": "T"})
     process.stdin.write((json.dumps(create) + "\n").encode())
     process.stdin.flush()
     process.stdout.readline()
     lines = []
     for number in range(1, count + 1):
-        request = {"jsonrpc": "2.0", "id": number, "method": "tools/call", "params": {"name": "sign", "arguments": {
-            "petition": "fig", "signer": {"email": f"p{number}@example.org", "firstName": "Ada", "lastName": "Lovelace",
-                                          "postalCode": "12345"}}}}
-        lines.append(json.dumps(request) + "\n")
+        arguments = {"petition": "fig", "signer": {"email": f"p{number}@example.org", "firstName": "Ada",
+                                                    "lastName": "Lovelace", "postalCode": "12345"}}
+        lines.append(json.dumps(request(number, "sign", arguments)) + "\n")
     payload = "".join(lines).encode()
 
     def write() -> None:
         process.stdin.write(payload)
         process.stdin.close()
 
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     writer = threading.Thread(target=write)
     writer.start()
@@ -69,6 +76,9 @@ def pipelined_signs(binary: str, database: str, count: int) -> float:
     writer.join()
     process.wait()
     assert answered == count, answered
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    print(f"server CPU for {count} signs: {cpu:.2f} s ({cpu / count * 1e6:.1f} us per sign, user+system)")
     return count / elapsed
 
 
@@ -88,6 +98,8 @@ def main() -> None:
         return
     rate = pipelined_signs(options.binary, os.path.join(directory, "signs.sqlite3"), options.signs)
     print(f"tools/call sign pipelined: {rate:,.0f} signs/s ({options.signs} signs, SQLite, synchronous=FULL)")
+    rate = pipelined_signs(options.binary, os.path.join(directory, "jsonrpc.sqlite3"), options.signs, mcp=False)
+    print(f"JSON-RPC sign pipelined (baseline, same run): {rate:,.0f} signs/s")
 
 
 if __name__ == "__main__":
