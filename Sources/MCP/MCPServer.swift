@@ -187,7 +187,9 @@ public final class MCPServer: PipelineFront {
     }
     guard let tool = tools[name] else {
       writeError(
-        ServiceError(code: .invalidParams, message: "Unknown tool: \(name)", data: Self.issues("/name", "is not a tool of this server")),
+        ServiceError(
+          code: .invalidParams, message: "Unknown tool: \(name)",
+          data: Self.issues("/name", "is not a tool of this server")),
         id: id)
       return
     }
