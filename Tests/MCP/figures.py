@@ -88,13 +88,14 @@ def main() -> None:
     parser.add_argument("--signs", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--server-command", nargs="*")
+    parser.add_argument("--start-only", action="store_true", help="measure the cold start only")
     options = parser.parse_args()
     directory = tempfile.mkdtemp(prefix="petition-mcp-figures-")
     command = options.server_command or [options.binary, "--mcp", "--db", os.path.join(directory, "start.sqlite3")]
     times = cold_start(command, options.runs)
     print(f"cold start to the initialize answer: median {statistics.median(times):.2f} ms, "
           f"min {min(times):.2f} ms, max {max(times):.2f} ms over {len(times)} runs ({' '.join(command[:1])})")
-    if options.server_command:
+    if options.server_command or options.start_only:
         return
     rate = pipelined_signs(options.binary, os.path.join(directory, "signs.sqlite3"), options.signs)
     print(f"tools/call sign pipelined: {rate:,.0f} signs/s ({options.signs} signs, SQLite, synchronous=FULL)")
