@@ -29,6 +29,11 @@ let package = Package(
       pkgConfig: "sqlite3",
       providers: [.apt(["libsqlite3-dev"])]
     ),
+    .systemLibrary(
+      name: "CPostgres",
+      pkgConfig: "libpq",
+      providers: [.apt(["libpq-dev"])]
+    ),
 
     // SHA-256, HMAC-SHA-256 and random tokens on libcrypto.
     .target(name: "Crypto", dependencies: ["CCrypto"]),
@@ -49,6 +54,8 @@ let package = Package(
     .target(name: "SQLiteStore", dependencies: ["SQLite", "Petitions", "Crypto"]),
     // POSIX file work: files published whole (temporary file, fsync, link/rename, directory fsync).
     .target(name: "Files"),
+    // The shared store: PetitionStore on PostgreSQL through libpq.
+    .target(name: "PostgresStore", dependencies: ["CPostgres", "Petitions", "Crypto"]),
     // The methods of the contract: params in, domain calls, results out.
     .target(
       name: "Server",
@@ -58,7 +65,7 @@ let package = Package(
     .executableTarget(
       name: "petition-rpc",
       dependencies: [
-        "Server", "SQLiteStore", "JSONRPC", "Service",
+        "Server", "SQLiteStore", "PostgresStore", "JSONRPC", "Service",
         "MCP",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -78,6 +85,9 @@ let package = Package(
       dependencies: ["JSONRPC", "Service", "JSON", .product(name: "Logging", package: "swift-log")]),
     .testTarget(name: "PetitionsTests", dependencies: ["Petitions"]),
     .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "SQLite", "Petitions", "StoreConformance"]),
+    .testTarget(
+      name: "PostgresStoreTests",
+      dependencies: ["PostgresStore", "SQLiteStore", "Petitions", "TestSupport", "StoreConformance", "petition-rpc"]),
     .testTarget(name: "ServerTests", dependencies: ["Server", "Petitions", "JSON"]),
     .testTarget(name: "MCPTests", dependencies: ["MCP", "Server", "JSON"]),
     .testTarget(name: "CommandLineTests", dependencies: ["petition-rpc"]),

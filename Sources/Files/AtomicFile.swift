@@ -33,6 +33,7 @@ public final class AtomicFile {
   /// Creates the temporary file for `path`.
   public init(path: String) throws(FileError) {
     self.path = path
+    TemporaryFiles.removeStale(inDirectory: Self.directory(of: path))
     self.temporaryPath = Self.temporaryPath(for: path)
     descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
     guard descriptor >= 0 else { throw FileError() }
@@ -98,13 +99,9 @@ public final class AtomicFile {
     return slash == path.startIndex ? "/" : String(path[..<slash])
   }
 
-  static func temporaryPath(for path: String) -> String {
-    let directory = directory(of: path)
-    let name = path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
-    var spec = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &spec)
-    return "\(directory)/.\(name).\(getpid()).\(spec.tv_nsec).tmp"
-  }
+  /// `.NAME.petition-rpc-tmp.PID.RANDOM`: a file left by a writer that died is recognised and
+  /// removed by the next write into its folder (`TemporaryFiles.removeStale`).
+  static func temporaryPath(for path: String) -> String { TemporaryFiles.path(for: path) }
 
   /// Makes a directory entry change durable.
   static func syncDirectory(_ directory: String) {

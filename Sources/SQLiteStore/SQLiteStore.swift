@@ -58,6 +58,7 @@ public final class SQLiteStore: PetitionStore {
       try Schema.migrator.migrate(connection)
       self.connection = connection
       if path != ":memory:" { StoreFile.makeCompanionsPrivate(ofPath: path) }
+      if path != ":memory:" { StoreFile.warnIfReadableByOthers(atPath: path) }
       fileIdentity = path == ":memory:" ? nil : StoreFileIdentity(path: path)
     } catch {
       throw .unavailable("cannot open the store \(path): \(Self.describe(error, busyTimeoutMilliseconds))")

@@ -17,7 +17,7 @@ struct Exporter {
   /// Cancellation is checked this often (in rows).
   static let cancellationStride = 512
 
-  private struct Request {
+  struct Request {
     var query: ExportQuery
     var format: ExportFormat
     var path: String?
@@ -27,7 +27,7 @@ struct Exporter {
 
   func run(_ call: ServiceCall) {
     let request: Request
-    switch read(call.params) {
+    switch Self.read(call.params) {
     case .failure(let error): return call.fail(error)
     case .success(let value): request = value
     }
@@ -43,7 +43,8 @@ struct Exporter {
     }
   }
 
-  private func read(_ params: JSON?) -> Result<Request, ResponseError> {
+  /// The export params (static and internal so that the params fuzz target can reach it).
+  static func read(_ params: JSON?) -> Result<Request, ResponseError> {
     let reader = Params(params)
     let petition = reader.string("petition", required: true, rule: Rules.petitionID)
     let audience = reader.choice("audience", required: true, as: ExportAudience.self)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import JSONRPC
 import Logging
+import PostgresStore
 import SQLiteStore
 import Server
 import Service
@@ -31,7 +32,7 @@ struct PetitionRPC: ParsableCommand {
   @Option(
     name: .customLong(Settings.Flag.database.name),
     help: ArgumentHelp(
-      "The SQLite store to open, created if needed (':memory:' for a throw-away store).",
+      "The store: a SQLite file, created if needed (':memory:' for a throw-away store), or postgresql://...",
       discussion: "Default: $PETITION_RPC_DB, else petitions.sqlite3 in the current directory.",
       valueName: "path"))
   var databasePath: String?
@@ -65,8 +66,13 @@ struct PetitionRPC: ParsableCommand {
   var settings: Settings {
     Settings(
       databasePath: databasePath, maxMessageBytes: maxMessageBytes, maxBatch: maxBatch,
-      busyTimeoutMilliseconds: busyTimeoutMilliseconds, mcp: mcp, mcpTools: mcpTools)
+      busyTimeoutMilliseconds: busyTimeoutMilliseconds, mcp: mcp, mcpTools: mcpTools, pgSchema: pgSchema)
   }
+
+  @Option(
+    name: .customLong(Settings.Flag.pgSchema.name),
+    help: ArgumentHelp("The PostgreSQL schema of the tables (default petition_rpc).", valueName: "name"))
+  var pgSchema: String?
 
   func validate() throws {
     if let problem = settings.problem { throw ValidationError(problem) }
@@ -82,6 +88,10 @@ struct PetitionRPC: ParsableCommand {
   /// (help, version, a bad or unknown flag) goes through `ParsableCommand.main()`, so its
   /// messages and exit codes are the parser's. A test checks that both parsers agree.
   static func main() {
+    StandardDescriptors.secure()
+    if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "copy-store" {
+      Glibc.exit(CopyStore.run(Array(CommandLine.arguments.dropFirst(2))))
+    }
     if let settings = Settings.parseSimple(Array(CommandLine.arguments.dropFirst())) {
       Glibc.exit(serve(settings) ? 0 : 1)
     }
@@ -97,20 +107,10 @@ struct PetitionRPC: ParsableCommand {
     let output = OutputWriter.claimStandardOutput()
     let logger = Diagnostics.makeLogger()
 
-    let path =
-      settings.databasePath ?? getenv("PETITION_RPC_DB").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
-      ?? "petitions.sqlite3"
-    let store: SQLiteStore
-    do {
-      store = try SQLiteStore(path: path, busyTimeoutMilliseconds: settings.busyTimeoutMilliseconds)
-    } catch {
-      if case .unavailable(let reason) = error {
-        Diagnostics.write(reason)
-      } else {
-        Diagnostics.write("cannot open the store \(path): \(error)")
-      }
-      return false
-    }
+    guard
+      let store = StoreLocation.resolve(settings.databasePath, pgSchema: settings.pgSchema).open(
+        busyTimeoutMilliseconds: settings.busyTimeoutMilliseconds)
+    else { return false }
     let service = PetitionService(store: store, logger: logger)
     if settings.mcp {
       return MCPMode.serve(settings, service: service, output: output, logger: logger, stopSignal: stopSignal)
@@ -131,13 +131,14 @@ struct Settings: Equatable {
   var busyTimeoutMilliseconds = 5000
   var mcp = false
   var mcpTools: String?
+  var pgSchema: String?
   /// `--mcp`, the one flag without a value.
   static let mcpFlag = "mcp"
 
   /// Every flag that takes a value: its name, and how its value is set. `PetitionRPC`'s options
   /// take their names from here, and `parseSimple` reads exactly these.
   enum Flag: CaseIterable {
-    case database, maxMessageBytes, maxBatch, busyTimeout, mcpTools
+    case database, maxMessageBytes, maxBatch, busyTimeout, mcpTools, pgSchema
 
     var name: String {
       switch self {
@@ -146,6 +147,7 @@ struct Settings: Equatable {
       case .maxBatch: "max-batch"
       case .busyTimeout: "busy-timeout-ms"
       case .mcpTools: "mcp-tools"
+      case .pgSchema: "pg-schema"
       }
     }
 
@@ -159,9 +161,13 @@ struct Settings: Equatable {
         settings.mcpTools = value
         return true
       }
+      if case .pgSchema = self {
+        settings.pgSchema = value
+        return true
+      }
       guard let number = Int(value) else { return false }
       switch self {
-      case .database, .mcpTools: break
+      case .database, .mcpTools, .pgSchema: break
       case .maxMessageBytes: settings.maxMessageBytes = number
       case .maxBatch: settings.maxBatch = number
       case .busyTimeout: settings.busyTimeoutMilliseconds = number
@@ -177,6 +183,9 @@ struct Settings: Equatable {
     if busyTimeoutMilliseconds < 0 { return "--busy-timeout-ms must not be negative" }
     if let databasePath, databasePath.isEmpty { return "--db must not be empty" }
     if let problem = MCPMode.problem(enabled: mcp, tools: mcpTools) { return problem }
+    if let pgSchema, !PostgresStore.isValidSchemaName(pgSchema) {
+      return "--pg-schema must be lower-case letters, digits and _ (at most 63)"
+    }
     return nil
   }
 

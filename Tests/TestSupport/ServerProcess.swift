@@ -35,6 +35,7 @@ public final class ServerProcess {
     arguments: [String], environment: [String: String] = [:], workingDirectory: String? = nil,
     binary: String = ServerProcess.binaryPath
   ) throws {
+    let arguments = StoreUnderTest.rewrite(arguments, workingDirectory: workingDirectory)
     var toChild: [Int32] = [0, 0]
     var fromChild: [Int32] = [0, 0]
     // Close-on-exec: a server spawned concurrently by another test must not inherit this one's

@@ -1,0 +1,214 @@
+import CPostgres
+
+/// A failure reported by libpq or the server. `message` never holds a password, SQL parameters
+/// or row values: only the server's primary message (which names constraints, not values) or
+/// libpq's connection message.
+struct PGError: Error, CustomStringConvertible {
+  /// The SQLSTATE, when the server sent one ("40P01" deadlock, "55P03" lock timeout...).
+  var sqlState: String?
+  var message: String
+  /// Whether the connection is unusable after this failure (it must be re-opened).
+  var connectionLost: Bool
+
+  var description: String { message }
+}
+
+/// The rows of one statement, owned: cleared when released.
+final class PGResult {
+  let handle: OpaquePointer
+
+  init(_ handle: OpaquePointer) { self.handle = handle }
+  deinit { PQclear(handle) }
+
+  var rowCount: Int { Int(PQntuples(handle)) }
+  /// The number of rows an INSERT, UPDATE or DELETE changed.
+  var affectedRows: Int { Int(String(cString: PQcmdTuples(handle))) ?? 0 }
+
+  func isNull(_ row: Int, _ column: Int) -> Bool { PQgetisnull(handle, Int32(row), Int32(column)) == 1 }
+
+  func string(_ row: Int, _ column: Int) -> String {
+    String(cString: PQgetvalue(handle, Int32(row), Int32(column)))
+  }
+
+  func optionalString(_ row: Int, _ column: Int) -> String? {
+    isNull(row, column) ? nil : string(row, column)
+  }
+
+  func int64(_ row: Int, _ column: Int) -> Int64 {
+    guard let value = PQgetvalue(handle, Int32(row), Int32(column)) else { return 0 }
+    return Self.parseInt64(value)
+  }
+
+  func optionalInt64(_ row: Int, _ column: Int) -> Int64? {
+    isNull(row, column) ? nil : int64(row, column)
+  }
+
+  func int(_ row: Int, _ column: Int) -> Int { Int(int64(row, column)) }
+
+  /// Text-format booleans are "t" and "f".
+  func bool(_ row: Int, _ column: Int) -> Bool {
+    guard let value = PQgetvalue(handle, Int32(row), Int32(column)) else { return false }
+    return UInt8(bitPattern: value.pointee) == UInt8(ascii: "t")
+  }
+
+  /// The field's bytes in place, valid while this result lives; nil for null.
+  func withBytes<Result>(_ row: Int, _ column: Int, _ body: (UnsafeBufferPointer<UInt8>?) -> Result) -> Result {
+    guard !isNull(row, column), let value = PQgetvalue(handle, Int32(row), Int32(column)) else { return body(nil) }
+    let length = Int(PQgetlength(handle, Int32(row), Int32(column)))
+    return value.withMemoryRebound(to: UInt8.self, capacity: length) {
+      body(UnsafeBufferPointer(start: $0, count: length))
+    }
+  }
+
+  private static func parseInt64(_ text: UnsafePointer<CChar>) -> Int64 {
+    var pointer = UnsafeRawPointer(text).assumingMemoryBound(to: UInt8.self)
+    var negative = false
+    if pointer.pointee == UInt8(ascii: "-") {
+      negative = true
+      pointer += 1
+    }
+    var value: Int64 = 0
+    while pointer.pointee >= UInt8(ascii: "0") && pointer.pointee <= UInt8(ascii: "9") {
+      value = value &* 10 &+ Int64(pointer.pointee - UInt8(ascii: "0"))
+      pointer += 1
+    }
+    return negative ? -value : value
+  }
+}
+
+/// One libpq connection, owned: closed when released. Statements given with parameters are
+/// prepared once per connection (named by their position in a cache) and then executed with
+/// text parameters, so each costs one round trip.
+final class PGConnection {
+  private var handle: OpaquePointer?
+  /// The libpq connection string (a URI); may hold a password, so it is never printed.
+  private let conninfo: String
+  private var prepared: [String: String] = [:]
+
+  /// Connects; throws with libpq's message (which never includes the password).
+  init(conninfo: String) throws(PGError) {
+    self.conninfo = conninfo
+    handle = nil
+    try connect()
+  }
+
+  deinit {
+    if let handle { PQfinish(handle) }
+  }
+
+  private func connect() throws(PGError) {
+    if let handle { PQfinish(handle) }
+    prepared.removeAll()
+    handle = PQconnectdb(conninfo)
+    guard let handle, PQstatus(handle) == CONNECTION_OK else {
+      let message = handle.map { Self.trimmed(String(cString: PQerrorMessage($0))) } ?? "out of memory"
+      if let handle { PQfinish(handle) }
+      self.handle = nil
+      throw PGError(sqlState: nil, message: message, connectionLost: true)
+    }
+    // Server notices ("schema already exists, skipping") are not diagnostics for people.
+    PQsetNoticeProcessor(handle, { _, _ in }, nil)
+  }
+
+  /// Connects again after a lost connection (same parameters). Prepared statements are gone.
+  func reconnect() throws(PGError) { try connect() }
+
+  var isBroken: Bool {
+    guard let handle else { return true }
+    return PQstatus(handle) != CONNECTION_OK
+  }
+
+  var isInsideTransaction: Bool {
+    guard let handle else { return false }
+    let status = PQtransactionStatus(handle)
+    return status == PQTRANS_INTRANS || status == PQTRANS_INERROR
+  }
+
+  /// The server's process id (for slot claims and for tests that end a backend).
+  var backendPID: Int32 { handle.map { PQbackendPID($0) } ?? 0 }
+
+  /// Runs SQL without parameters (may hold several statements).
+  @discardableResult
+  func execute(_ sql: String) throws(PGError) -> PGResult {
+    guard let handle else { throw lost("the database connection is closed") }
+    return try check(PQexec(handle, sql))
+  }
+
+  /// Runs one statement with text parameters (nil is NULL), prepared on first use.
+  @discardableResult
+  func query(_ sql: String, _ parameters: [String?] = []) throws(PGError) -> PGResult {
+    guard let handle else { throw lost("the database connection is closed") }
+    let name: String
+    if let known = prepared[sql] {
+      name = known
+    } else {
+      name = "s\(prepared.count + 1)"
+      try check(PQprepare(handle, name, sql, 0, nil))
+      prepared[sql] = name
+    }
+    return try withCStrings(parameters) { values throws(PGError) in
+      try check(PQexecPrepared(handle, name, Int32(values.count), values, nil, nil, 0))
+    }
+  }
+
+  /// Runs one statement with parameters without preparing it (for statements run once).
+  @discardableResult
+  func queryOnce(_ sql: String, _ parameters: [String?] = []) throws(PGError) -> PGResult {
+    guard let handle else { throw lost("the database connection is closed") }
+    return try withCStrings(parameters) { values throws(PGError) in
+      try check(PQexecParams(handle, sql, Int32(values.count), nil, values, nil, nil, 0))
+    }
+  }
+
+  /// Rolls back an open transaction, ignoring failures (the connection may be gone).
+  func rollbackQuietly() {
+    guard let handle, !isBroken, isInsideTransaction else { return }
+    if let result = PQexec(handle, "ROLLBACK") { PQclear(result) }
+  }
+
+  @discardableResult
+  private func check(_ result: OpaquePointer?) throws(PGError) -> PGResult {
+    guard let result else {
+      throw lost(handle.map { Self.trimmed(String(cString: PQerrorMessage($0))) } ?? "out of memory")
+    }
+    let owned = PGResult(result)
+    switch PQresultStatus(result) {
+    case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_SINGLE_TUPLE, PGRES_EMPTY_QUERY:
+      return owned
+    default:
+      let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+      // The primary message only: DETAIL lines may quote row values (personal data).
+      let primary = PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) }
+      let message = primary ?? handle.map { Self.trimmed(String(cString: PQerrorMessage($0))) } ?? "unknown error"
+      // No SQLSTATE: libpq's own failure (the server went away); 08: connection errors; 57P0x:
+      // the server is shutting down, crashed or starting.
+      let lost = isBroken || state == nil || state?.hasPrefix("08") == true || state?.hasPrefix("57P0") == true
+      throw PGError(sqlState: state, message: message, connectionLost: lost)
+    }
+  }
+
+  private func lost(_ message: String) -> PGError {
+    PGError(sqlState: nil, message: message, connectionLost: true)
+  }
+
+  static func trimmed(_ message: String) -> String {
+    var text = Substring(message)
+    while let last = text.last, last.isWhitespace { text.removeLast() }
+    return text.split(separator: "\n").joined(separator: "; ")
+  }
+}
+
+/// Calls `body` with C strings of `values` (NULL for nil), freed after.
+private func withCStrings<Result>(
+  _ values: [String?], _ body: ([UnsafePointer<CChar>?]) throws(PGError) -> Result
+) throws(PGError) -> Result {
+  let pointers: [UnsafeMutablePointer<CChar>?] = values.map { value in value.flatMap { strdup($0) } }
+  defer { for pointer in pointers { free(pointer) } }
+  return try body(pointers.map { $0.map { UnsafePointer($0) } })
+}
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif

@@ -1,0 +1,129 @@
+import Petitions
+
+extension PostgresStore {
+  static let personsWithPhone = """
+    SELECT person_key FROM signatures WHERE phone = $1 AND person_key IS NOT NULL
+    UNION SELECT person_key FROM consent_events WHERE number = $1
+    """
+
+  /// The people the store knows that the subject names: the person (if known), or every person
+  /// with the phone number (on a signature or a consent event).
+  private func people(_ subject: PersonSubject) throws -> [String] {
+    switch subject {
+    case .canonicalEmail(let person):
+      let known = try connection.query(
+        """
+        SELECT EXISTS (SELECT 1 FROM signatures WHERE person_key = $1)
+          OR EXISTS (SELECT 1 FROM consent_events WHERE person_key = $1)
+        """, [person])
+      return known.bool(0, 0) ? [person] : []
+    case .phone(let phone):
+      let result = try connection.query(Self.personsWithPhone + " ORDER BY 1", [phone])
+      return (0..<result.rowCount).map { result.string($0, 0) }
+    }
+  }
+
+  /// Adds suppression entries (hash, channel).
+  private func suppress(_ entries: [(hash: String, channel: Channel)]) throws {
+    guard !entries.isEmpty else { return }
+    try connection.query(
+      "INSERT INTO suppressions (hash, channel) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
+      [Self.arrayLiteral(entries.map(\.hash)), Self.arrayLiteral(entries.map(\.channel.rawValue))])
+  }
+
+  /// An unsubscribe event per matching person and channel; the canonical email or phone (and
+  /// each matching person's canonical email) suppressed on those channels, whether or not the
+  /// store knows anyone.
+  public func unsubscribe(_ unsubscription: Unsubscription, at time: Timestamp) throws(StoreError) {
+    let channels = Channel.allCases.filter { unsubscription.channels.contains($0) }
+    guard !channels.isEmpty else { return }
+    try write {
+      let people = try people(unsubscription.subject)
+      var entries: [(hash: String, channel: Channel)] = []
+      var number: String?
+      switch unsubscription.subject {
+      case .canonicalEmail(let person):
+        entries += channels.map { (suppressionHash(email: person), $0) }
+      case .phone(let phone):
+        number = phone
+        entries += channels.map { (suppressionHash(phone: phone), $0) }
+        for person in people { entries += channels.map { (suppressionHash(email: person), $0) } }
+      }
+      try suppress(entries)
+      guard !people.isEmpty else { return }
+      try connection.query(
+        """
+        SELECT record_consent(k.person, $2, false, $3, NULL, NULL, 'unsubscribe', $4, NULL)
+        FROM unnest($1::text[]) WITH ORDINALITY AS k (person, n) ORDER BY k.n
+        """,
+        [Self.arrayLiteral(people), String(Self.bits(channels)), String(time.millisecondsSinceEpoch), number])
+    }
+  }
+
+  public func consentHistory(_ subject: PersonSubject) throws(StoreError) -> [ConsentEvent] {
+    try read {
+      let columns = "channel, granted, at, petition, source, via, number, notice"
+      let result: PGResult
+      switch subject {
+      case .canonicalEmail(let person):
+        result = try connection.query(
+          "SELECT \(columns) FROM consent_events WHERE person_key = $1 ORDER BY at, id", [person])
+      case .phone(let phone):
+        result = try connection.query(
+          """
+          SELECT \(columns) FROM consent_events
+          WHERE channel IN ('phone', 'sms') AND person_key IN (\(Self.personsWithPhone))
+          ORDER BY at, id
+          """, [phone])
+      }
+      return (0..<result.rowCount).compactMap { row in
+        guard let channel = Channel(rawValue: result.string(row, 0)), let via = ConsentVia(rawValue: result.string(row, 5))
+        else { return nil }
+        return ConsentEvent(
+          channel: channel, granted: result.bool(row, 1), at: Timestamp(millisecondsSinceEpoch: result.int64(row, 2)),
+          petitionID: result.optionalString(row, 3), source: result.optionalString(row, 4), via: via,
+          number: result.optionalString(row, 6), notice: result.optionalString(row, 7))
+      }
+    }
+  }
+
+  public func erase(_ subject: PersonSubject, at time: Timestamp) throws(StoreError) -> Int {
+    try write {
+      // Suppressed even when the store does not know them (the answer reveals nothing).
+      var entries: [(hash: String, channel: Channel)] = []
+      switch subject {
+      case .canonicalEmail(let person): entries += Channel.allCases.map { (suppressionHash(email: person), $0) }
+      case .phone(let phone): entries += Channel.allCases.map { (suppressionHash(phone: phone), $0) }
+      }
+      let people = try people(subject)
+      var erased = 0
+      for person in people {
+        // What identifies them: to suppress (phones), and to scrub from invalidation records.
+        let known = try connection.query(
+          "SELECT DISTINCT email, phone FROM signatures WHERE person_key = $1", [person])
+        var texts: Set<String> = [person]
+        var phones: Set<String> = []
+        for row in 0..<known.rowCount {
+          if let email = known.optionalString(row, 0) { texts.insert(email) }
+          if let phone = known.optionalString(row, 1) { phones.insert(phone) }
+        }
+        entries += Channel.allCases.map { (suppressionHash(email: person), $0) }
+        for phone in phones.sorted() { entries += Channel.allCases.map { (suppressionHash(phone: phone), $0) } }
+        try connection.query("DELETE FROM consent_events WHERE person_key = $1", [person])
+        erased += try connection.query(
+          """
+          UPDATE signatures SET person_key = NULL, email = NULL, first_name = NULL, last_name = NULL, phone = NULL,
+            comment = NULL, pending_opt_ins = 0, pending_notice = NULL
+          WHERE person_key = $1
+          """, [person]
+        ).affectedRows
+        for text in texts.union(phones).sorted() where !text.isEmpty {
+          try connection.query(
+            "UPDATE invalidations SET match = replace(match, $1, 'erased') WHERE strpos(match, $1) > 0", [text])
+        }
+      }
+      try suppress(entries)
+      return erased
+    }
+  }
+}

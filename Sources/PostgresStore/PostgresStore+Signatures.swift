@@ -1,0 +1,147 @@
+import Petitions
+
+extension PostgresStore {
+  public func sign(_ signing: Signing, at time: Timestamp, newToken: () -> ConfirmationToken) throws(StoreError)
+    -> SignOutcome
+  {
+    try write(tallied: true) {
+      // The petition's key and mode are fixed at creation: looked up once per process (a
+      // petition not found is looked up again next time).
+      var known = knownPetitions[signing.petitionID]
+      if known == nil {
+        let row = try connection.query("SELECT pk, confirmation FROM petitions WHERE id = $1", [signing.petitionID])
+        if row.rowCount == 1, let confirmation = ConfirmationMode(rawValue: row.string(0, 1)) {
+          known = (row.int64(0, 0), confirmation)
+          knownPetitions[signing.petitionID] = known
+        }
+      }
+      // A token is made only for a petition that confirms by email; the function uses it for a
+      // new pending signature or a pending duplicate.
+      let token: ConfirmationToken? = known?.confirmation == .email ? newToken() : nil
+      let signer = signing.signer
+      let optIns = Self.bits(signing.optIns)
+      // The suppression entries an opt-in lifts (hashed only when there is an opt-in).
+      let emailHash = optIns == 0 ? nil : suppressionHash(email: signer.canonicalEmail)
+      let phoneHash = optIns == 0 ? nil : signer.phone.map { suppressionHash(phone: $0) }
+      let extra = known.map { deltas.confirmed($0.key) } ?? 0
+      let result = try connection.query(
+        """
+        SELECT code, signature, status, total, token_used, petition_key
+        FROM sign_petition($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+        """,
+        [
+          signing.petitionID, signer.canonicalEmail, signer.email, signer.firstName, signer.lastName,
+          signer.postalCode, signer.country, signer.phone, signing.comment, signing.source,
+          String(time.millisecondsSinceEpoch), String(optIns), signing.notice, token?.hash, emailHash, phoneHash,
+          String(extra),
+        ])
+      let code = result.int(0, 0)
+      switch code {
+      case 2: throw StoreError.petitionNotFound(signing.petitionID)
+      case 3: throw StoreError.petitionClosed(signing.petitionID)
+      default: break
+      }
+      guard let status = SignatureStatus(rawValue: result.string(0, 2)) else {
+        throw StoreError.unavailable("the store holds a signature with an unknown status")
+      }
+      let petitionKey = result.int64(0, 5)
+      if code == 0 {
+        if status == .pending {
+          deltas.addPending(petitionKey)
+        } else {
+          deltas.addConfirmed(
+            petitionKey, signedAt: time, postalCode: signer.postalCode, country: signer.country,
+            source: signing.source)
+        }
+      }
+      return SignOutcome(
+        signatureID: SignatureID.make(rowID: result.int64(0, 1)), petitionID: signing.petitionID,
+        isDuplicate: code == 1, status: status, count: result.int(0, 3),
+        confirmToken: result.bool(0, 4) ? token?.token : nil)
+    }
+  }
+
+  public func confirm(tokenHash: String, at time: Timestamp) throws(StoreError) -> ConfirmOutcome {
+    try write {
+      let found = try connection.query(
+        """
+        SELECT s.id, s.status, s.person_key, s.phone, s.source, s.pending_opt_ins, s.pending_notice, p.id, p.pk,
+          p.closed_at
+        FROM signatures AS s JOIN petitions AS p ON p.pk = s.petition
+        WHERE s.token_hash = $1 FOR UPDATE OF s
+        """, [tokenHash])
+      guard found.rowCount == 1 else { throw StoreError.tokenUnknown }
+      let signatureKey = found.string(0, 0)
+      let petitionID = found.string(0, 7)
+      let petitionKey = found.string(0, 8)
+      let signatureID = SignatureID.make(rowID: found.int64(0, 0))
+      guard found.string(0, 1) == "pending" else {
+        let status = SignatureStatus(rawValue: found.string(0, 1)) ?? .confirmed
+        let count = try connection.query("SELECT confirmed_count($1)", [petitionKey]).int(0, 0)
+        return ConfirmOutcome(signatureID: signatureID, petitionID: petitionID, status: status, count: count)
+      }
+      if let closedAt = found.optionalInt64(0, 9), time.millisecondsSinceEpoch > closedAt + confirmationGraceMilliseconds
+      {
+        throw StoreError.petitionClosed(petitionID)
+      }
+      try connection.query(
+        "UPDATE signatures SET status = 'confirmed', pending_opt_ins = 0, pending_notice = NULL WHERE id = $1",
+        [signatureKey])
+      let bits = found.int(0, 5)
+      if bits != 0, let person = found.optionalString(0, 2) {
+        let phone = found.optionalString(0, 3)
+        try connection.query(
+          "SELECT record_consent($1, $2, true, $3, $4, $5, 'confirm', $6, $7)",
+          [person, String(bits), String(time.millisecondsSinceEpoch), petitionID, found.optionalString(0, 4), phone,
+           found.optionalString(0, 6)])
+        try connection.query(
+          "SELECT lift_suppression($1, $2, $3)",
+          [String(bits), suppressionHash(email: person), phone.map { suppressionHash(phone: $0) }])
+      }
+      let count = try connection.query(
+        "SELECT note_goal($1, $2)", [petitionKey, String(time.millisecondsSinceEpoch)]
+      ).int(0, 0)
+      return ConfirmOutcome(signatureID: signatureID, petitionID: petitionID, status: .confirmed, count: count)
+    }
+  }
+
+  public func importSignature(_ row: ImportedSigning, at time: Timestamp) throws(StoreError) -> ImportRowOutcome {
+    try write(tallied: true) {
+      let signer = row.signer
+      var grants = 0
+      var withholds = 0
+      for (channel, granted) in row.optIns {
+        if granted { grants |= Self.bits([channel]) } else { withholds |= Self.bits([channel]) }
+      }
+      let emailHash = grants == 0 ? nil : suppressionHash(email: signer.canonicalEmail)
+      let phoneHash = grants == 0 ? nil : signer.phone.map { suppressionHash(phone: $0) }
+      let extra = knownPetitions[row.petitionID].map { deltas.confirmed($0.key) } ?? 0
+      let result = try connection.query(
+        "SELECT code, petition_key FROM import_signature($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+        [
+          row.petitionID, signer.canonicalEmail, signer.email, signer.firstName, signer.lastName, signer.postalCode,
+          signer.country, signer.phone, row.comment, row.source, String(row.signedAt.millisecondsSinceEpoch),
+          String(grants), String(withholds), emailHash, phoneHash, String(time.millisecondsSinceEpoch), String(extra),
+        ])
+      switch result.int(0, 0) {
+      case 0:
+        let petitionKey = result.int64(0, 1)
+        if knownPetitions[row.petitionID] == nil {
+          // First import into this petition in this process: its key is known now, and any
+          // earlier tallies of it are under that key already.
+          let mode = try connection.query("SELECT confirmation FROM petitions WHERE pk = $1", [String(petitionKey)])
+          if mode.rowCount == 1, let confirmation = ConfirmationMode(rawValue: mode.string(0, 0)) {
+            knownPetitions[row.petitionID] = (petitionKey, confirmation)
+          }
+        }
+        deltas.addConfirmed(
+          petitionKey, signedAt: row.signedAt, postalCode: signer.postalCode, country: signer.country,
+          source: row.source)
+        return .imported
+      case 1: return .duplicate
+      case 2: throw StoreError.petitionNotFound(row.petitionID)
+      default: throw StoreError.petitionClosed(row.petitionID)
+      }
+    }
+  }
+}

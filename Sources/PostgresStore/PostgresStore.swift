@@ -1,0 +1,465 @@
+import Crypto
+import Petitions
+
+/// `PetitionStore` on PostgreSQL: many server processes, on many machines, share one database
+/// and stay exact.
+///
+/// - Durable: every write runs in a transaction answered only after its COMMIT returned, with
+///   `synchronous_commit` on.
+/// - Exact across processes: one signature per person per petition is a unique constraint
+///   (`INSERT ... ON CONFLICT`); counts are kept by triggers in rows sharded per connection
+///   (see `Schema`), so writers never queue on one counter row; consent is newest-wins by time.
+/// - A sign is one round trip (a server-side function); a write group is one transaction, so its
+///   COMMIT (one fsync) is shared by every operation in it.
+/// - A lost connection fails the operation (and its group) with `unavailable`; the next
+///   operation connects again.
+///
+/// Like every `PetitionStore`, it is used from one thread at a time.
+public final class PostgresStore: PetitionStore {
+  var connection: PGConnection
+  let schema: String
+  let location: String
+  let lockTimeoutMilliseconds: Int
+  /// The HMAC key of the suppression list, created with the store.
+  var secret: [UInt8] = []
+  /// Whether `performWriteGroup` is running its body: operations then join its transaction.
+  var isInsideWriteGroup = false
+  /// The store-level failure that dooms the running write group, if one happened.
+  var groupFailure: StoreError?
+  /// Whether the connection must be opened again before the next operation.
+  var needsReconnect = false
+  /// Petitions' keys and confirmation modes: fixed at creation, so safe to remember across
+  /// processes.
+  var knownPetitions: [String: (key: Int64, confirmation: ConfirmationMode)] = [:]
+  /// New signatures of the running transaction not yet added to the counters.
+  var deltas = CountDeltas()
+  /// A copy-store load in progress (see `CopyableStore`).
+  var loader: Loader?
+
+  /// Connects to `uri` (any libpq connection string or URI; `PG*` environment variables and
+  /// `~/.pgpass` apply), then creates or migrates the tables in `schema`.
+  ///
+  /// Throws `unavailable` with a message naming the database without its password.
+  public init(uri: String, schema: String = "petition_rpc", busyTimeoutMilliseconds: Int = 5000) throws(StoreError) {
+    self.location = Self.redacted(uri)
+    guard Self.isValidSchemaName(schema) else {
+      throw .unavailable("invalid PostgreSQL schema name \"\(schema)\": use lower-case letters, digits and _")
+    }
+    self.schema = schema
+    self.lockTimeoutMilliseconds = busyTimeoutMilliseconds
+    do throws(PGError) {
+      connection = try PGConnection(conninfo: uri)
+      try migrate()
+      try prepareSession()
+    } catch {
+      throw .unavailable("cannot open the store \(Self.redacted(uri)): \(error.message)")
+    }
+  }
+
+  /// A name PostgreSQL takes unquoted: lower-case letters, digits and `_`, not starting with a digit.
+  public static func isValidSchemaName(_ name: String) -> Bool {
+    guard let first = name.utf8.first, name.utf8.count <= 63 else { return false }
+    guard first == UInt8(ascii: "_") || (first >= UInt8(ascii: "a") && first <= UInt8(ascii: "z")) else {
+      return false
+    }
+    return name.utf8.allSatisfy { byte in
+      byte == UInt8(ascii: "_") || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+        || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+    }
+  }
+
+  /// Whether `location` names a PostgreSQL database rather than a SQLite file.
+  public static func isPostgresLocation(_ location: String) -> Bool {
+    location.hasPrefix("postgresql://") || location.hasPrefix("postgres://")
+  }
+
+  /// The URI with any password removed (from the user-info part and from a `password=`
+  /// parameter), for messages.
+  public static func redacted(_ uri: String) -> String {
+    var bytes = Array(uri.utf8)
+    // user:password@ in the authority.
+    if let schemeEnd = firstIndex(of: Array("://".utf8), in: bytes, from: 0) {
+      let start = schemeEnd + 3
+      var end = start
+      while end < bytes.count && bytes[end] != UInt8(ascii: "/") && bytes[end] != UInt8(ascii: "?") { end += 1 }
+      if let at = bytes[start..<end].lastIndex(of: UInt8(ascii: "@")),
+        let colon = bytes[start..<at].firstIndex(of: UInt8(ascii: ":"))
+      {
+        bytes.removeSubrange(colon..<at)
+      }
+    }
+    // password=... as a query parameter or a key=value setting.
+    var searchFrom = 0
+    let key = Array("password=".utf8)
+    while let found = firstIndex(of: key, in: bytes, from: searchFrom) {
+      let valueStart = found + key.count
+      let before = found == 0 ? UInt8(ascii: "?") : bytes[found - 1]
+      guard before == UInt8(ascii: "?") || before == UInt8(ascii: "&") || before == UInt8(ascii: " ") else {
+        searchFrom = valueStart
+        continue
+      }
+      var valueEnd = valueStart
+      while valueEnd < bytes.count && bytes[valueEnd] != UInt8(ascii: "&") && bytes[valueEnd] != UInt8(ascii: " ") {
+        valueEnd += 1
+      }
+      bytes.replaceSubrange(valueStart..<valueEnd, with: Array("***".utf8))
+      searchFrom = valueStart + 3
+    }
+    return String(decoding: bytes, as: UTF8.self)
+  }
+
+  private static func firstIndex(of needle: [UInt8], in bytes: [UInt8], from start: Int) -> Int? {
+    guard needle.count <= bytes.count else { return nil }
+    var index = start
+    while index + needle.count <= bytes.count {
+      if bytes[index..<index + needle.count].elementsEqual(needle) { return index }
+      index += 1
+    }
+    return nil
+  }
+
+  // MARK: Session
+
+  private var advisoryKey: String { "hashtext('petition-rpc:' || '\(schema)')" }
+
+  /// Creates the schema and applies the missing migrations, in one transaction under an
+  /// advisory lock: processes starting at once wait for the first, then find nothing to do.
+  private func migrate() throws(PGError) {
+    try connection.execute("BEGIN")
+    do throws(PGError) {
+      try connection.execute("SELECT pg_advisory_xact_lock(\(advisoryKey))")
+      try connection.execute(
+        """
+        CREATE SCHEMA IF NOT EXISTS \(schema);
+        SET LOCAL search_path TO \(schema);
+        CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
+        """)
+      let current = try connection.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").int64(0, 0)
+      let newest = Schema.migrations.last?.version ?? 0
+      if current > newest {
+        throw PGError(
+          sqlState: nil,
+          message: "the schema \(schema) was made by a newer petition-rpc (version \(current) > \(newest))",
+          connectionLost: false)
+      }
+      for migration in Schema.migrations where migration.version > current {
+        try connection.execute(migration.sql)
+        try connection.execute("INSERT INTO schema_migrations (version) VALUES (\(migration.version))")
+      }
+      let hex = Self.hex(Secrets.randomBytes(32))
+      try connection.queryOnce(
+        "INSERT INTO store_secret (only_row, secret) VALUES (true, $1) ON CONFLICT DO NOTHING", [hex])
+      let stored = try connection.execute("SELECT secret FROM store_secret").string(0, 0)
+      secret = Self.bytes(fromHex: stored)
+      try connection.execute("COMMIT")
+    } catch {
+      connection.rollbackQuietly()
+      throw error
+    }
+  }
+
+  /// Per-connection settings, and a counter slot of this connection's own: the first of 64
+  /// whose session advisory lock is free (a shared slot past that, still exact, only slower).
+  private func prepareSession() throws(PGError) {
+    try connection.execute(
+      """
+      SET search_path TO \(schema);
+      SET synchronous_commit TO on;
+      SET lock_timeout TO \(max(lockTimeoutMilliseconds, 1));
+      SET client_min_messages TO warning;
+      """)
+    let slot = try connection.queryOnce(
+      """
+      SELECT coalesce(
+        (SELECT s FROM generate_series(1, 64) AS s
+         WHERE pg_try_advisory_lock(hashtext('petition-rpc-slot:' || $1), s) ORDER BY s LIMIT 1),
+        65 + pg_backend_pid() % 64)
+      """, [schema]
+    ).int64(0, 0)
+    try connection.execute("SET petition_rpc.slot TO '\(slot)'")
+  }
+
+  /// Connects again when the last operation lost the connection.
+  func ensureConnected() throws(StoreError) {
+    guard needsReconnect || connection.isBroken else { return }
+    do throws(PGError) {
+      try connection.reconnect()
+      try prepareSession()
+      needsReconnect = false
+    } catch {
+      needsReconnect = true
+      throw .unavailable("the database \(location) is unreachable: \(error.message)")
+    }
+  }
+
+  // MARK: Write groups
+
+  public func performWriteGroup(stopIf shouldStop: () -> Bool, _ body: () -> Void) throws(StoreError) {
+    if isInsideWriteGroup {
+      body()
+      return
+    }
+    try ensureConnected()
+    do throws(PGError) {
+      try connection.execute("BEGIN")
+    } catch {
+      throw unavailable(error)
+    }
+    isInsideWriteGroup = true
+    groupFailure = nil
+    deltas = CountDeltas()
+    body()
+    isInsideWriteGroup = false
+    if let failure = groupFailure {
+      groupFailure = nil
+      deltas = CountDeltas()
+      connection.rollbackQuietly()
+      throw failure
+    }
+    do throws(PGError) {
+      try flushDeltas()
+      try connection.execute("COMMIT")
+    } catch {
+      deltas = CountDeltas()
+      connection.rollbackQuietly()
+      throw unavailable(error)
+    }
+  }
+
+  /// Runs a write operation: inside the running write group, or else in its own transaction,
+  /// committed before returning.
+  ///
+  /// `operation` checks everything that can fail with a domain error before it writes (or, in
+  /// a server-side function, answers such a failure as a value), so such a failure leaves
+  /// nothing behind even inside a group. Any database failure dooms the whole group: PostgreSQL
+  /// aborts the transaction.
+  ///
+  /// Only signs and imports (`tallied`) leave new signatures in `deltas`; every other operation
+  /// first adds them to the counters, so the counts it reads are exact.
+  func write<T>(tallied: Bool = false, _ operation: () throws -> T) throws(StoreError) -> T {
+    if isInsideWriteGroup {
+      if let groupFailure { throw groupFailure }
+      do {
+        if !tallied { try flushDeltas() }
+        return try operation()
+      } catch {
+        let failure = storeError(error)
+        if case .unavailable = failure { groupFailure = failure }
+        throw failure
+      }
+    }
+    try ensureConnected()
+    do {
+      try connection.execute("BEGIN")
+      deltas = CountDeltas()
+      let value = try operation()
+      try flushDeltas()
+      try connection.execute("COMMIT")
+      return value
+    } catch {
+      deltas = CountDeltas()
+      connection.rollbackQuietly()
+      throw storeError(error)
+    }
+  }
+
+  /// Adds the new signatures tallied in `deltas` to this connection's counter rows: one
+  /// statement per table, whatever the number of signatures.
+  func flushDeltas() throws(PGError) {
+    guard !deltas.isEmpty else { return }
+    let counters = deltas.counters.sorted { $0.key < $1.key }
+    let groups = deltas.groups.sorted { ($0.key.petition, $0.key.dimension, $0.key.key) < ($1.key.petition, $1.key.dimension, $1.key.key) }
+    deltas = CountDeltas()
+    try connection.query(
+      """
+      INSERT INTO counters AS c (petition, slot, confirmed, pending)
+      SELECT p, counter_slot(), n, m FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS d (p, n, m)
+      ON CONFLICT (petition, slot) DO UPDATE SET
+        confirmed = c.confirmed + excluded.confirmed, pending = c.pending + excluded.pending
+      """,
+      [
+        Self.arrayLiteral(counters.map { String($0.key) }), Self.arrayLiteral(counters.map { String($0.value.confirmed) }),
+        Self.arrayLiteral(counters.map { String($0.value.pending) }),
+      ])
+    guard !groups.isEmpty else { return }
+    try connection.query(
+      """
+      INSERT INTO group_counts AS g (petition, dimension, key, slot, n)
+      SELECT p, d, k, counter_slot(), n FROM unnest($1::bigint[], $2::smallint[], $3::text[], $4::bigint[]) AS u (p, d, k, n)
+      ON CONFLICT (petition, dimension, key, slot) DO UPDATE SET n = g.n + excluded.n
+      """,
+      [
+        Self.arrayLiteral(groups.map { String($0.key.petition) }),
+        Self.arrayLiteral(groups.map { String($0.key.dimension) }), Self.arrayLiteral(groups.map { $0.key.key }),
+        Self.arrayLiteral(groups.map { String($0.value) }),
+      ])
+  }
+
+  /// Runs a read operation; with `consistent`, in one snapshot (a repeatable-read transaction).
+  func read<T>(consistent: Bool = false, _ operation: () throws -> T) throws(StoreError) -> T {
+    if !isInsideWriteGroup {
+      try ensureConnected()
+    } else if !deltas.isEmpty {
+      do throws(PGError) {
+        try flushDeltas()
+      } catch {
+        let failure = unavailable(error)
+        groupFailure = failure
+        throw failure
+      }
+    }
+    guard consistent, !connection.isInsideTransaction else {
+      do { return try operation() } catch { throw storeError(error) }
+    }
+    do {
+      try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+      let value = try operation()
+      try connection.execute("COMMIT")
+      return value
+    } catch {
+      connection.rollbackQuietly()
+      throw storeError(error)
+    }
+  }
+
+  // MARK: Errors
+
+  func storeError(_ error: any Error) -> StoreError {
+    switch error {
+    case let error as StoreError: error
+    case let error as PGError: unavailable(error)
+    default: .unavailable("unexpected store failure: \(error)")
+    }
+  }
+
+  func unavailable(_ error: PGError) -> StoreError {
+    if error.connectionLost || connection.isBroken {
+      needsReconnect = true
+      return .unavailable("the connection to the database \(location) was lost: \(error.message)")
+    }
+    let summary =
+      switch error.sqlState {
+      case "55P03": "a row is locked by another process (waited \(lockTimeoutMilliseconds) ms)"
+      case "40P01": "a deadlock with another process"
+      case "40001": "a conflict with another process"
+      case "53100": "the database's disk is full"
+      case "25006": "the database is read-only"
+      case "57P01", "57P02", "57P03": "the database is shutting down or starting"
+      default: "the database failed"
+      }
+    return .unavailable(summary + " (PostgreSQL: " + error.message + ")")
+  }
+
+  // MARK: Helpers
+
+  static func hex(_ bytes: [UInt8]) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var text: [UInt8] = []
+    text.reserveCapacity(bytes.count * 2)
+    for byte in bytes {
+      text.append(digits[Int(byte >> 4)])
+      text.append(digits[Int(byte & 0xF)])
+    }
+    return String(decoding: text, as: UTF8.self)
+  }
+
+  static func bytes(fromHex hex: String) -> [UInt8] {
+    var bytes: [UInt8] = []
+    var high: UInt8?
+    for char in hex.utf8 {
+      let value: UInt8
+      switch char {
+      case UInt8(ascii: "0")...UInt8(ascii: "9"): value = char - UInt8(ascii: "0")
+      case UInt8(ascii: "a")...UInt8(ascii: "f"): value = char - UInt8(ascii: "a") + 10
+      case UInt8(ascii: "A")...UInt8(ascii: "F"): value = char - UInt8(ascii: "A") + 10
+      default: continue
+      }
+      if let first = high {
+        bytes.append(first << 4 | value)
+        high = nil
+      } else {
+        high = value
+      }
+    }
+    return bytes
+  }
+
+  /// Suppression entries are (hash, channel): the hash of a person (canonical email) or of a
+  /// phone number, as hex HMAC-SHA-256 under the store's secret (the same as the SQLite store's,
+  /// so copy-store moves them with the secret).
+  func suppressionHash(email canonicalEmail: String) -> String {
+    Self.hex(Secrets.hmacSHA256(key: secret, message: Array(("email:" + canonicalEmail).utf8)))
+  }
+
+  func suppressionHash(phone: String) -> String {
+    Self.hex(Secrets.hmacSHA256(key: secret, message: Array(("phone:" + phone).utf8)))
+  }
+
+  static func bits(_ channels: some Sequence<Channel>) -> Int {
+    var bits = 0
+    for channel in channels {
+      switch channel {
+      case .email: bits |= 1
+      case .phone: bits |= 2
+      case .sms: bits |= 4
+      }
+    }
+    return bits
+  }
+
+  static func channels(bits: Int) -> [Channel] {
+    Channel.allCases.filter { bits & Self.bits([$0]) != 0 }
+  }
+
+  /// A PostgreSQL text array literal of `values` (quoted, NULL for nil).
+  static func arrayLiteral(_ values: [String?]) -> String {
+    var text = "{"
+    for (index, value) in values.enumerated() {
+      if index > 0 { text += "," }
+      guard let value else {
+        text += "NULL"
+        continue
+      }
+      text += "\""
+      for char in value.unicodeScalars {
+        if char == "\"" || char == "\\" { text += "\\" }
+        text.unicodeScalars.append(char)
+      }
+      text += "\""
+    }
+    return text + "}"
+  }
+}
+
+/// New signatures of a transaction, tallied in memory until they are added to the counters.
+struct CountDeltas {
+  struct GroupKey: Hashable {
+    var petition: Int64
+    /// As in `group_counts`: 0 day, 1 postal code, 2 country, 3 source.
+    var dimension: Int
+    var key: String
+  }
+  var counters: [Int64: (confirmed: Int, pending: Int)] = [:]
+  var groups: [GroupKey: Int] = [:]
+
+  var isEmpty: Bool { counters.isEmpty }
+
+  /// The confirmed signatures of `petition` tallied so far.
+  func confirmed(_ petition: Int64) -> Int { counters[petition]?.confirmed ?? 0 }
+
+  mutating func addPending(_ petition: Int64) {
+    counters[petition, default: (0, 0)].pending += 1
+  }
+
+  mutating func addConfirmed(
+    _ petition: Int64, signedAt: Timestamp, postalCode: String, country: String, source: String?
+  ) {
+    counters[petition, default: (0, 0)].confirmed += 1
+    let milliseconds = signedAt.millisecondsSinceEpoch
+    let day = (milliseconds - ((milliseconds % 86_400_000) + 86_400_000) % 86_400_000) / 86_400_000
+    groups[GroupKey(petition: petition, dimension: 0, key: String(day)), default: 0] += 1
+    groups[GroupKey(petition: petition, dimension: 1, key: postalCode), default: 0] += 1
+    groups[GroupKey(petition: petition, dimension: 2, key: country), default: 0] += 1
+    groups[GroupKey(petition: petition, dimension: 3, key: source ?? ""), default: 0] += 1
+  }
+}

@@ -1,0 +1,317 @@
+/// The PostgreSQL schema, as an append-only list of migrations applied in one transaction under
+/// an advisory lock (several processes starting at once migrate once).
+///
+/// - `signatures (petition, person_key)` is unique: one signature per person per petition is a
+///   constraint, not a read-then-write race. Erasing or anonymising sets `person_key` to null,
+///   so an erased signature no longer blocks signing again.
+/// - Counts are kept exact inside every write's transaction in `counters` (per status) and
+///   `group_counts` (confirmed, per day, postal code, country and source): new signatures are
+///   tallied by the store in memory for the length of a write group and added in one statement
+///   before its COMMIT (updating one counter row once per sign would leave a chain of row
+///   versions the group's later signs walk); status changes and deletions are tallied by
+///   triggers. Counter rows are sharded by `slot`: each connection claims a slot of its own with
+///   a session advisory lock (`petition_rpc.slot`), so concurrent writers never queue on one hot
+///   counter row; reads sum the slots.
+/// - Consent is a history of events; a person's consent now is their newest event per channel.
+/// - Suppression entries are HMAC-SHA-256 (hex) under the secret in `store_secret`.
+enum Schema {
+  static let migrations: [(version: Int, sql: String)] = [
+    (
+      1,
+      """
+      CREATE TABLE petitions (
+        pk bigserial PRIMARY KEY,
+        id text NOT NULL UNIQUE,
+        title text NOT NULL,
+        target text NOT NULL,
+        body text NOT NULL,
+        goal bigint,
+        status text NOT NULL CHECK (status IN ('open', 'closed')),
+        confirmation text NOT NULL CHECK (confirmation IN ('none', 'email')),
+        created_at bigint NOT NULL,
+        closed_at bigint,
+        goal_reached_at bigint,
+        anonymised_at bigint
+      );
+      CREATE INDEX petitions_by_creation ON petitions (created_at, pk);
+
+      CREATE TABLE signatures (
+        id bigserial PRIMARY KEY,
+        petition bigint NOT NULL REFERENCES petitions (pk),
+        person_key text,
+        email text,
+        first_name text,
+        last_name text,
+        postal_code text NOT NULL,
+        country text NOT NULL,
+        phone text,
+        comment text,
+        source text,
+        signed_at bigint NOT NULL,
+        status text NOT NULL CHECK (status IN ('confirmed', 'pending', 'invalidated')),
+        token_hash text UNIQUE,
+        pending_opt_ins smallint NOT NULL DEFAULT 0,
+        pending_notice text,
+        UNIQUE (petition, person_key)
+      );
+      CREATE INDEX signatures_by_time ON signatures (petition, signed_at, id);
+      CREATE INDEX signatures_by_person ON signatures (person_key) WHERE person_key IS NOT NULL;
+      CREATE INDEX signatures_by_phone ON signatures (phone) WHERE phone IS NOT NULL;
+
+      CREATE TABLE counters (
+        petition bigint NOT NULL,
+        slot integer NOT NULL,
+        confirmed bigint NOT NULL DEFAULT 0,
+        pending bigint NOT NULL DEFAULT 0,
+        invalidated bigint NOT NULL DEFAULT 0,
+        PRIMARY KEY (petition, slot)
+      );
+      -- dimension: 0 day (key: day number since 1970-01-01), 1 postal code, 2 country, 3 source.
+      CREATE TABLE group_counts (
+        petition bigint NOT NULL,
+        dimension smallint NOT NULL,
+        key text NOT NULL,
+        slot integer NOT NULL,
+        n bigint NOT NULL,
+        PRIMARY KEY (petition, dimension, key, slot)
+      );
+
+      CREATE TABLE consent_events (
+        id bigserial PRIMARY KEY,
+        person_key text NOT NULL,
+        channel text NOT NULL CHECK (channel IN ('email', 'phone', 'sms')),
+        granted boolean NOT NULL,
+        at bigint NOT NULL,
+        petition text,
+        source text,
+        via text NOT NULL CHECK (via IN ('sign', 'confirm', 'import', 'unsubscribe')),
+        number text,
+        notice text
+      );
+      CREATE INDEX consent_by_person ON consent_events (person_key, channel, at, id);
+      CREATE INDEX consent_by_petition ON consent_events (petition) WHERE petition IS NOT NULL;
+      CREATE INDEX consent_by_number ON consent_events (number) WHERE number IS NOT NULL;
+
+      -- hash: hex HMAC-SHA-256 of 'email:' || canonical email, or of 'phone:' || E.164 number.
+      CREATE TABLE suppressions (hash text NOT NULL, channel text NOT NULL, PRIMARY KEY (hash, channel));
+      CREATE TABLE store_secret (
+        only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+        secret text NOT NULL
+      );
+
+      CREATE TABLE invalidations (
+        id bigserial PRIMARY KEY,
+        petition bigint NOT NULL REFERENCES petitions (pk),
+        reason text NOT NULL,
+        match text NOT NULL,
+        invalidated integer NOT NULL,
+        revalidated integer NOT NULL DEFAULT 0,
+        at bigint NOT NULL
+      );
+      CREATE INDEX invalidations_by_petition ON invalidations (petition, id);
+      CREATE TABLE invalidated_signatures (
+        invalidation bigint NOT NULL REFERENCES invalidations (id),
+        signature bigint NOT NULL REFERENCES signatures (id) ON DELETE CASCADE,
+        prior_status text NOT NULL,
+        revalidated boolean NOT NULL DEFAULT false,
+        PRIMARY KEY (invalidation, signature)
+      );
+      CREATE INDEX invalidated_by_signature ON invalidated_signatures (signature);
+
+      -- The slot this connection writes its counter rows in.
+      CREATE FUNCTION counter_slot() RETURNS integer LANGUAGE sql STABLE AS $$
+        SELECT coalesce(nullif(current_setting('petition_rpc.slot', true), ''), '0')::integer
+      $$;
+
+      CREATE FUNCTION day_number(ms bigint) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
+        SELECT (ms - ((ms % 86400000) + 86400000) % 86400000) / 86400000
+      $$;
+
+      CREATE FUNCTION count_change(
+        p bigint, st text, at bigint, postal text, ctry text, src text, delta integer
+      ) RETURNS void LANGUAGE plpgsql AS $$
+      DECLARE
+        s integer := counter_slot();
+      BEGIN
+        INSERT INTO counters AS c (petition, slot, confirmed, pending, invalidated)
+        VALUES (
+          p, s, CASE WHEN st = 'confirmed' THEN delta ELSE 0 END,
+          CASE WHEN st = 'pending' THEN delta ELSE 0 END, CASE WHEN st = 'invalidated' THEN delta ELSE 0 END)
+        ON CONFLICT (petition, slot) DO UPDATE SET
+          confirmed = c.confirmed + excluded.confirmed,
+          pending = c.pending + excluded.pending,
+          invalidated = c.invalidated + excluded.invalidated;
+        IF st = 'confirmed' THEN
+          INSERT INTO group_counts AS g (petition, dimension, key, slot, n)
+          VALUES
+            (p, 0, day_number(at)::text, s, delta), (p, 1, postal, s, delta), (p, 2, ctry, s, delta),
+            (p, 3, coalesce(src, ''), s, delta)
+          ON CONFLICT (petition, dimension, key, slot) DO UPDATE SET n = g.n + excluded.n;
+        END IF;
+      END $$;
+
+      CREATE FUNCTION signatures_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF TG_OP = 'UPDATE' OR TG_OP = 'DELETE' THEN
+          PERFORM count_change(OLD.petition, OLD.status, OLD.signed_at, OLD.postal_code, OLD.country, OLD.source, -1);
+        END IF;
+        IF TG_OP = 'UPDATE' OR TG_OP = 'INSERT' THEN
+          PERFORM count_change(NEW.petition, NEW.status, NEW.signed_at, NEW.postal_code, NEW.country, NEW.source, 1);
+        END IF;
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER signatures_counted_delete AFTER DELETE ON signatures
+        FOR EACH ROW EXECUTE FUNCTION signatures_counted();
+      CREATE TRIGGER signatures_counted_update AFTER UPDATE OF status ON signatures
+        FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION signatures_counted();
+
+      CREATE FUNCTION confirmed_count(p bigint) RETURNS bigint LANGUAGE sql STABLE AS $$
+        SELECT coalesce(sum(confirmed), 0)::bigint FROM counters WHERE petition = p
+      $$;
+
+      -- Sets goal_reached_at the first time the count reaches the goal; returns the count.
+      -- `extra`: confirmed signatures of this transaction not yet added to the counters.
+      CREATE FUNCTION note_goal(p bigint, at bigint, extra bigint DEFAULT 0) RETURNS bigint LANGUAGE plpgsql AS $$
+      DECLARE
+        total bigint := confirmed_count(p) + extra;
+      BEGIN
+        UPDATE petitions SET goal_reached_at = at
+        WHERE pk = p AND goal IS NOT NULL AND goal_reached_at IS NULL AND goal <= total;
+        RETURN total;
+      END $$;
+
+      -- Consent events for the channels in `bits` (1 email, 2 phone, 4 sms).
+      CREATE FUNCTION record_consent(
+        person text, bits integer, granted boolean, at bigint, petition_id text, src text, via text, phone text,
+        notice text
+      ) RETURNS void LANGUAGE sql AS $$
+        INSERT INTO consent_events (person_key, channel, granted, at, petition, source, via, number, notice)
+        SELECT person, c.channel, granted, at, petition_id, src, via,
+          CASE WHEN c.channel = 'email' THEN NULL ELSE phone END, notice
+        FROM (VALUES (1, 'email'), (2, 'phone'), (4, 'sms')) AS c (bit, channel)
+        WHERE bits & c.bit <> 0
+        ORDER BY c.bit
+      $$;
+
+      -- Whether the channel is suppressed for the person's hash or the number's hash.
+      CREATE FUNCTION is_suppressed(ch text, email_hash text, phone_hash text) RETURNS boolean LANGUAGE sql STABLE AS $$
+        SELECT EXISTS (SELECT 1 FROM suppressions WHERE channel = ch AND hash IN (email_hash, phone_hash))
+      $$;
+
+      -- An explicit opt-in lifts the suppression of its channels (bits as in record_consent).
+      CREATE FUNCTION lift_suppression(bits integer, email_hash text, phone_hash text) RETURNS void LANGUAGE sql AS $$
+        DELETE FROM suppressions
+        WHERE hash IN (email_hash, phone_hash) AND channel = ANY (
+          ARRAY(SELECT c.channel FROM (VALUES (1, 'email'), (2, 'phone'), (4, 'sms')) AS c (bit, channel)
+                WHERE bits & c.bit <> 0))
+      $$;
+
+      -- One sign, in one round trip. code: 0 new, 1 duplicate, 2 petition not found,
+      -- 3 petition closed. `lift` are the suppression entries an opt-in now lifts (given only
+      -- with opt-ins); `token_hash` is used for a new pending signature or a pending duplicate.
+      CREATE FUNCTION sign_petition(
+        petition_id text, person text, p_email text, p_first text, p_last text, p_postal text, p_country text,
+        p_phone text, p_comment text, p_source text, at bigint, opt_ins integer, p_notice text, p_token_hash text,
+        email_hash text, phone_hash text, extra bigint
+      ) RETURNS TABLE (code integer, signature bigint, status text, total bigint, token_used boolean, petition_key bigint)
+      LANGUAGE plpgsql AS $$
+      DECLARE
+        pet record;
+        new_status text;
+        new_id bigint;
+        existing record;
+      BEGIN
+        SELECT p.pk, p.status, p.confirmation INTO pet FROM petitions AS p WHERE p.id = petition_id;
+        IF NOT FOUND THEN
+          RETURN QUERY SELECT 2, NULL::bigint, NULL::text, 0::bigint, false, NULL::bigint;
+          RETURN;
+        END IF;
+        IF pet.status <> 'open' THEN
+          RETURN QUERY SELECT 3, NULL::bigint, NULL::text, 0::bigint, false, pet.pk;
+          RETURN;
+        END IF;
+        new_status := CASE WHEN pet.confirmation = 'email' THEN 'pending' ELSE 'confirmed' END;
+        INSERT INTO signatures AS s (
+          petition, person_key, email, first_name, last_name, postal_code, country, phone, comment, source,
+          signed_at, status, token_hash, pending_opt_ins, pending_notice)
+        VALUES (
+          pet.pk, person, p_email, p_first, p_last, p_postal, p_country, p_phone, p_comment, p_source, at,
+          new_status, CASE WHEN new_status = 'pending' THEN p_token_hash END,
+          CASE WHEN new_status = 'pending' THEN opt_ins ELSE 0 END,
+          CASE WHEN new_status = 'pending' THEN p_notice END)
+        ON CONFLICT (petition, person_key) DO NOTHING
+        RETURNING s.id INTO new_id;
+        IF new_id IS NOT NULL THEN
+          IF new_status = 'confirmed' AND opt_ins <> 0 THEN
+            PERFORM record_consent(person, opt_ins, true, at, petition_id, p_source, 'sign', p_phone, p_notice);
+            PERFORM lift_suppression(opt_ins, email_hash, phone_hash);
+          END IF;
+          RETURN QUERY SELECT 0, new_id, new_status,
+            CASE WHEN new_status = 'confirmed' THEN note_goal(pet.pk, at, extra + 1) ELSE confirmed_count(pet.pk) + extra END,
+            new_status = 'pending', pet.pk;
+          RETURN;
+        END IF;
+        SELECT s.id, s.status, s.phone, s.source INTO existing
+        FROM signatures AS s WHERE s.petition = pet.pk AND s.person_key = person FOR UPDATE;
+        IF NOT FOUND THEN
+          RAISE EXCEPTION 'a signature reported as existing was not found' USING ERRCODE = '40001';
+        END IF;
+        IF existing.status = 'pending' THEN
+          UPDATE signatures SET token_hash = p_token_hash, pending_opt_ins = pending_opt_ins | opt_ins,
+            pending_notice = coalesce(CASE WHEN opt_ins <> 0 THEN p_notice END, pending_notice)
+          WHERE id = existing.id;
+        ELSIF opt_ins <> 0 THEN
+          PERFORM record_consent(person, opt_ins, true, at, petition_id, p_source, 'sign', p_phone, p_notice);
+          PERFORM lift_suppression(opt_ins, email_hash, phone_hash);
+        END IF;
+        RETURN QUERY SELECT 1, existing.id, existing.status, confirmed_count(pet.pk) + extra, existing.status = 'pending',
+          pet.pk;
+      END $$;
+
+      -- One imported row: confirmed at its own time. code: 0 imported, 1 duplicate, 2 petition
+      -- not found, 3 petition closed. `grants`/`withholds` are channel bits; a grant on a
+      -- suppressed channel is not recorded, nor an event already recorded (the same import run
+      -- again), for a new row and a duplicate alike.
+      CREATE FUNCTION import_signature(
+        petition_id text, person text, p_email text, p_first text, p_last text, p_postal text, p_country text,
+        p_phone text, p_comment text, p_source text, signed bigint, grants integer, withholds integer,
+        email_hash text, phone_hash text, at bigint, extra bigint
+      ) RETURNS TABLE (code integer, petition_key bigint) LANGUAGE plpgsql AS $$
+      DECLARE
+        pet record;
+        new_id bigint;
+        ch record;
+        ev_number text;
+      BEGIN
+        SELECT p.pk, p.status INTO pet FROM petitions AS p WHERE p.id = petition_id;
+        IF NOT FOUND THEN RETURN QUERY SELECT 2, NULL::bigint; RETURN; END IF;
+        IF pet.status <> 'open' THEN RETURN QUERY SELECT 3, pet.pk; RETURN; END IF;
+        INSERT INTO signatures AS s (
+          petition, person_key, email, first_name, last_name, postal_code, country, phone, comment, source,
+          signed_at, status)
+        VALUES (
+          pet.pk, person, p_email, p_first, p_last, p_postal, p_country, p_phone, p_comment, p_source, signed,
+          'confirmed')
+        ON CONFLICT (petition, person_key) DO NOTHING
+        RETURNING s.id INTO new_id;
+        FOR ch IN SELECT * FROM (VALUES (1, 'email'), (2, 'phone'), (4, 'sms')) AS c (bit, channel) ORDER BY 1 LOOP
+          CONTINUE WHEN (grants | withholds) & ch.bit = 0;
+          CONTINUE WHEN grants & ch.bit <> 0 AND is_suppressed(ch.channel, email_hash, phone_hash);
+          ev_number := CASE WHEN ch.channel = 'email' THEN NULL ELSE p_phone END;
+          CONTINUE WHEN EXISTS (
+            SELECT 1 FROM consent_events AS e
+            WHERE e.person_key = person AND e.channel = ch.channel AND e.at = signed
+              AND e.granted = (grants & ch.bit <> 0) AND e.petition IS NOT DISTINCT FROM petition_id
+              AND e.source IS NOT DISTINCT FROM p_source AND e.via = 'import'
+              AND e.number IS NOT DISTINCT FROM ev_number AND e.notice IS NULL);
+          PERFORM record_consent(
+            person, ch.bit, grants & ch.bit <> 0, signed, petition_id, p_source, 'import', p_phone, NULL);
+        END LOOP;
+        IF new_id IS NULL THEN RETURN QUERY SELECT 1, pet.pk; RETURN; END IF;
+        PERFORM note_goal(pet.pk, at, extra + 1);
+        RETURN QUERY SELECT 0, pet.pk;
+      END $$;
+      """
+    )
+  ]
+}

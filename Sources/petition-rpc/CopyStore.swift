@@ -1,0 +1,134 @@
+import Petitions
+import PostgresStore
+import SQLiteStore
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// `petition-rpc copy-store --from STORE --to STORE [--from-pg-schema NAME] [--to-pg-schema NAME]`
+///
+/// Copies every petition, signature (id, times, status, token hash), consent event,
+/// invalidation record and suppression entry, with the suppression list's secret, from one
+/// store to another (SQLite to PostgreSQL and back). Refuses a destination that holds petitions;
+/// streams (memory stays flat); progress on stderr; checks the counts at the end; exits 0 or 1
+/// (64 for a bad command line).
+enum CopyStore {
+  static let usage = """
+    usage: petition-rpc copy-store --from STORE --to STORE [--pg-schema NAME]
+                                   [--from-pg-schema NAME] [--to-pg-schema NAME]
+      STORE is a SQLite file path or a postgresql:// (postgres://) URI. --pg-schema names the
+      PostgreSQL schema of both sides (default petition_rpc); the others name one side's.
+    """
+
+  static func run(_ arguments: [String]) -> Int32 {
+    var values: [String: String] = [:]
+    var index = 0
+    while index < arguments.count {
+      let argument = arguments[index]
+      if argument == "--help" || argument == "-h" {
+        print(usage)
+        return 0
+      }
+      var name = argument
+      var value: String?
+      if let equals = argument.firstIndex(of: "=") {
+        name = String(argument[..<equals])
+        value = String(argument[argument.index(after: equals)...])
+      } else if index + 1 < arguments.count {
+        value = arguments[index + 1]
+        index += 1
+      }
+      index += 1
+      guard ["--from", "--to", "--pg-schema", "--from-pg-schema", "--to-pg-schema"].contains(name), let value,
+        !value.isEmpty
+      else {
+        StandardError.write("copy-store: unexpected argument \(name)\n\(usage)")
+        return 64
+      }
+      values[name] = value
+    }
+    guard let from = values["--from"], let to = values["--to"] else {
+      StandardError.write("copy-store: --from and --to are required\n\(usage)")
+      return 64
+    }
+    for key in ["--pg-schema", "--from-pg-schema", "--to-pg-schema"] {
+      if let schema = values[key], !PostgresStore.isValidSchemaName(schema) {
+        StandardError.write("copy-store: \(key) must be lower-case letters, digits and _ (at most 63)")
+        return 64
+      }
+    }
+    let source = StoreLocation.parse(from, pgSchema: values["--from-pg-schema"] ?? values["--pg-schema"])
+    let destination = StoreLocation.parse(to, pgSchema: values["--to-pg-schema"] ?? values["--pg-schema"])
+    if source == destination {
+      StandardError.write("copy-store: --from and --to name the same store")
+      return 1
+    }
+    return copy(from: source, to: destination) ? 0 : 1
+  }
+
+  static func copy(from source: StoreLocation, to destination: StoreLocation) -> Bool {
+    if case .sqlite(let path) = source, path != ":memory:", access(path, F_OK) != 0 {
+      StandardError.write("copy-store: the source \(path) does not exist")
+      return false
+    }
+    guard let sourceStore = source.open(busyTimeoutMilliseconds: 5000) as? CopyableStore else { return false }
+    guard let destinationStore = destination.open(busyTimeoutMilliseconds: 5000) as? CopyableStore else {
+      return false
+    }
+    do throws(StoreError) {
+      let expected = try sourceStore.tally()
+      StandardError.write("copy-store: copying \(expected) from \(source.description) to \(destination.description)")
+      let started = monotonicSeconds()
+      var done = 0
+      var lastReport = started
+      try destinationStore.load { load throws(StoreError) in
+        try sourceStore.dump { record throws(StoreError) in
+          try load(record)
+          done += 1
+          if done % 10_000 == 0 {
+            let now = monotonicSeconds()
+            if now - lastReport >= 1 {
+              lastReport = now
+              let percent = expected.total > 0 ? done * 100 / expected.total : 100
+              StandardError.write("copy-store: \(done) of \(expected.total) records (\(percent)%)")
+            }
+          }
+        }
+      }
+      let copied = try destinationStore.tally()
+      let sourcePetitions = try sourceStore.petitions(status: nil)
+      let destinationPetitions = try destinationStore.petitions(status: nil)
+      guard copied == expected, sourcePetitions == destinationPetitions else {
+        StandardError.write(
+          "copy-store: the counts differ after the copy: source \(expected); destination \(copied)"
+            + (sourcePetitions == destinationPetitions ? "" : "; petitions or their counts differ"))
+        return false
+      }
+      let seconds = max(monotonicSeconds() - started, 0.001)
+      StandardError.write(
+        "copy-store: done: \(copied) in \(formatted(seconds)) s (\(Int(Double(done) / seconds)) records/s); counts checked")
+      return true
+    } catch {
+      if case .unavailable(let reason) = error {
+        StandardError.write("copy-store: \(reason)")
+      } else {
+        StandardError.write("copy-store: \(error)")
+      }
+      return false
+    }
+  }
+
+  static func monotonicSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+  }
+
+  static func formatted(_ seconds: Double) -> String {
+    let tenths = Int((seconds * 10).rounded())
+    return "\(tenths / 10).\(tenths % 10)"
+  }
+}

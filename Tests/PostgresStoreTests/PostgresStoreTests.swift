@@ -1,0 +1,272 @@
+import Foundation
+import Petitions
+@testable import PostgresStore
+import Testing
+
+@Suite("PostgreSQL store", postgresAvailable)
+struct PostgresStoreTests {
+  init() throws {
+    guard TestDatabase.isAvailable else { throw SkipInfo() }
+  }
+
+  @Test func signDuplicateAndCount() throws {
+    let store = try TestDatabase.store()
+    _ = try store.createPetition(newPetition("p", goal: 2), at: at(march1))
+    #expect(throws: StoreError.petitionAlreadyExists("p")) { try store.createPetition(newPetition("p"), at: at(march1)) }
+    let first = try store.sign(signing("p", "Ada@Example.org", comment: "first"), at: at(march1 + 1))
+    #expect(first.isDuplicate == false && first.count == 1 && first.status == .confirmed && first.confirmToken == nil)
+    let second = try store.sign(signing("p", "bob@example.org"), at: at(march1 + 2))
+    #expect(second.count == 2 && second.signatureID > first.signatureID)
+    let again = try store.sign(signing("p", "ada@example.org", firstName: "Adelaide"), at: at(march1 + 3))
+    #expect(again == SignOutcome(signatureID: first.signatureID, petitionID: "p", isDuplicate: true, count: 2))
+    let petition = try store.petition(id: "p")
+    #expect(petition.count == 2 && petition.goalReachedAt == at(march1 + 2))
+    #expect(try store.allRows("p", .delivery).map(\.firstName) == ["Ada", "Ada"])
+    #expect(try store.allRows("p", .delivery).first?.comment == "first")
+    #expect(throws: StoreError.petitionNotFound("q")) { try store.sign(signing("q", "a@b.org"), at: at(march1)) }
+    _ = try store.closePetition(id: "p", at: at(march1 + 10))
+    #expect(try store.closePetition(id: "p", at: at(march1 + 20)).closedAt == at(march1 + 10))
+    #expect(throws: StoreError.petitionClosed("p")) { try store.sign(signing("p", "c@b.org"), at: at(march1 + 30)) }
+    #expect(try store.petitions(status: .closed).map(\.id) == ["p"])
+    #expect(try store.petitions(status: .open).isEmpty)
+  }
+
+  @Test func groupsAndWindows() throws {
+    let store = try TestDatabase.store()
+    _ = try store.createPetition(newPetition("p"), at: at(march1))
+    try store.performWriteGroup {
+      _ = try? store.sign(signing("p", "a@x.org", postalCode: "10001", source: "web"), at: at(march1 + 5))
+      _ = try? store.sign(signing("p", "b@x.org", postalCode: "10001"), at: at(march1 + day + 5))
+      _ = try? store.sign(signing("p", "c@x.org", postalCode: "SW1A", country: "GB", source: "mail"), at: at(march1 - 5))
+    }
+    func groups(_ grouping: CountGrouping, _ window: TimeWindow = TimeWindow()) throws -> [String] {
+      try store.count(CountQuery(petitionID: "p", grouping: grouping, window: window)).groups!.map { "\($0.key)=\($0.count)" }
+    }
+    #expect(try groups(.day) == ["2026-02-28=1", "2026-03-01=1", "2026-03-02=1"])
+    #expect(try groups(.postalCode) == ["10001=2", "SW1A=1"])
+    #expect(try groups(.country) == ["GB=1", "US=2"])
+    #expect(try groups(.source) == ["=1", "mail=1", "web=1"])
+    let window = TimeWindow(since: at(march1), until: at(march1 + day + 5))
+    #expect(try store.count(CountQuery(petitionID: "p", grouping: nil, window: window)).total == 1)
+    #expect(try groups(.day, window) == ["2026-03-01=1"])
+    #expect(try groups(.source, window) == ["web=1"])
+  }
+
+  @Test func confirmationByEmail() throws {
+    let store = try TestDatabase.store()
+    _ = try store.createPetition(newPetition("p", confirmation: .email), at: at(march1))
+    let first = try store.sign(signing("p", "a@x.org", phone: "+12025550123", optIns: [.email]), at: at(march1 + 1))
+    #expect(first.status == .pending && first.count == 0)
+    let token1 = try #require(first.confirmToken)
+    let again = try store.sign(signing("p", "a@x.org", optIns: [.sms]), at: at(march1 + 2))
+    #expect(again.isDuplicate && again.status == .pending && again.signatureID == first.signatureID)
+    let token2 = try #require(again.confirmToken)
+    #expect(token1 != token2)
+    #expect(throws: StoreError.tokenUnknown) { try store.confirm(tokenHash: "hash-of-" + token1, at: at(march1 + 3)) }
+    #expect(try store.petition(id: "p").pending == 1)
+    let confirmed = try store.confirm(tokenHash: "hash-of-" + token2, at: at(march1 + 4))
+    #expect(confirmed == ConfirmOutcome(signatureID: first.signatureID, petitionID: "p", status: .confirmed, count: 1))
+    #expect(try store.confirm(tokenHash: "hash-of-" + token2, at: at(march1 + 5)) == confirmed)
+    let events = try store.consentHistory(.canonicalEmail("a@x.org"))
+    #expect(events.map(\.channel) == [.email, .sms] && events.allSatisfy { $0.via == .confirm && $0.granted })
+    #expect(events.last?.number == "+12025550123")
+    let row = try #require(try store.allRows("p", .contacts).first)
+    #expect(row.optInEmail && row.optInSms && !row.optInPhone)
+    // Closed more than a day ago: too late.
+    let late = try store.sign(signing("p", "b@x.org"), at: at(march1 + 6))
+    _ = try store.closePetition(id: "p", at: at(march1 + 7))
+    #expect(throws: StoreError.petitionClosed("p")) {
+      try store.confirm(tokenHash: "hash-of-" + late.confirmToken!, at: at(march1 + 8 + confirmationGraceMilliseconds))
+    }
+    #expect(try store.confirm(tokenHash: "hash-of-" + late.confirmToken!, at: at(march1 + 8)).count == 2)
+  }
+
+  @Test func invalidateAndRevalidate() throws {
+    let store = try TestDatabase.store()
+    _ = try store.createPetition(newPetition("p"), at: at(march1))
+    let a = try store.sign(signing("p", "a@x.org", postalCode: "11111"), at: at(march1 + 1))
+    _ = try store.sign(signing("p", "b@x.org", postalCode: "11111", source: "bot"), at: at(march1 + 2))
+    _ = try store.sign(signing("p", "c@x.org", postalCode: "22222", source: "bot"), at: at(march1 + 3))
+    let match = InvalidationMatch(postalCode: "11111")
+    let dry = try store.invalidate(
+      Invalidation(petitionID: "p", reason: "r", match: match, matchDescription: "{}", dryRun: true), at: at(march1 + 4))
+    #expect(dry == InvalidationOutcome(invalidationID: nil, invalidated: 2, count: 3))
+    let done = try store.invalidate(
+      Invalidation(petitionID: "p", reason: "fraud", match: match, matchDescription: "{\"postalCode\":\"11111\"}", dryRun: false),
+      at: at(march1 + 5))
+    #expect(done.invalidated == 2 && done.count == 1)
+    let id = try #require(done.invalidationID)
+    #expect(try store.count(CountQuery(petitionID: "p", grouping: .postalCode, window: TimeWindow())).groups!.map(\.key) == ["22222"])
+    let dup = try store.sign(signing("p", "a@x.org"), at: at(march1 + 6))
+    #expect(dup.isDuplicate && dup.status == .invalidated && dup.signatureID == a.signatureID)
+    let partial = try store.revalidate(petitionID: "p", .signatures([a.signatureID]), at: at(march1 + 7))
+    #expect(partial == RevalidationOutcome(revalidated: 1, count: 2))
+    var records = try store.invalidations(petitionID: "p")
+    #expect(records.count == 1 && records[0].invalidationID == id && records[0].revalidated == 1 && records[0].invalidated == 2)
+    #expect(records[0].matchDescription == "{\"postalCode\":\"11111\"}")
+    let rest = try store.revalidate(petitionID: "p", .invalidation(id), at: at(march1 + 8))
+    #expect(rest == RevalidationOutcome(revalidated: 1, count: 3))
+    records = try store.invalidations(petitionID: "p")
+    #expect(records[0].revalidated == 2)
+    #expect(throws: StoreError.invalidationNotFound("inv_999")) {
+      try store.revalidate(petitionID: "p", .invalidation("inv_999"), at: at(march1 + 9))
+    }
+    let bySource = try store.invalidate(
+      Invalidation(
+        petitionID: "p", reason: "bot", match: InvalidationMatch(source: "bot", window: TimeWindow(since: at(march1 + 3))),
+        matchDescription: "{}", dryRun: false), at: at(march1 + 10))
+    #expect(bySource.invalidated == 1 && bySource.count == 2)
+    #expect(try store.petition(id: "p").invalidated == 1)
+  }
+
+  @Test func unsubscribeSuppressesImportGrants() throws {
+    let store = try TestDatabase.store()
+    _ = try store.createPetition(newPetition("p"), at: at(march1))
+    _ = try store.createPetition(newPetition("q"), at: at(march1))
+    _ = try store.sign(signing("p", "a@x.org", phone: "+12025550123", optIns: [.email, .phone]), at: at(march1 + 1))
+    #expect(try store.allRows("p", .contacts).count == 1)
+    try store.unsubscribe(Unsubscription(subject: .canonicalEmail("a@x.org"), channels: [.email]), at: at(march1 + 2))
+    var row = try #require(try store.allRows("p", .contacts).first)
+    #expect(!row.optInEmail && row.optInPhone)
+    try store.unsubscribe(Unsubscription(subject: .phone("+12025550123"), channels: [.phone, .sms]), at: at(march1 + 3))
+    #expect(try store.allRows("p", .contacts).isEmpty)
+    // An import cannot grant a suppressed channel; it records a withholding.
+    let imported = ImportedSigning(
+      petitionID: "q", signer: signing("q", "a@x.org", phone: "+12025550123").signer, comment: nil, source: "csv",
+      signedAt: at(march1 + 4), optIns: [.email: true, .sms: false])
+    #expect(try store.importSignature(imported, at: at(march1 + 5)) == .imported)
+    #expect(try store.importSignature(imported, at: at(march1 + 5)) == .duplicate)
+    #expect(try store.allRows("q", .contacts).isEmpty)
+    // An unknown person's import is granted.
+    var other = imported
+    other.signer = signing("q", "new@x.org").signer
+    #expect(try store.importSignature(other, at: at(march1 + 6)) == .imported)
+    #expect(try store.allRows("q", .contacts).map(\.email) == ["new@x.org"])
+    // A sign with an explicit opt-in lifts the suppression: a later import may grant again.
+    _ = try store.sign(signing("p", "a@x.org", optIns: [.email]), at: at(march1 + 7))
+    row = try #require(try store.allRows("p", .contacts).first)
+    #expect(row.optInEmail)
+    let history = try store.consentHistory(.canonicalEmail("a@x.org"))
+    #expect(history.map(\.via) == [.sign, .sign, .unsubscribe, .unsubscribe, .unsubscribe, .import, .sign])
+    #expect(try store.consentHistory(.phone("+12025550123")).map(\.channel) == [.phone, .phone, .sms, .sms])
+    #expect(try store.consentHistory(.canonicalEmail("nobody@x.org")).isEmpty)
+    // Unsubscribing someone unknown stores no event for them.
+    try store.unsubscribe(Unsubscription(subject: .canonicalEmail("ghost@x.org"), channels: [.email]), at: at(march1 + 8))
+    #expect(try store.consentHistory(.canonicalEmail("ghost@x.org")).isEmpty)
+    var ghost = imported
+    ghost.signer = signing("q", "ghost@x.org").signer
+    _ = try store.importSignature(ghost, at: at(march1 + 9))
+    // a@x.org opted in again by signing p: consent belongs to the person, so q exports them too.
+    #expect(try store.allRows("q", .contacts).map(\.email) == ["a@x.org", "new@x.org"])
+  }
+
+  @Test func eraseAndAnonymise() throws {
+    let store = try TestDatabase.store()
+    _ = try store.createPetition(newPetition("p"), at: at(march1))
+    _ = try store.createPetition(newPetition("q", confirmation: .email), at: at(march1))
+    _ = try store.sign(signing("p", "a@x.org", phone: "+12025550123", optIns: [.email]), at: at(march1 + 1))
+    _ = try store.sign(signing("p", "b@x.org", phone: "+12025550123"), at: at(march1 + 2))
+    _ = try store.sign(signing("p", "c@x.org", optIns: [.email]), at: at(march1 + 3))
+    #expect(try store.erase(.phone("+12025550123"), at: at(march1 + 4)) == 2)
+    #expect(try store.total("p") == 3)
+    #expect(try store.allRows("p", .delivery).count == 1)
+    #expect(try store.consentHistory(.canonicalEmail("a@x.org")).isEmpty)
+    // Erased signatures no longer block signing again.
+    let again = try store.sign(signing("p", "a@x.org"), at: at(march1 + 5))
+    #expect(!again.isDuplicate && again.count == 4)
+
+    _ = try store.sign(signing("q", "c@x.org"), at: at(march1 + 6))
+    #expect(throws: StoreError.petitionOpen("p")) { try store.anonymisePetition(id: "p", at: at(march1 + 7)) }
+    _ = try store.closePetition(id: "p", at: at(march1 + 8))
+    _ = try store.closePetition(id: "q", at: at(march1 + 8))
+    let anonymised = try store.anonymisePetition(id: "p", at: at(march1 + 9))
+    #expect(anonymised.anonymisedAt == at(march1 + 9) && anonymised.count == 4)
+    #expect(try store.anonymisePetition(id: "p", at: at(march1 + 10)) == anonymised)
+    #expect(throws: StoreError.petitionAnonymised("p")) { try store.allRows("p", .delivery) }
+    #expect(try store.consentHistory(.canonicalEmail("c@x.org")).isEmpty)
+    #expect(try store.count(CountQuery(petitionID: "p", grouping: .postalCode, window: TimeWindow())).groups!.map(\.count) == [4])
+    let q = try store.anonymisePetition(id: "q", at: at(march1 + 11))
+    #expect(q.pending == 0 && q.count == 0)
+  }
+
+  @Test func writeGroupRollsBackOnlyOnStoreFailure() throws {
+    let store = try TestDatabase.store()
+    _ = try store.createPetition(newPetition("p"), at: at(march1))
+    var failures: [StoreError] = []
+    try store.performWriteGroup {
+      _ = try? store.sign(signing("p", "a@x.org"), at: at(march1 + 1))
+      do { _ = try store.sign(signing("nope", "a@x.org"), at: at(march1 + 1)) } catch { failures.append(error as? StoreError ?? .interrupted) }
+      _ = try? store.sign(signing("p", "b@x.org"), at: at(march1 + 2))
+    }
+    #expect(failures == [.petitionNotFound("nope")])
+    #expect(try store.total("p") == 2)
+  }
+
+  @Test func exportPagesAndCursor() throws {
+    let store = try TestDatabase.store()
+    _ = try store.createPetition(newPetition("p"), at: at(march1))
+    try store.performWriteGroup {
+      for index in 0..<4500 {
+        _ = try? store.sign(signing("p", "p\(index)@x.org"), at: at(march1 + Int64(index / 3)))
+      }
+    }
+    let all = try store.allRows("p", .delivery)
+    #expect(all.count == 4500)
+    #expect(zip(all, all.dropFirst()).allSatisfy { ($0.signedAt, $0.signatureID) < ($1.signedAt, $1.signatureID) })
+    var paged: [ExportRow] = []
+    var after: ExportPosition?
+    repeat {
+      var page: [ExportRow] = []
+      try store.exportRows(ExportQuery(petitionID: "p", audience: .delivery, window: TimeWindow(), after: after, limit: 1000)) {
+        page.append($0)
+        return true
+      }
+      paged += page
+      after = page.count == 1000 ? ExportPosition(signedAt: page.last!.signedAt, signatureID: page.last!.signatureID) : nil
+    } while after != nil
+    #expect(paged == all)
+    #expect(try store.exportRowCount(ExportQuery(petitionID: "p", audience: .delivery, window: TimeWindow(), after: nil, limit: nil)) == 4500)
+    var stopped = 0
+    try store.exportRows(ExportQuery(petitionID: "p", audience: .delivery, window: TimeWindow(), after: nil, limit: nil)) { _ in
+      stopped += 1
+      return stopped < 10
+    }
+    #expect(stopped == 10)
+    #expect(try store.total("p") == 4500)
+  }
+
+  /// Several stores opening one new schema at once migrate it once.
+  @Test func concurrentMigration() async throws {
+    let schema = TestDatabase.freshSchema("mig")
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      for _ in 0..<6 {
+        group.addTask { _ = try TestDatabase.store(schema: schema) }
+      }
+      try await group.waitForAll()
+    }
+    #expect(try TestDatabase.psql("SELECT count(*) FROM \(schema).schema_migrations") == "1")
+  }
+
+  /// A connection ended by the server: the operation fails as unavailable, the next one
+  /// connects again.
+  @Test func reconnectsAfterLostConnection() throws {
+    let schema = TestDatabase.freshSchema("lost")
+    let store = try TestDatabase.store(schema: schema)
+    _ = try store.createPetition(newPetition("p"), at: at(march1))
+    _ = try TestDatabase.psql("SELECT pg_terminate_backend(\(store.connection.backendPID))")
+    var sawUnavailable = false
+    do {
+      _ = try store.sign(signing("p", "a@x.org"), at: at(march1 + 1))
+    } catch {
+      if case .unavailable = error { sawUnavailable = true }
+    }
+    #expect(sawUnavailable)
+    #expect(try store.sign(signing("p", "a@x.org"), at: at(march1 + 2)).count == 1)
+  }
+
+  @Test func redactsPasswords() {
+    #expect(PostgresStore.redacted("postgresql://ann:s3cret@db.example:5432/petitions") == "postgresql://ann@db.example:5432/petitions")
+    #expect(PostgresStore.redacted("postgres://h/db?user=x&password=s3cret&sslmode=require") == "postgres://h/db?user=x&password=***&sslmode=require")
+    #expect(!PostgresStore.redacted("postgresql://a:p%40ss@h/db").contains("p%40ss"))
+  }
+}

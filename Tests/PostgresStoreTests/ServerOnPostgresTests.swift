@@ -1,0 +1,327 @@
+import Foundation
+import Petitions
+import PostgresStore
+import SQLiteStore
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The real binary on a real PostgreSQL server: start-up faults, several processes on one
+/// database, a database restart under load, and copy-store.
+@Suite("Server on PostgreSQL", postgresAvailable, .serialized)
+struct ServerOnPostgresTests {
+  init() throws {
+    guard TestDatabase.isAvailable else { throw SkipInfo() }
+    ignoreBrokenPipes()
+  }
+
+  func server(schema: String, _ extra: [String] = []) throws -> ServerProcess {
+    try ServerProcess(arguments: ["--db", TestDatabase.uri!, "--pg-schema", schema] + extra)
+  }
+
+  /// A database that cannot be reached at start: one line on stderr without the password, exit 1.
+  @Test func unreachableDatabaseAtStart() throws {
+    let server = try ServerProcess(arguments: ["--db", "postgresql://ann:s3cret-pw@127.0.0.1:1/petitions"])
+    #expect(server.waitForExit(timeout: 20) == 1)
+    let message = server.standardError
+    #expect(!message.contains("s3cret-pw"))
+    #expect(message.contains("postgresql://ann@127.0.0.1:1/petitions"))
+    #expect(message.split(separator: "\n").count == 1)
+  }
+
+  /// Four processes sign overlapping people into one petition at once: the count is the number
+  /// of distinct people, each person has one signature, and every process saw the same id.
+  @Test func fourProcessesStayExact() throws {
+    let schema = TestDatabase.freshSchema("four")
+    let first = try server(schema: schema)
+    #expect(first.createPetition("shared") != nil)
+    let people = 3000
+    let perProcess = 1500
+    let servers = Unchecked([first] + (try (1..<4).map { _ in try server(schema: schema) }))
+    let results = Unchecked(NSMutableArray())
+    let lock = NSLock()
+    DispatchQueue.concurrentPerform(iterations: 4) { process in
+      // Process k signs people k*500 ..< k*500+1500 (mod 3000): each person by two or three.
+      let signers = (0..<perProcess).map { offset in
+        makeSigner(email: "person\((process * 500 + offset) % people)@example.org")
+      }
+      let responses = servers.value[process].signInBatches("shared", signers, batchSize: 250)
+      lock.withLock {
+        for (index, response) in responses.enumerated() {
+          results.value.add([signers[index]["email"] as! String, response])
+        }
+      }
+    }
+    var ids: [String: Set<String>] = [:]
+    var failures = 0
+    for case let pair as [Any] in results.value {
+      let email = pair[0] as! String
+      guard let result = (pair[1] as? [String: Any])?["result"] as? [String: Any], let id = result["signatureId"] as? String
+      else {
+        failures += 1
+        continue
+      }
+      ids[email, default: []].insert(id)
+    }
+    #expect(failures == 0)
+    #expect(ids.count == people)
+    #expect(ids.values.allSatisfy { $0.count == 1 })
+    #expect(first.total("shared") == people)
+    #expect(try TestDatabase.psql("SELECT count(*), count(DISTINCT person_key) FROM \(schema).signatures") == "\(people)|\(people)")
+    let groups = first.result("count", ["petition": "shared", "groupBy": "postalCode"])?["groups"] as? [[String: Any]]
+    #expect(groups?.first?["count"] as? Int == people)
+    for server in servers.value { server.closeInput() }
+    for server in servers.value { #expect(server.waitForExit() == 0) }
+  }
+
+  /// PostgreSQL stopped at once (`pg_ctl stop -m immediate`) in the middle of pipelined signs,
+  /// then started again: every acknowledged signature is there, the failed ones were answered
+  /// -32000 retryable, and the same server process serves again.
+  @Test func databaseRestartLosesNoAcknowledgedSign() throws {
+    guard let cluster = ProcessInfo.processInfo.environment["PG_TEST_CLUSTER_DIR"],
+      let bin = try? String(contentsOfFile: cluster + "/bin", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+    else {
+      Issue.record("PG_TEST_CLUSTER_DIR is not set: this test restarts the throw-away cluster of scripts/pg-test-cluster.sh")
+      return
+    }
+    let schema = TestDatabase.freshSchema("restart")
+    let server = try server(schema: schema)
+    #expect(server.createPetition("p") != nil)
+    let requests = (0..<6000).map { index in
+      RPC.request("r\(index)", "sign", signParams("p", makeSigner(email: "signer\(index)@example.org")))
+    }
+    let stopped = SharedFlag()
+    let restarted = SharedFlag()
+    var seen = 0
+    let responses = server.pipeline(requests, timeout: 120) { _ in
+      seen += 1
+      if seen == 1500 && !stopped.isSet {
+        stopped.set()
+        Thread.detachNewThread {
+          _ = pgctl(bin, cluster, ["-m", "immediate", "-w", "stop"])
+          Thread.sleep(forTimeInterval: 0.5)
+          _ = pgctl(bin, cluster, ["-l", cluster + "/server.log", "-w", "-t", "60", "start"])
+          restarted.set()
+        }
+      }
+      return true
+    }
+    #expect(stopped.isSet)
+    let deadline = Date().addingTimeInterval(60)
+    while !restarted.isSet && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+    #expect(restarted.isSet)
+    var acknowledged: Set<String> = []
+    var retryable = 0
+    var others: [String: Int] = [:]
+    for response in responses.values {
+      if let id = (response["result"] as? [String: Any])?["signatureId"] as? String {
+        acknowledged.insert(id)
+      } else if let error = response["error"] as? [String: Any], error["code"] as? Int == -32000,
+        (error["data"] as? [String: Any])?["retryable"] as? Bool ?? true
+      {
+        retryable += 1
+      } else {
+        let error = response["error"] as? [String: Any]
+        others["\(error?["code"] ?? "?") \(error?["message"] ?? "?")", default: 0] += 1
+      }
+    }
+    #expect(others.isEmpty, "other answers: \(others)")
+    #expect(responses.count == requests.count)
+    #expect(acknowledged.count + retryable == responses.count)
+    #expect(acknowledged.count >= 1500)
+    // The same process serves again once the database is back (the first request may still
+    // meet the old connection).
+    var total: Int?
+    for _ in 0..<50 where total == nil {
+      total = server.total("p")
+      if total == nil { Thread.sleep(forTimeInterval: 0.2) }
+    }
+    #expect(total != nil)
+    let after = server.sign("p", makeSigner(email: "after-restart@example.org"))
+    #expect((after?["result"] as? [String: Any])?["duplicate"] as? Bool == false)
+    let stored = Set((server.exportRecords("p", audience: "delivery") ?? []).compactMap { $0["signatureId"] as? String })
+    let lost = acknowledged.subtracting(stored).count
+    #expect(lost == 0, "acknowledged signatures missing after the restart")
+    #expect(stored.count == (total ?? 0) + 1)
+    server.closeInput()
+    #expect(server.waitForExit() == 0)
+  }
+
+  /// copy-store from SQLite to PostgreSQL: petitions, counts, groups, exports, invalidation
+  /// records and consent histories equal before and after (and a contacts export file's sha256
+  /// through the real server); suppression keeps working; a second copy is refused; and back
+  /// to a new SQLite file, equal again.
+  @Test func copyStoreSQLiteToPostgresAndBack() throws {
+    let directory = try TemporaryFolder()
+    let sqlitePath = directory.file("source.sqlite3")
+    try populate(try SQLiteStore(path: sqlitePath, busyTimeoutMilliseconds: 5000))
+    let before = try describe(try SQLiteStore(path: sqlitePath, busyTimeoutMilliseconds: 5000))
+
+    let schema = TestDatabase.freshSchema("copy")
+    let copy = try ServerProcess(
+      arguments: ["copy-store", "--from", sqlitePath, "--to", TestDatabase.uri!, "--pg-schema", schema])
+    #expect(copy.waitForExit(timeout: 120) == 0)
+    #expect(copy.standardError.contains("counts checked"))
+    let copied = try TestDatabase.store(schema: schema)
+    let after = try describe(copied)
+    #expect(after.count == before.count)
+    for (index, line) in after.enumerated() where index < before.count && line != before[index] {
+      Issue.record("differs after the copy: \(before[index]) → \(line)")
+    }
+
+    // The same contacts export file through the real server on both stores.
+    func exportHash(_ arguments: [String], _ name: String) throws -> String? {
+      let server = try ServerProcess(arguments: arguments)
+      defer {
+        server.closeInput()
+        _ = server.waitForExit()
+      }
+      let export = server.result(
+        "export", ["petition": "p", "audience": "contacts", "format": "csv", "path": directory.file(name)])
+      return export?["sha256"] as? String
+    }
+    let sourceHash = try exportHash(["--db", sqlitePath], "source.csv")
+    #expect(sourceHash != nil)
+    #expect(try exportHash(["--db", TestDatabase.uri!, "--pg-schema", schema], "copied.csv") == sourceHash)
+
+    // Suppression works with the copied secret: an import cannot grant the unsubscribed person.
+    let suppressed = ImportedSigning(
+      petitionID: "p", signer: signing("p", "unsubscribed@example.org").signer, comment: nil, source: nil,
+      signedAt: at(march1 + 9 * day), optIns: [.email: true])
+    #expect(try copied.importSignature(suppressed, at: at(march1 + 9 * day)) == .duplicate)
+    #expect(try copied.allRows("p", .contacts).allSatisfy { $0.email != "unsubscribed@example.org" })
+    let fresh = try copied.sign(signing("p", "after-copy@example.org"), at: at(march1 + 9 * day))
+    #expect(!fresh.isDuplicate && fresh.signatureID > (before.last ?? ""))
+
+    let again = try ServerProcess(
+      arguments: ["copy-store", "--from", sqlitePath, "--to", TestDatabase.uri!, "--pg-schema", schema])
+    #expect(again.waitForExit(timeout: 60) == 1)
+    #expect(again.standardError.contains("already holds petitions"))
+
+    let backPath = directory.file("back.sqlite3")
+    let copyBack = try ServerProcess(
+      arguments: ["copy-store", "--from", TestDatabase.uri!, "--pg-schema", schema, "--to", backPath])
+    #expect(copyBack.waitForExit(timeout: 120) == 0)
+    #expect(try describe(try SQLiteStore(path: backPath, busyTimeoutMilliseconds: 5000)) == (try describe(copied)))
+  }
+
+  /// A store with every kind of record: confirmed and pending signatures, consent events,
+  /// unsubscribes, an erasure, invalidations (one partly revalidated), imports, an anonymised
+  /// petition.
+  func populate(_ store: PetitionStore) throws {
+    _ = try store.createPetition(newPetition("p", goal: 50), at: at(march1))
+    _ = try store.createPetition(newPetition("q", confirmation: .email), at: at(march1 + 1))
+    _ = try store.createPetition(newPetition("r"), at: at(march1 + 2))
+    try store.performWriteGroup {
+      for index in 0..<600 {
+        let phone: String? = index % 4 == 0 ? "+1202555\(1000 + index)" : nil
+        let optIns: Set<Channel> = index % 3 == 0 ? [.email] : (phone != nil ? [.sms] : [])
+        _ = try? store.sign(
+          signing(
+            "p", "person\(index)@example.org", postalCode: "\(10000 + index % 23)", phone: phone, optIns: optIns,
+            source: index % 5 == 0 ? nil : "src\(index % 3)"),
+          at: at(march1 + Int64(index) * 3_600_000))
+      }
+    }
+    _ = try store.sign(signing("p", "unsubscribed@example.org", optIns: [.email]), at: at(march1 + 5))
+    try store.unsubscribe(Unsubscription(subject: .canonicalEmail("unsubscribed@example.org"), channels: [.email]), at: at(march1 + 6))
+    _ = try store.erase(.canonicalEmail("person5@example.org"), at: at(march1 + 7))
+    var tokens: [ConfirmationToken] = []
+    for index in 0..<20 {
+      _ = try store.sign(signing("q", "person\(index)@example.org", optIns: [.email]), at: at(march1 + 10)) {
+        let token = newToken()
+        tokens.append(token)
+        return token
+      }
+    }
+    for token in tokens.prefix(10) { _ = try store.confirm(tokenHash: token.hash, at: at(march1 + 20)) }
+    let invalidation = try store.invalidate(
+      Invalidation(
+        petitionID: "p", reason: "fraud", match: InvalidationMatch(postalCode: "10003"),
+        matchDescription: "{\"postalCode\":\"10003\"}", dryRun: false), at: at(march1 + day))
+    _ = try store.invalidate(
+      Invalidation(
+        petitionID: "q", reason: "bots", match: InvalidationMatch(canonicalEmail: "person15@example.org"),
+        matchDescription: "{}", dryRun: false), at: at(march1 + day))
+    let someone = try store.allRows("p", .delivery).first!.signatureID
+    _ = someone
+    if let id = invalidation.invalidationID {
+      _ = try store.revalidate(petitionID: "p", .invalidation(id), at: at(march1 + 2 * day))
+      _ = try store.invalidate(
+        Invalidation(
+          petitionID: "p", reason: "again", match: InvalidationMatch(postalCode: "10004"), matchDescription: "{}",
+          dryRun: false), at: at(march1 + 3 * day))
+    }
+    for index in 0..<30 {
+      _ = try store.importSignature(
+        ImportedSigning(
+          petitionID: "r", signer: signing("r", "import\(index)@example.org").signer, comment: "c\(index)",
+          source: "csv", signedAt: at(march1 - Int64(index) * day), optIns: [.email: index % 2 == 0, .sms: false]),
+        at: at(march1 + 4 * day))
+    }
+    _ = try store.sign(signing("r", "person1@example.org", optIns: [.email]), at: at(march1 + 4 * day))
+    _ = try store.closePetition(id: "r", at: at(march1 + 5 * day))
+    _ = try store.anonymisePetition(id: "r", at: at(march1 + 6 * day))
+  }
+
+  /// What a user can see of a store, as lines.
+  func describe(_ store: PetitionStore) throws -> [String] {
+    var lines: [String] = []
+    for petition in try store.petitions(status: nil) {
+      lines.append(String(describing: petition))
+      for grouping in CountGrouping.allCases {
+        lines.append(String(describing: try store.count(CountQuery(petitionID: petition.id, grouping: grouping, window: TimeWindow()))))
+      }
+      lines.append(
+        String(describing: try store.count(
+          CountQuery(petitionID: petition.id, grouping: .postalCode, window: TimeWindow(since: at(march1 + day))))))
+      for record in try store.invalidations(petitionID: petition.id) { lines.append(String(describing: record)) }
+      if petition.anonymisedAt == nil {
+        for audience in ExportAudience.allCases {
+          lines += try store.allRows(petition.id, audience).map { String(describing: $0) }
+        }
+      }
+    }
+    for person in ["person0@example.org", "person1@example.org", "person3@example.org", "unsubscribed@example.org", "import2@example.org"] {
+      lines.append(String(describing: try store.consentHistory(.canonicalEmail(person))))
+    }
+    lines.append(String(describing: try store.consentHistory(.phone("+12025551004"))))
+    // Last: the greatest signature id (new signatures continue after it).
+    lines.append(try store.allRows("p", .delivery).map(\.signatureID).max() ?? "")
+    return lines
+  }
+}
+
+/// Runs pg_ctl on the test cluster as its owner (posix_spawn and waitpid: usable from any thread).
+@discardableResult
+func pgctl(_ bin: String, _ cluster: String, _ arguments: [String]) -> Int32 {
+  var command = [bin + "/pg_ctl", "-D", cluster + "/data"] + arguments
+  if getuid() == 0 { command = ["/usr/sbin/runuser", "-u", "postgres", "--"] + command }
+  var actions = posix_spawn_file_actions_t()
+  posix_spawn_file_actions_init(&actions)
+  defer { posix_spawn_file_actions_destroy(&actions) }
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+  let argv = command.map { strdup($0) } + [nil]
+  defer { for pointer in argv { free(pointer) } }
+  var child = pid_t()
+  guard posix_spawn(&child, command[0], &actions, nil, argv, environ) == 0 else { return -1 }
+  var status: Int32 = 0
+  while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+  return (status >> 8) & 0xFF
+}
+
+/// A folder removed with its contents when released.
+final class TemporaryFolder {
+  let path: String
+  init() throws {
+    path = NSTemporaryDirectory() + "/pg-store-tests-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+  }
+  deinit { try? FileManager.default.removeItem(atPath: path) }
+  func file(_ name: String) -> String { path + "/" + name }
+}
