@@ -5,8 +5,8 @@ import Service
 
 /// `--mcp`: the same service behind the Model Context Protocol front.
 enum MCPMode {
-  /// The tools made from the embedded OpenRPC document.
-  static var catalog: ToolCatalog { ToolCatalog(document: PetitionService.openRPCDocument) }
+  /// The tools made from the embedded OpenRPC document (made once: flag checks and serving share it).
+  static let catalog = ToolCatalog(document: PetitionService.openRPCDocument)
 
   /// What is wrong with `--mcp`/`--mcp-tools`, for the usage message: `--mcp-tools` needs `--mcp`
   /// and must name known groups or tools.
