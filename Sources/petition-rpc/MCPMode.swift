@@ -25,9 +25,10 @@ enum MCPMode {
   static func serve(
     _ settings: Settings, service: PetitionService, output: OutputWriter, logger: Logger, stopSignal: Int32
   ) -> Bool {
-    guard let tools = try? catalog.select(settings.mcpTools ?? "all") else { return false }
+    // The selection was checked with the flags (`problem`); the catalog is made on first use.
+    let selection = settings.mcpTools ?? "all"
     let server = MCPServer(
-      tools: tools,
+      tools: { (try? catalog.select(selection)) ?? [] },
       configuration: MCPServer.Configuration(
         serverVersion: PetitionRPC.version, maxMessageBytes: settings.maxMessageBytes),
       output: output, logger: logger)
