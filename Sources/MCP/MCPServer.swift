@@ -47,9 +47,10 @@ public final class MCPServer: PipelineFront {
     """
 
   private let configuration: Configuration
-  private let tools: [String: Tool]
-  /// The `tools` array of `tools/list`, made once.
-  private let listing: JSON
+  /// The tools offered, made on first use (`initialize` and `server/discover` do not need them,
+  /// so a client's first answer does not wait for the schemas to be made).
+  private let makeTools: () -> [Tool]
+  private var offered: (byName: [String: Tool], listing: JSON)?
   private let output: OutputWriter
   private let logger: Logger
   private var splitter: LineSplitter
@@ -57,13 +58,12 @@ public final class MCPServer: PipelineFront {
   /// Tool calls not yet answered, by serialized id, for `notifications/cancelled`.
   private var pending: [[UInt8]: [ToolCall]] = [:]
 
-  /// A server listing `tools` (in that order).
-  public init(tools: [Tool], configuration: Configuration, output: OutputWriter, logger: Logger) {
+  /// A server listing the tools `makeTools` gives (in that order), made when first needed.
+  public init(
+    tools makeTools: @escaping () -> [Tool], configuration: Configuration, output: OutputWriter, logger: Logger
+  ) {
     self.configuration = configuration
-    self.tools = Dictionary(tools.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-    let listing = JSON.array()
-    for tool in tools { listing.append(tool.makeJSON()) }
-    self.listing = listing
+    self.makeTools = makeTools
     self.output = output
     self.logger = logger
     self.splitter = LineSplitter(maxLineBytes: configuration.maxMessageBytes)
@@ -170,7 +170,7 @@ public final class MCPServer: PipelineFront {
         return
       }
       let result = JSON.object()
-      result.set("tools", listing)
+      result.set("tools", tools.listing)
       if isStateless { Self.addCacheHints(to: result) }
       writeResult(Self.complete(result, isStateless: isStateless), id: id)
     case "tools/call":
@@ -185,9 +185,11 @@ public final class MCPServer: PipelineFront {
       writeError(.invalidParams(path: "/name", "must be the name of a tool"), id: id)
       return
     }
-    guard let tool = tools[name] else {
+    guard let tool = tools.byName[name] else {
       writeError(
-        ServiceError(code: .invalidParams, message: "Unknown tool: \(name)", data: Self.issues("/name", "is not a tool of this server")),
+        ServiceError(
+          code: .invalidParams, message: "Unknown tool: \(name)",
+          data: Self.issues("/name", "is not a tool of this server")),
         id: id)
       return
     }
@@ -216,6 +218,17 @@ public final class MCPServer: PipelineFront {
     }
     pending[call.serializedID, default: []].append(call)
     pipeline.submit(call, bytes: bytes)
+  }
+
+  /// The tools by name and the `tools` array of `tools/list`, made once.
+  private var tools: (byName: [String: Tool], listing: JSON) {
+    if let offered { return offered }
+    let list = makeTools()
+    let listing = JSON.array()
+    for tool in list { listing.append(tool.makeJSON()) }
+    let made = (Dictionary(list.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first }), listing)
+    offered = made
+    return made
   }
 
   // MARK: Results

@@ -94,7 +94,9 @@ public final class PetitionService: Service {
       }
     default:
       // An MCP client started without --mcp is told how to start the server.
-      call.fail(call.method == "initialize" || call.method == "server/discover" ? ServiceError(code: .methodNotFound, message: "start petition-rpc with --mcp") : .methodNotFound(call.method))
+      let isMCP = call.method == "initialize" || call.method == "server/discover"
+      let hint = ServiceError(code: .methodNotFound, message: "start petition-rpc with --mcp")
+      call.fail(isMCP ? hint : .methodNotFound(call.method))
       return .answered
     }
   }

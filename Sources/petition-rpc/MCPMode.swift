@@ -5,8 +5,8 @@ import Service
 
 /// `--mcp`: the same service behind the Model Context Protocol front.
 enum MCPMode {
-  /// The tools made from the embedded OpenRPC document.
-  static var catalog: ToolCatalog { ToolCatalog(document: PetitionService.openRPCDocument) }
+  /// The tools made from the embedded OpenRPC document (made once: flag checks and serving share it).
+  static let catalog = ToolCatalog(document: PetitionService.openRPCDocument)
 
   /// What is wrong with `--mcp`/`--mcp-tools`, for the usage message: `--mcp-tools` needs `--mcp`
   /// and must name known groups or tools.
@@ -25,9 +25,10 @@ enum MCPMode {
   static func serve(
     _ settings: Settings, service: PetitionService, output: OutputWriter, logger: Logger, stopSignal: Int32
   ) -> Bool {
-    guard let tools = try? catalog.select(settings.mcpTools ?? "all") else { return false }
+    // The selection was checked with the flags (`problem`); the catalog is made on first use.
+    let selection = settings.mcpTools ?? "all"
     let server = MCPServer(
-      tools: tools,
+      tools: { (try? catalog.select(selection)) ?? [] },
       configuration: MCPServer.Configuration(
         serverVersion: PetitionRPC.version, maxMessageBytes: settings.maxMessageBytes),
       output: output, logger: logger)

@@ -52,7 +52,9 @@ struct PetitionRPC: ParsableCommand {
     help: ArgumentHelp("How long to wait for a store another process holds locked.", valueName: "ms"))
   var busyTimeoutMilliseconds: Int = Settings().busyTimeoutMilliseconds
 
-  @Flag(name: .customLong(Settings.mcpFlag), help: "Serve the Model Context Protocol (the methods as tools) instead of JSON-RPC.")
+  @Flag(
+    name: .customLong(Settings.mcpFlag),
+    help: "Serve the Model Context Protocol (the methods as tools) instead of JSON-RPC.")
   var mcp = false
 
   @Option(
@@ -110,7 +112,9 @@ struct PetitionRPC: ParsableCommand {
         busyTimeoutMilliseconds: settings.busyTimeoutMilliseconds)
     else { return false }
     let service = PetitionService(store: store, logger: logger)
-    if settings.mcp { return MCPMode.serve(settings, service: service, output: output, logger: logger, stopSignal: stopSignal) }
+    if settings.mcp {
+      return MCPMode.serve(settings, service: service, output: output, logger: logger, stopSignal: stopSignal)
+    }
     let engine = Engine(
       limits: EngineLimits(maxMessageBytes: settings.maxMessageBytes, maxBatch: settings.maxBatch), output: output,
       logger: logger)

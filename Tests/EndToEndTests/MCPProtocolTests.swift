@@ -117,7 +117,8 @@ import Testing
     let server = try start(["--mcp-tools", "count,petition_get"])
     let result = try #require(ask(server, 1, "tools/list")?["result"] as? [String: Any])
     #expect((result["tools"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["petition_get", "count"])
-    let refused = ask(server, 2, "tools/call", ["name": "petition_create", "arguments": ["id": "x", "title": "X", "target": "T"]])
+    let refused = ask(
+      server, 2, "tools/call", ["name": "petition_create", "arguments": ["id": "x", "title": "X", "target": "T"]])
     #expect((refused?["error"] as? [String: Any])?["code"] as? Int == -32602)
   }
 
@@ -143,8 +144,9 @@ import Testing
   @Test func toolResultsAndErrors() throws {
     let server = try start()
     let created = try #require(
-      ask(server, 1, "tools/call", ["name": "petition_create", "arguments": ["id": "p", "title": "P", "target": "T"]])?[
-        "result"] as? [String: Any])
+      ask(
+        server, 1, "tools/call", ["name": "petition_create", "arguments": ["id": "p", "title": "P", "target": "T"]])?[
+          "result"] as? [String: Any])
     let structured = try #require(created["structuredContent"] as? [String: Any])
     #expect(structured["id"] as? String == "p")
     let text = ((created["content"] as? [[String: Any]])?.first)?["text"] as? String ?? ""
@@ -160,8 +162,13 @@ import Testing
     #expect(failed["resultType"] as? String == "complete")
     // Arguments a tool does not take: export_page has no path.
     let page = try #require(
-      ask(server, 3, "tools/call", ["name": "export_page", "arguments": ["petition": "p", "audience": "delivery", "format": "json", "path": "x.csv"]])?[
-        "result"] as? [String: Any])
+      ask(
+        server, 3, "tools/call",
+        [
+          "name": "export_page",
+          "arguments": ["petition": "p", "audience": "delivery", "format": "json", "path": "x.csv"],
+        ])?[
+          "result"] as? [String: Any])
     #expect(page["isError"] as? Bool == true)
     #expect((page["structuredContent"] as? [String: Any])?["code"] as? Int == -32602)
     #expect(!FileManager.default.fileExists(atPath: directory.file("x.csv")))
@@ -172,14 +179,16 @@ import Testing
   /// on stdout is a protocol message.
   @Test func progressOfAFileExport() throws {
     let server = try start()
-    _ = ask(server, 0, "tools/call", ["name": "petition_create", "arguments": ["id": "big", "title": "Big", "target": "T"]])
+    _ = ask(
+      server, 0, "tools/call", ["name": "petition_create", "arguments": ["id": "big", "title": "Big", "target": "T"]])
     let count = 12_000
     // Pipelined, a thousand at a time (the answers to more would fill the pipe while this
     // thread is still writing).
     for first in stride(from: 1, to: count, by: 1000) {
       var batch = ""
       for number in first..<(first + 1000) {
-        let request = Self.request(number, "tools/call", ["name": "sign", "arguments": ["petition": "big", "signer": Self.signer(number)]])
+        let request = Self.request(
+          number, "tools/call", ["name": "sign", "arguments": ["petition": "big", "signer": Self.signer(number)]])
         batch += String(decoding: try JSONSerialization.data(withJSONObject: request), as: UTF8.self) + "\n"
       }
       server.send(batch)
@@ -192,8 +201,11 @@ import Testing
     server.sendLine(
       Self.request(
         "export", "tools/call",
-        ["name": "export_file", "arguments": ["petition": "big", "audience": "delivery", "format": "ndjson", "path": path],
-         "_meta": ["progressToken": "tok"]]))
+        [
+          "name": "export_file",
+          "arguments": ["petition": "big", "audience": "delivery", "format": "ndjson", "path": path],
+          "_meta": ["progressToken": "tok"],
+        ]))
     var progress: [Int] = []
     var total: Int?
     while true {
@@ -207,7 +219,8 @@ import Testing
         continue
       }
       #expect(message["id"] as? String == "export")
-      #expect(((message["result"] as? [String: Any])?["structuredContent"] as? [String: Any])?["count"] as? Int == count)
+      #expect(
+        ((message["result"] as? [String: Any])?["structuredContent"] as? [String: Any])?["count"] as? Int == count)
       break
     }
     #expect(progress.count >= 2)
@@ -219,12 +232,15 @@ import Testing
   /// next request is answered.
   @Test func cancelledCallIsNotAnswered() throws {
     let server = try start()
-    _ = ask(server, 0, "tools/call", ["name": "petition_create", "arguments": ["id": "c", "title": "C", "target": "T"]])
+    _ = ask(
+      server, 0, "tools/call", ["name": "petition_create", "arguments": ["id": "c", "title": "C", "target": "T"]])
     let path = directory.file("cancelled.csv")
     // Sent together: the cancellation reaches the call before it runs.
     var lines = ""
     for message in [
-      Self.request(5, "tools/call", ["name": "export_file", "arguments": ["petition": "c", "audience": "delivery", "format": "csv", "path": path]]),
+      Self.request(
+        5, "tools/call",
+        ["name": "export_file", "arguments": ["petition": "c", "audience": "delivery", "format": "csv", "path": path]]),
       Self.request(6, "tools/call", ["name": "sign", "arguments": ["petition": "c", "signer": Self.signer(1)]]),
       ["jsonrpc": "2.0", "method": "notifications/cancelled", "params": ["requestId": 5, "reason": "test"]],
       ["jsonrpc": "2.0", "method": "notifications/cancelled", "params": ["requestId": 6]],

@@ -208,6 +208,23 @@ async def run_mode(binary: str, mode: str, checks: Checks) -> None:
                 writer.writerow(["imported2@example.org", "Imo", "Ported", "54321"])
             result = await call("import", {"petition": "clean-air", "path": csv_path})
             checks.check(structured(result).get("imported") == 2, f"[{mode}] import: {structured(result)}")
+            # An import's progress: rows read, strictly increasing, the last one before the result.
+            big_path = os.path.join(directory, "import-big.csv")
+            with open(big_path, "w", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["email", "firstName", "lastName", "postalCode"])
+                for n in range(3000):
+                    writer.writerow([f"bulk{n}@example.org", "Bulk", f"Row{n}", "54321"])
+            await call("petition_create", {"id": "bulk", "title": "Bulk", "target": "T"})
+            import_progress: list[float] = []
+
+            async def on_import_progress(value: float, total: float | None, message: str | None) -> None:
+                import_progress.append(value)
+
+            result = await call("import", {"petition": "bulk", "path": big_path}, progress_callback=on_import_progress)
+            checks.check(structured(result).get("imported") == 3000 and len(import_progress) >= 1
+                         and all(a < b for a, b in zip(import_progress, import_progress[1:])),
+                         f"[{mode}] import progress strictly increasing: {import_progress}")
         if "signature_invalidate" in tools:
             result = await call("signature_invalidate", {"petition": "clean-air", "reason": "test", "match": {"email": "person3@example.org"}})
             invalidation = structured(result).get("invalidationId")

@@ -80,7 +80,9 @@ import Testing
   @Test func selection() throws {
     let read = try catalog.select("read").map(\.name)
     #expect(read.allSatisfy { catalog[$0]!.isReadOnly } && read.contains("count"))
-    #expect(try catalog.select("sign").map(\.name) == catalog.tools.map(\.name).filter { ["sign", "confirm", "unsubscribe"].contains($0) })
+    #expect(
+      try catalog.select("sign").map(\.name)
+        == catalog.tools.map(\.name).filter { ["sign", "confirm", "unsubscribe"].contains($0) })
     let admin = try catalog.select("admin").map(\.name)
     #expect(admin.contains("petition_create") && admin.contains("export_file") && !admin.contains("sign"))
     #expect(Set(try catalog.select("read,sign,admin").map(\.name)) == Set(catalog.tools.map(\.name)))
@@ -129,6 +131,26 @@ import Testing
   @Test func skipsLongLines() {
     let long = String(repeating: "x", count: 250)
     #expect(lines([long + "\n{}\n"], limit: 100) == [.tooLong, .line(Array("{}".utf8))])
-    #expect(lines([String(long.prefix(120)), String(long.dropFirst(120)), "\n{}\n"], limit: 100) == [.tooLong, .line(Array("{}".utf8))])
+    #expect(
+      lines([String(long.prefix(120)), String(long.dropFirst(120)), "\n{}\n"], limit: 100) == [
+        .tooLong, .line(Array("{}".utf8)),
+      ])
+  }
+}
+
+/// The text content of a tool result: the result's JSON, as a JSON string.
+@Suite struct TextContentTests {
+  /// Quotes, backslashes, control characters and non-ASCII text come back exactly when parsed.
+  @Test func escapedTextParsesBack() throws {
+    let value = JSON.object()
+    value.set("comment", "line one\nline \"two\"\t\\ \u{1}\u{1F} é 中文 🎉 </script>")
+    let text = value.serialized()
+    var output: [UInt8] = []
+    ToolCall.appendString(text, to: &output)
+    guard case .success(let parsed) = JSON.parse(output) else {
+      Issue.record("not JSON: \(String(decoding: output, as: UTF8.self))")
+      return
+    }
+    #expect(parsed.stringValue == String(decoding: text, as: UTF8.self))
   }
 }
