@@ -3,7 +3,7 @@
 #   make test   - builds and runs every test (unit, end-to-end through the real binary, schema),
 #                 with a throw-away PostgreSQL cluster for the PostgreSQL store's tests
 #   make test-postgres - the end-to-end tests with the server on PostgreSQL
-# And: make bench (benchmarks against a C reference), make lint, make schema.
+# And: make bench (benchmarks against a C reference; BENCH_ARGS=--postgres for PostgreSQL too), make lint, make schema.
 
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
@@ -38,8 +38,9 @@ test-postgres:
 	swift build --build-tests
 	PETITION_RPC_TEST_STORE=postgres scripts/pg-test-run.sh swift test --skip-build --filter EndToEndTests
 
+# make bench BENCH_ARGS=--postgres adds the PostgreSQL store's figures (issue 8).
 bench:
-	benchmarks/run.sh
+	benchmarks/run.sh $(BENCH_ARGS)
 
 lint:
 	swift format lint --strict --recursive Sources Tests Package.swift

@@ -8,7 +8,8 @@ let package = Package(
     .executable(name: "petition-rpc", targets: ["petition-rpc"])
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
   ],
   targets: [
     // C libraries, each behind a system-library target named after its Debian -dev package.
@@ -37,8 +38,11 @@ let package = Package(
     .target(name: "Crypto", dependencies: ["CCrypto"]),
     // JSON values owned by Swift, read and written by libjansson.
     .target(name: "JSON", dependencies: ["CJansson"]),
-    // JSON-RPC 2.0: framing, messages, errors, dispatch on stdio.
-    .target(name: "JSONRPC", dependencies: ["JSON"]),
+    // The protocol-neutral service core: calls, errors, cancellation, progress, and the
+    // pipeline that runs calls from any front through a service with group commit.
+    .target(name: "Service", dependencies: ["JSON", .product(name: "Logging", package: "swift-log")]),
+    // JSON-RPC 2.0 over stdio: framing, messages, batches, ids; one front on the Service.
+    .target(name: "JSONRPC", dependencies: ["JSON", "Service", .product(name: "Logging", package: "swift-log")]),
     // The petition domain: values, rules and the store protocol. No C, no I/O.
     .target(name: "Petitions"),
     // A thin owning wrapper over sqlite3: connections, statements, errors, migrations.
@@ -48,11 +52,14 @@ let package = Package(
     // The shared store: PetitionStore on PostgreSQL through libpq.
     .target(name: "PostgresStore", dependencies: ["CPostgres", "Petitions", "Crypto"]),
     // The methods of the contract: params in, domain calls, results out.
-    .target(name: "Server", dependencies: ["JSON", "JSONRPC", "Petitions", "Crypto"]),
+    .target(
+      name: "Server",
+      dependencies: ["JSON", "Service", "Petitions", "Crypto", .product(name: "Logging", package: "swift-log")]),
     .executableTarget(
       name: "petition-rpc",
       dependencies: [
-        "Server", "SQLiteStore", "PostgresStore", "JSONRPC",
+        "Server", "SQLiteStore", "PostgresStore", "JSONRPC", "Service",
+        .product(name: "Logging", package: "swift-log"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -64,7 +71,7 @@ let package = Package(
     .target(name: "StoreConformance", dependencies: ["Petitions"], path: "Tests/StoreConformance"),
     .testTarget(name: "JSONTests", dependencies: ["JSON"]),
     .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
-    .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "JSON"]),
+    .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "Service", "JSON"]),
     .testTarget(name: "PetitionsTests", dependencies: ["Petitions"]),
     .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "SQLite", "Petitions", "StoreConformance"]),
     .testTarget(

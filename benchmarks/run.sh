@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # petition-rpc benchmarks: build the C reference and the release server, then run bench.py.
-#   benchmarks/run.sh [--quick] [--only cold,throughput,latency,count,export] [--server PATH] ...
+#   benchmarks/run.sh [--quick] [--only cold,throughput,...] [--server PATH] [--postgres] ...
 # Every argument is passed to bench.py. With --server PATH the Swift build is skipped
-# (and SKIP_SWIFT_BUILD=1 skips it too). Results: stdout and benchmarks/results/latest.md.
+# (and SKIP_SWIFT_BUILD=1 skips it too). --postgres (or --postgres-only) also measures the
+# PostgreSQL store on a throw-away cluster, installing PostgreSQL with apt when it is missing.
+# Results: stdout and benchmarks/results/latest.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +17,11 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 if ! pkg-config --exists jansson sqlite3 libcrypto >/dev/null 2>&1; then
   missing+=(libjansson-dev libsqlite3-dev libssl-dev)
+fi
+postgres=0
+for a in "$@"; do case "$a" in --postgres | --postgres-only) postgres=1 ;; esac; done
+if [ "$postgres" = 1 ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  missing+=(postgresql)
 fi
 if ((${#missing[@]})); then
   sudo=""
@@ -56,6 +63,7 @@ fi
 # then the engine alone against a plain C loop over jansson.
 status=0
 python3 benchmarks/bench.py --reference benchmarks/bin/reference "${args[@]}" || status=$?
+for a in "${args[@]}"; do [ "$a" = --postgres-only ] && exit "$status"; done
 say "engine: petition.list pipelined, NDJSON and Content-Length, against benchmarks/bin/jansson_loop"
 quick=()
 for a in "${args[@]}"; do [ "$a" = --quick ] && quick=(--messages 50000 --runs 3); done

@@ -188,19 +188,34 @@ public struct FrameDecoder: Sendable {
 
   // MARK: Content-Length
 
-  /// Whether the next bytes begin a header line (`Name:`): nil when it cannot be told yet.
+  /// The header names that start an LSP-framed message, lower-cased with their colon.
+  private static let framingHeaders = [Array("content-length:".utf8), Array("content-type:".utf8)]
+
+  /// Whether the next message is LSP-framed: its first line is a `Content-Length:` or
+  /// `Content-Type:` header (names case-insensitive) ended by `\r\n`. Anything else is an NDJSON
+  /// line, whatever it looks like. Nil when it cannot be told yet.
   private func startsWithHeader() -> Bool? {
-    var index = start
-    while index < buffer.count {
-      let byte = buffer[index]
-      if isTokenByte(byte) {
-        index += 1
-        if index - start > 128 { return false }
-        continue
+    let available = buffer.count - start
+    var named = false
+    for name in Self.framingHeaders {
+      let compared = min(available, name.count)
+      var matches = true
+      for offset in 0..<compared where asciiLowercased(buffer[start + offset]) != name[offset] {
+        matches = false
+        break
       }
-      return byte == UInt8(ascii: ":") && index > start
+      guard matches else { continue }
+      if compared < name.count { return nil }
+      named = true
+      break
     }
-    return nil
+    guard named else { return false }
+    let limit = min(buffer.count, start + Self.maxHeaderBytes)
+    guard let lineFeed = firstIndex(of: UInt8(ascii: "\n"), from: start, before: limit) else {
+      // A "header" line longer than any header is a line of text.
+      return available >= Self.maxHeaderBytes ? false : nil
+    }
+    return buffer[lineFeed - 1] == UInt8(ascii: "\r")
   }
 
   private enum HeaderScan {
@@ -319,6 +334,10 @@ public struct FrameDecoder: Sendable {
       return base.distance(to: found.assumingMemoryBound(to: UInt8.self))
     }
   }
+}
+
+private func asciiLowercased(_ byte: UInt8) -> UInt8 {
+  byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
 }
 
 private func isHorizontalSpace(_ byte: UInt8) -> Bool {

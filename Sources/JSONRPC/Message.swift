@@ -1,4 +1,5 @@
 import JSON
+import Service
 
 /// A request or notification that passed the JSON-RPC 2.0 checks.
 public struct Request: @unchecked Sendable {

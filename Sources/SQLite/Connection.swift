@@ -1,5 +1,11 @@
 import CSQLite
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// How a connection opens its database (`SQLITE_OPEN_*`).
 public struct OpenFlags: OptionSet, Sendable {
   public var rawValue: Int32
@@ -146,8 +152,60 @@ public final class Connection {
   // MARK: State
 
   /// Waits up to `milliseconds` for locks held by other connections before failing with BUSY.
+  ///
+  /// The wait is SQLite's busy handler, ours rather than `sqlite3_busy_timeout`'s: between short
+  /// sleeps it asks `shouldStopWaiting`, so a caller can give up at once (e.g. the request was
+  /// cancelled); the statement then fails with BUSY and `wasStopped` is set.
   public func setBusyTimeout(milliseconds: Int) {
-    sqlite3_busy_timeout(handle, Int32(clamping: milliseconds))
+    busyTimeoutNanoseconds = UInt64(max(0, milliseconds)) * 1_000_000
+    sqlite3_busy_handler(
+      handle,
+      { context, attempt in
+        let connection = Unmanaged<Connection>.fromOpaque(context!).takeUnretainedValue()
+        return connection.keepWaiting(attempt: Int(attempt)) ? 1 : 0
+      }, Unmanaged.passUnretained(self).toOpaque())
+  }
+
+  /// Consulted while waiting for a lock; returning true ends the wait with BUSY.
+  public var shouldStopWaiting: (() -> Bool)?
+  /// Whether the last wait for a lock ended because `shouldStopWaiting` said so. Reset by
+  /// reading it with `takeWasStopped()`.
+  public private(set) var wasStopped = false
+
+  /// Reads and clears `wasStopped`.
+  public func takeWasStopped() -> Bool {
+    defer { wasStopped = false }
+    return wasStopped
+  }
+
+  private var busyTimeoutNanoseconds: UInt64 = 0
+  private var busySince: UInt64 = 0
+
+  /// One turn of the busy handler: true to try the lock again after a short sleep.
+  private func keepWaiting(attempt: Int) -> Bool {
+    let now = Self.monotonicNanoseconds()
+    if attempt == 0 {
+      busySince = now
+      wasStopped = false
+    }
+    if let shouldStopWaiting, shouldStopWaiting() {
+      wasStopped = true
+      return false
+    }
+    let waited = now &- busySince
+    guard waited < busyTimeoutNanoseconds else { return false }
+    // Short sleeps first (a lock is often held for a commit), then 5 ms: a stop is seen within
+    // a few milliseconds.
+    let step: UInt64 = attempt < 4 ? 500_000 : attempt < 10 ? 1_000_000 : 5_000_000
+    var pause = timespec(tv_sec: 0, tv_nsec: Int(min(step, busyTimeoutNanoseconds - waited)))
+    nanosleep(&pause, nil)
+    return true
+  }
+
+  private static func monotonicNanoseconds() -> UInt64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
   }
 
   /// The rowid of the most recent successful INSERT on this connection.

@@ -56,7 +56,8 @@ public final class Statement {
   public func bind(blob value: [UInt8], at index: Int32) throws(SQLiteError) {
     let result = value.withUnsafeBytes { bytes -> Int32 in
       // A nil pointer would bind NULL; an empty blob stays a zero-length blob.
-      sqlite3_bind_blob64(handle, index, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), UInt64(bytes.count), csqlite_transient())
+      sqlite3_bind_blob64(
+        handle, index, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), UInt64(bytes.count), csqlite_transient())
     }
     try check(result)
   }

@@ -78,7 +78,8 @@ extension SQLiteStore {
   func petitionState(id: String) throws -> PetitionState {
     if isInsideWriteGroup, let remembered = petitionsInGroup[id] { return remembered }
     let select = try connection.cachedStatement(
-      "SELECT pk, status = 'open', confirmation = 'email', closed_at, anonymised_at IS NOT NULL FROM petitions WHERE id = ?1")
+      "SELECT pk, status = 'open', confirmation = 'email', closed_at, anonymised_at IS NOT NULL FROM petitions WHERE id = ?1"
+    )
     defer { select.reset() }
     try select.bind(id, at: 1)
     guard try select.step() else { throw StoreError.petitionNotFound(id) }

@@ -41,22 +41,23 @@ extension SQLiteStore {
       try members.execute()
       let invalidated = connection.changes
 
-      var confirmed = 0
-      let select = try connection.cachedStatement(
-        """
+      // The confirmed ones leave the aggregates (grouped in SQL: there may be many).
+      let confirmedRows = """
         SELECT s.signed_at, s.postal_code, s.country, s.source FROM invalidated_signatures AS i
         JOIN signatures AS s ON s.id = i.signature
         WHERE i.invalidation = ?1 AND i.prior_status = 'confirmed'
-        """)
-      defer { select.reset() }
-      try select.bind(recordID, at: 1)
-      while try select.step() {
-        confirmed += 1
-        tallies.add(
-          petition: petition.key, signedAt: select.int64(at: 0), postalCode: select.string(at: 1),
-          country: select.string(at: 2), source: select.optionalString(at: 3), delta: -1)
+        """
+      let counting = try connection.cachedStatement("SELECT count(*) FROM (\(confirmedRows))")
+      defer { counting.reset() }
+      try counting.bind(recordID, at: 1)
+      try counting.step()
+      let confirmed = counting.int(at: 0)
+      counting.reset()
+      if confirmed > 0 {
+        try Tallies.apply(rows: confirmedRows, petition: petition.key, delta: -1, to: connection) {
+          statement throws(SQLiteError) in try statement.bind(recordID, at: 1)
+        }
       }
-      select.reset()
       let update = try connection.cachedStatement(
         """
         UPDATE signatures SET status = 'invalidated'
@@ -102,78 +103,91 @@ extension SQLiteStore {
   {
     try write {
       let petition = try petitionState(id: petitionID)
-      let select: Statement
-      let columns = """
-        SELECT i.invalidation, i.signature, i.prior_status, s.signed_at, s.postal_code, s.country, s.source
-        FROM invalidated_signatures AS i JOIN signatures AS s ON s.id = i.signature
-        """
-      switch target {
-      case .invalidation(let id):
+      if case .invalidation(let id) = target {
         guard let recordID = InvalidationID.rowID(id), try invalidationExists(recordID, petitionKey: petition.key)
         else { throw StoreError.invalidationNotFound(id) }
-        select = try connection.cachedStatement(
-          columns + " WHERE i.invalidation = ?1 AND i.revalidated = 0 AND s.status = 'invalidated' AND s.petition = ?2")
-        try select.bind(recordID, at: 1)
-      case .signatures(let ids):
-        select = try connection.cachedStatement(
-          columns
-            + """
-             WHERE i.signature IN (SELECT value FROM json_each(?1)) AND i.revalidated = 0
-              AND s.status = 'invalidated' AND s.petition = ?2
-            """)
-        try select.bind(SignatureID.jsonArray(ids), at: 1)
       }
-      defer { select.reset() }
-      try select.bind(petition.key, at: 2)
-      var members: [(invalidation: Int64, signature: Int64, prior: SignatureStatus)] = []
-      var confirmed = 0
-      while try select.step() {
-        let prior = SignatureStatus(rawValue: select.string(at: 2)) ?? .confirmed
-        members.append((select.int64(at: 0), select.int64(at: 1), prior))
-        if prior == .confirmed {
-          confirmed += 1
-          tallies.add(
-            petition: petition.key, signedAt: select.int64(at: 3), postalCode: select.string(at: 4),
-            country: select.string(at: 5), source: select.optionalString(at: 6), delta: 1)
+      // A signature leaves `invalidated` only through here, which marks its membership: the
+      // members not yet revalidated are exactly the signatures to restore.
+      let members =
+        switch target {
+        case .invalidation: "i.invalidation = ?1"
+        case .signatures: "i.signature IN (SELECT value FROM json_each(?1))"
         }
+      let bindTarget = { (statement: Statement) throws(SQLiteError) in
+        switch target {
+        case .invalidation(let id): try statement.bind(InvalidationID.rowID(id) ?? 0, at: 1)
+        case .signatures(let ids): try statement.bind(SignatureID.jsonArray(ids), at: 1)
+        }
+        try statement.bind(petition.key, at: 2)
+      }
+      let from = """
+        FROM invalidated_signatures AS i JOIN signatures AS s ON s.id = i.signature
+        WHERE \(members) AND i.revalidated = 0 AND s.status = 'invalidated' AND s.petition = ?2
+        """
+      // Each record's share, and how many were confirmed before; then everything set-wise.
+      let select = try connection.cachedStatement(
+        "SELECT i.invalidation, count(*), sum(i.prior_status = 'confirmed') \(from) GROUP BY i.invalidation")
+      defer { select.reset() }
+      try bindTarget(select)
+      var revalidated = 0
+      var confirmed = 0
+      var perInvalidation: [Int64: Int] = [:]
+      while try select.step() {
+        perInvalidation[select.int64(at: 0)] = select.int(at: 1)
+        revalidated += select.int(at: 1)
+        confirmed += select.int(at: 2)
       }
       select.reset()
-      let restore = try connection.cachedStatement("UPDATE signatures SET status = ?2 WHERE id = ?1")
-      let mark = try connection.cachedStatement(
-        "UPDATE invalidated_signatures SET revalidated = 1 WHERE invalidation = ?1 AND signature = ?2")
-      let tally = try connection.cachedStatement(
-        "UPDATE invalidations SET revalidated = revalidated + 1 WHERE id = ?1")
-      defer {
-        restore.reset()
-        mark.reset()
-        tally.reset()
+      if confirmed > 0 {
+        try Tallies.apply(
+          rows: "SELECT s.signed_at, s.postal_code, s.country, s.source \(from) AND i.prior_status = 'confirmed'",
+          petition: petition.key, delta: 1, to: connection, binding: bindTarget)
       }
-      for member in members {
-        try restore.bind(member.signature, at: 1)
-        try restore.bind(member.prior.rawValue, at: 2)
-        try restore.execute()
-        restore.reset()
-        try mark.bind(member.invalidation, at: 1)
-        try mark.bind(member.signature, at: 2)
-        try mark.execute()
-        mark.reset()
-        try tally.bind(member.invalidation, at: 1)
-        try tally.execute()
-        tally.reset()
+      let restore = try connection.cachedStatement(
+        """
+        UPDATE signatures SET status = i.prior_status FROM invalidated_signatures AS i
+        WHERE i.signature = signatures.id AND \(members) AND i.revalidated = 0
+          AND signatures.status = 'invalidated' AND signatures.petition = ?2
+        """)
+      defer { restore.reset() }
+      try bindTarget(restore)
+      try restore.execute()
+      let mark = try connection.cachedStatement(
+        """
+        UPDATE invalidated_signatures AS i SET revalidated = 1
+        WHERE \(members) AND i.revalidated = 0
+          AND i.invalidation IN (SELECT id FROM invalidations WHERE petition = ?2)
+        """)
+      defer { mark.reset() }
+      try bindTarget(mark)
+      try mark.execute()
+      let record = try connection.cachedStatement(
+        "UPDATE invalidations SET revalidated = revalidated + ?2 WHERE id = ?1")
+      defer { record.reset() }
+      for (invalidation, count) in perInvalidation {
+        try record.bind(invalidation, at: 1)
+        try record.bind(count, at: 2)
+        try record.execute()
+        record.reset()
       }
       let count = try changeCounters(
-        petitionKey: petition.key, confirmed: confirmed, pending: members.count - confirmed,
-        invalidated: -members.count, at: time)
-      return RevalidationOutcome(revalidated: members.count, count: count)
+        petitionKey: petition.key, confirmed: confirmed, pending: revalidated - confirmed,
+        invalidated: -revalidated, at: time)
+      return RevalidationOutcome(revalidated: revalidated, count: count)
     }
   }
 
   public func erase(_ subject: PersonSubject, at time: Timestamp) throws(StoreError) -> Int {
     try write {
       var erased = 0
-      if case .phone(let phone) = subject {
-        for channel in Channel.allCases { try suppress(suppressionHash(phone: phone), channel) }
-      }
+      // Suppressed even when the store does not know them (the answer reveals nothing).
+      let subjectHash =
+        switch subject {
+        case .canonicalEmail(let personKey): try suppressionHash(email: personKey)
+        case .phone(let phone): try suppressionHash(phone: phone)
+        }
+      for channel in Channel.allCases { try suppress(subjectHash, channel) }
       for personKey in try persons(subject) {
         // What identifies them, to suppress (phones) and to scrub from invalidation records.
         let select = try connection.cachedStatement(

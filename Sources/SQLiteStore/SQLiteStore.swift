@@ -9,8 +9,9 @@ import SQLite
 ///   transaction, which takes the database's single write lock before reading anything, so
 ///   counts and duplicate checks read inside it are exact; a lock held elsewhere is waited for
 ///   up to the busy timeout, then the operation fails with `unavailable`.
-/// - Private: the database file, and so SQLite's `-wal` and `-shm` files, are created with
-///   mode 0600. An existing file keeps the mode its owner gave it.
+/// - Private: the database file and SQLite's `-wal` and `-shm` files are created with mode
+///   0600. An existing database file keeps the mode its owner gave it; its companions are 0600
+///   whatever that mode.
 ///
 /// Like every `PetitionStore`, it is used from one thread at a time.
 public final class SQLiteStore: PetitionStore {
@@ -28,6 +29,8 @@ public final class SQLiteStore: PetitionStore {
   /// the transaction commits (a write group of many signs makes a few upserts, not several per
   /// sign), dropped with a transaction that rolls back.
   var tallies = Tallies()
+  /// The file store's identity, checked before each commit; nil for `:memory:`.
+  let fileIdentity: StoreFileIdentity?
   /// The key of the suppression list's HMAC, read once.
   var suppressionKeyCache: [UInt8]?
 
@@ -54,6 +57,8 @@ public final class SQLiteStore: PetitionStore {
       try connection.execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON")
       try Schema.migrator.migrate(connection)
       self.connection = connection
+      if path != ":memory:" { StoreFile.makeCompanionsPrivate(ofPath: path) }
+      fileIdentity = path == ":memory:" ? nil : StoreFileIdentity(path: path)
     } catch {
       throw .unavailable("cannot open the store \(path): \(Self.describe(error, busyTimeoutMilliseconds))")
     }
@@ -62,6 +67,16 @@ public final class SQLiteStore: PetitionStore {
   // MARK: Write groups
 
   public func performWriteGroup(stopIf shouldStop: () -> Bool, _ body: () -> Void) throws(StoreError) {
+    // The busy handler asks `shouldStop` while it waits for the write lock.
+    let result: Result<Void, StoreError> = withoutActuallyEscaping(shouldStop) { shouldStop in
+      connection.shouldStopWaiting = shouldStop
+      defer { connection.shouldStopWaiting = nil }
+      do throws(StoreError) { return .success(try performWriteGroup(body)) } catch { return .failure(error) }
+    }
+    try result.get()
+  }
+
+  public func performWriteGroup(_ body: () -> Void) throws(StoreError) {
     // A nested group is part of the enclosing one, committed (or not) with it.
     if isInsideWriteGroup {
       body()
@@ -70,6 +85,7 @@ public final class SQLiteStore: PetitionStore {
     do throws(SQLiteError) {
       try connection.beginTransaction(.immediate)
     } catch {
+      if connection.takeWasStopped() { throw .interrupted }
       throw unavailable(error)
     }
     isInsideWriteGroup = true
@@ -85,13 +101,14 @@ public final class SQLiteStore: PetitionStore {
       connection.rollbackIfInsideTransaction()
       throw failure
     }
-    do throws(SQLiteError) {
+    do {
       try tallies.apply(to: connection)
+      try fileIdentity?.check()
       try connection.commit()
     } catch {
       tallies.removeAll()
       connection.rollbackIfInsideTransaction()
-      throw unavailable(error)
+      throw storeError(error)
     }
   }
 
@@ -128,6 +145,7 @@ public final class SQLiteStore: PetitionStore {
     do {
       let value = try operation()
       try tallies.apply(to: connection)
+      try fileIdentity?.check()
       try connection.commit()
       return value
     } catch {

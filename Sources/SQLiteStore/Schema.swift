@@ -9,13 +9,14 @@ import SQLite
 /// - `signatures.id` is the row id (an alias of rowid); the public signature id is derived from
 ///   it. `(petition, signed_at)` indexes also carry the rowid, so export order and keyset
 ///   pagination are index walks.
-/// - Consent belongs to the person (canonical email), per channel, and is kept on every one of
-///   their signatures (`email_ok`, `phone_ok`, `sms_ok`), all updated together through the
-///   `(person_key, petition)` index. Writes are serialised by the write lock, so the last applied
-///   opt-in or unsubscribe is the newest and storing the current state is enough. Keeping it on
-///   the signature makes a contacts export one index walk, with no lookup per row (measured: a
-///   join to a separate people table doubled the export's query time). An unsubscribe for
-///   someone the store does not know stores nothing about them.
+/// - Consent belongs to the person (canonical email), per channel, and its current state is
+///   kept on every one of their signatures (`email_ok`, `phone_ok`, `sms_ok`), all updated
+///   together through the `(person_key, petition)` index. Keeping it on the signature makes a
+///   contacts export one index walk, with no lookup per row (measured: a join to a separate
+///   people table doubled the export's query time). Since version 2 that state is the newest
+///   remaining event of `consent_events`, recomputed whenever an event is added or deleted. An
+///   unsubscribe for someone the store does not know stores nothing about them but the keyed
+///   hash of the suppression list.
 ///
 /// Version 2 (contract v2, issue 9) adds:
 /// - `signatures.status` (`confirmed`, `pending`, `invalidated`); `person_key`, `email` and the

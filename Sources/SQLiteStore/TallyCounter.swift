@@ -38,6 +38,7 @@ struct TallyCounter {
     try select.bind(petitionKey, at: 1)
     try select.bind(Self.dimension(grouping), at: 2)
     var groups: [(key: String, count: Int)] = []
+    groups.reserveCapacity(grouping == .postalCode ? 1024 : 64)
     while try select.step() {
       let key =
         grouping == .day
@@ -153,8 +154,8 @@ struct TallyCounter {
         (key: RFC3339.day(Timestamp(millisecondsSinceEpoch: $0.key * Tallies.day)), count: $0.value)
       }
     }
-    return texts.filter { $0.value > 0 }.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map {
-      (key: $0.key, count: $0.value)
-    }
+    // Stored text is NFC, for which String's < is the byte order of the UTF-8 keys (the order of
+    // SQLite's BINARY collation), and a memcmp rather than a walk of UTF-8 views.
+    return texts.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { (key: $0.key, count: $0.value) }
   }
 }

@@ -1,6 +1,7 @@
 import Crypto
 import JSON
-import JSONRPC
+import Logging
+import Service
 import Petitions
 
 #if canImport(Glibc)
@@ -13,7 +14,7 @@ import Petitions
 struct Exporter {
   let store: PetitionStore
   let clock: Clock
-  let log: @Sendable (String) -> Void
+  let logger: Logger
 
   /// File exports write in chunks of this size, hashing as they go.
   static let chunkBytes = 1 << 18
@@ -28,7 +29,7 @@ struct Exporter {
     var progressToken: JSON?
   }
 
-  func run(_ call: Call) {
+  func run(_ call: ServiceCall) {
     let request: Request
     switch read(call.params) {
     case .failure(let error): return call.fail(error)
@@ -88,7 +89,7 @@ struct Exporter {
 
   // MARK: Pages
 
-  private func exportPage(_ call: Call, _ request: Request) {
+  private func exportPage(_ call: ServiceCall, _ request: Request) {
     let limit = request.query.limit ?? 1000
     var query = request.query
     query.limit = limit + 1  // one more row tells whether there is a next page
@@ -127,7 +128,7 @@ struct Exporter {
       for row in rows { encoder.appendNDJSON(row, to: &data) }
       result.set("data", String(decoding: data, as: UTF8.self))
     }
-    call.respond(result)
+    call.succeed(result)
   }
 
   // MARK: Files
@@ -136,7 +137,7 @@ struct Exporter {
     ResponseError(code: .exportPathUnavailable, message: message)
   }
 
-  private func exportToFile(_ call: Call, _ request: Request, path: String) {
+  private func exportToFile(_ call: ServiceCall, _ request: Request, path: String) {
     if !request.overwrite && access(path, F_OK) == 0 {
       return call.fail(exportFailure("Export path already exists (pass overwrite: true to replace it)"))
     }
@@ -153,7 +154,7 @@ struct Exporter {
       unlink(temporaryPath)
     }
 
-    let progress = request.progressToken.map { ProgressReporter(call: call, token: $0) }
+    let progress = call.wantsProgress ? ProgressReporter(call: call) : nil
     var total = 0
     if let progress {
       do {
@@ -247,7 +248,7 @@ struct Exporter {
     result.set("count", done)
     result.set("bytes", file.bytesWritten)
     result.set("sha256", SHA256.hexDigest(file.hash.finalize()))
-    call.respond(result)
+    call.succeed(result)
   }
 
   static func directory(of path: String) -> String {
@@ -310,25 +311,13 @@ private struct FileSink {
   }
 }
 
-/// `$/progress` notifications for a request that gave a progressToken.
+/// Progress of a file export, for a call that asked for it.
 private struct ProgressReporter {
-  let call: Call
-  let token: JSON
+  let call: ServiceCall
 
-  func begin(total: Int) { send(kind: "begin", done: 0, total: total) }
-  func report(done: Int, total: Int) { send(kind: "report", done: done, total: total) }
-  func end(done: Int, total: Int) { send(kind: "end", done: done, total: total) }
-
-  private func send(kind: String, done: Int, total: Int) {
-    let value = JSON.object()
-    value.set("kind", kind)
-    value.set("done", done)
-    value.set("total", total)
-    let params = JSON.object()
-    params.set("token", token)
-    params.set("value", value)
-    call.notify(method: "$/progress", params: params)
-  }
+  func begin(total: Int) { call.progress(.begin(total: total)) }
+  func report(done: Int, total: Int) { call.progress(.report(done: done, total: total)) }
+  func end(done: Int, total: Int) { call.progress(.end(done: done, total: total)) }
 }
 
 /// Export cursors: opaque to clients, the position of the last row of a page.

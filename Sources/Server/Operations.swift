@@ -1,5 +1,5 @@
 import JSON
-import JSONRPC
+import Service
 import Petitions
 
 /// A request whose params are valid, ready to run against the store.

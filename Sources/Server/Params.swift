@@ -1,5 +1,5 @@
 import JSON
-import JSONRPC
+import Service
 import Petitions
 
 /// Reads a params object field by field, collecting every problem with its JSON Pointer path,

@@ -1,6 +1,7 @@
 import Crypto
 import JSON
-import JSONRPC
+import Logging
+import Service
 import Petitions
 
 /// The methods of the contract, served over a `PetitionStore`.
@@ -8,21 +9,21 @@ import Petitions
 /// Runs of requests that arrive together are served together: reads and writes are executed in
 /// order inside one write group, which the store commits (and fsyncs) once, and only then are
 /// their responses sent. Exports run on their own between groups.
-public final class PetitionService: RPCService {
+public final class PetitionService: Service {
   private let store: PetitionStore
   private let clock: Clock
-  private let log: @Sendable (String) -> Void
+  private let logger: Logger
   private let discoveryDocument: JSON
 
-  public init(store: PetitionStore, clock: Clock = SystemClock(), log: @escaping @Sendable (String) -> Void) {
+  public init(store: PetitionStore, clock: Clock = SystemClock(), logger: Logger) {
     self.store = store
     self.clock = clock
-    self.log = log
+    self.logger = logger
     self.discoveryDocument = OpenRPCDocument.json
   }
 
-  public func process(_ calls: [Call]) {
-    var group: [(call: Call, operation: Operation)] = []
+  public func process(_ calls: [ServiceCall]) {
+    var group: [(call: ServiceCall, operation: Operation)] = []
     for call in calls {
       switch route(call) {
       case .answered:
@@ -46,16 +47,16 @@ public final class PetitionService: RPCService {
 
   /// Params are read on the reader thread, overlapping with the store work of earlier calls.
   /// Only pure functions run here.
-  public func prepare(_ call: Call) {
+  public func prepare(_ call: ServiceCall) {
     call.preparation = Self.readOperation(call)
   }
 
   /// Everything but `export` is quick: one group of small reads and writes.
-  public func isQuick(_ call: Call) -> Bool {
+  public func isQuick(_ call: ServiceCall) -> Bool {
     call.method != "export"
   }
 
-  private static func readOperation(_ call: Call) -> Result<Operation, ResponseError>? {
+  private static func readOperation(_ call: ServiceCall) -> Result<Operation, ResponseError>? {
     switch call.method {
     case "petition.create": return OperationReader.createPetition(call.params)
     case "petition.get": return OperationReader.petitionID(call.params) { .getPetition(id: $0) }
@@ -68,7 +69,7 @@ public final class PetitionService: RPCService {
     }
   }
 
-  private func route(_ call: Call) -> Route {
+  private func route(_ call: ServiceCall) -> Route {
     let prepared = call.preparation as? Result<Operation, ResponseError> ?? Self.readOperation(call)
     if let prepared {
       switch prepared {
@@ -80,13 +81,13 @@ public final class PetitionService: RPCService {
     }
     switch call.method {
     case "export":
-      return .alone { [self] in Exporter(store: store, clock: clock, log: log).run(call) }
+      return .alone { [self] in Exporter(store: store, clock: clock, logger: logger).run(call) }
     case "rpc.discover":
       return .alone { [self] in
         if let params = call.params, params.count > 0 {
           call.fail(.invalidParams(params.keys.map { ParamIssue(path: "/" + $0, message: "is not a known field") }))
         } else {
-          call.respond(discoveryDocument)
+          call.succeed(discoveryDocument)
         }
       }
     default:
@@ -96,44 +97,59 @@ public final class PetitionService: RPCService {
   }
 
   /// Executes a run of operations; writes among them are committed together, durably, before
-  /// any of the run's responses is sent.
-  private func runGroup(_ group: [(call: Call, operation: Operation)]) {
-    guard !group.isEmpty else { return }
-    var results: [Result<Answer, ResponseError>] = []
-    results.reserveCapacity(group.count)
-    let execute = { [self] in
-      for (call, operation) in group {
-        if call.isCancelled {
-          results.append(.failure(.requestCancelled))
-        } else {
-          results.append(self.execute(operation))
+  /// any of the run's outcomes is reported. Calls cancelled while the group waits for a store
+  /// that another process holds locked are answered at once (nothing of them written) and the
+  /// rest of the group waits again.
+  private func runGroup(_ group: [(call: ServiceCall, operation: Operation)]) {
+    var group = group
+    while !group.isEmpty {
+      var results: [Result<Answer, ServiceError>] = []
+      results.reserveCapacity(group.count)
+      let execute = { [self] in
+        for (call, operation) in group {
+          results.append(call.cancellation.wasCancelled ? .failure(.requestCancelled) : self.execute(operation))
         }
       }
-    }
-    if group.contains(where: { $0.operation.isWrite }) {
-      do {
-        try store.performWriteGroup(execute)
-      } catch {
-        log("write group of \(group.count) failed: store unavailable")
-        // Nothing of the group was written: its writes fail, its reads are served again on
-        // their own (a store locked by another writer can still be read).
-        let failure = error.responseError
-        results = group.map { call, operation in
-          guard !operation.isWrite, !call.isCancelled else { return .failure(failure) }
-          return self.execute(operation)
+      if group.contains(where: { $0.operation.isWrite }) {
+        do throws(StoreError) {
+          // One look at the input (through the first token) then every call's flag.
+          let calls = group.map(\.call)
+          try store.performWriteGroup(stopIf: { calls[0].isCancelled || calls.contains { $0.cancellation.wasCancelled } }, execute)
+        } catch .interrupted {
+          var rest: [(call: ServiceCall, operation: Operation)] = []
+          for entry in group {
+            if entry.call.cancellation.wasCancelled {
+              entry.call.complete(.failure(.requestCancelled))
+            } else {
+              rest.append(entry)
+            }
+          }
+          group = rest
+          continue
+        } catch {
+          logger.warning(
+            "write group failed; nothing of it was written",
+            metadata: ["calls": "\(group.count)", "reason": "\(error)"])
+          // Nothing of the group was written: its writes fail, its reads are served again on
+          // their own (a store locked by another writer can still be read).
+          let failure = error.responseError
+          results = group.map { call, operation in
+            guard !operation.isWrite, !call.cancellation.wasCancelled else { return .failure(failure) }
+            return self.execute(operation)
+          }
+        }
+      } else {
+        execute()
+      }
+      for ((call, _), result) in zip(group, results) {
+        switch result {
+        case .success(.json(let value)): call.complete(.success(value))
+        case .success(.serialized(let bytes)): call.complete(.serialized(bytes))
+        case .failure(let error): call.complete(.failure(error))
         }
       }
-    } else {
-      execute()
+      return
     }
-    for ((call, _), result) in zip(group, results) {
-      switch result {
-      case .success(.json(let value)): call.respond(value)
-      case .success(.serialized(let bytes)): call.respond(serialized: bytes)
-      case .failure(let error): call.fail(error)
-      }
-    }
-    group.last?.call.flushResponses()
   }
 
   static func newConfirmationToken() -> ConfirmationToken {

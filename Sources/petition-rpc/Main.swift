@@ -1,8 +1,10 @@
 import ArgumentParser
 import JSONRPC
+import Logging
 import PostgresStore
 import SQLiteStore
 import Server
+import Service
 
 #if canImport(Glibc)
   import Glibc
@@ -87,17 +89,17 @@ struct PetitionRPC: ParsableCommand {
     // A client that goes away must not kill the server before it commits what it read.
     signal(SIGPIPE, SIG_IGN)
     let stopSignal = StopSignal.install()
-    let output = FrameOutput.claimStandardOutput()
-    let log: @Sendable (String) -> Void = { message in Diagnostics.write(message) }
+    let output = OutputWriter.claimStandardOutput()
+    let logger = Diagnostics.makeLogger()
 
     guard
       let store = StoreLocation.resolve(settings.databasePath, pgSchema: settings.pgSchema).open(
         busyTimeoutMilliseconds: settings.busyTimeoutMilliseconds)
     else { return false }
-    let service = PetitionService(store: store, log: log)
+    let service = PetitionService(store: store, logger: logger)
     let engine = Engine(
       limits: EngineLimits(maxMessageBytes: settings.maxMessageBytes, maxBatch: settings.maxBatch), output: output,
-      log: log)
+      logger: logger)
     engine.run(input: STDIN_FILENO, service: service, stopSignal: stopSignal)
     return true
   }
@@ -182,6 +184,17 @@ enum StopSignal {
 
 /// Diagnostics on stderr, one line each. Callers never pass personal data.
 enum Diagnostics {
+  /// The server's logger: stderr, level from `PETITION_RPC_LOG_LEVEL` (default `info`).
+  static func makeLogger() -> Logger {
+    var logger = Logger(label: "petition-rpc") { label in StreamLogHandler.standardError(label: label) }
+    if let name = getenv("PETITION_RPC_LOG_LEVEL").map({ String(cString: $0) }),
+      let level = Logger.Level(rawValue: name.lowercased())
+    {
+      logger.logLevel = level
+    }
+    return logger
+  }
+
   static func write(_ message: String) {
     let line = Array("petition-rpc: \(message)\n".utf8)
     line.withUnsafeBytes { _ = Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Petitions
+import SQLite
 import SQLiteStore
 import Testing
 
@@ -22,6 +23,53 @@ struct FileStoreTests {
       #expect(FileManager.default.fileExists(atPath: file), "\(file) exists")
       #expect(try mode(file) == 0o600, "\(file) is 0600")
     }
+  }
+
+  /// A store file made beforehand with mode 0644 keeps its mode, but its -wal and -shm are 0600
+  /// (they hold the newest writes).
+  @Test func companionsArePrivateWhateverTheMainFileMode() throws {
+    let directory = try TemporaryDirectory()
+    let path = directory.file("made-before.sqlite3")
+    #expect(FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o644]))
+    let store = try SQLiteStore(path: path, busyTimeoutMilliseconds: 1000)
+    _ = try store.createPetition(newPetition("p"), at: at(march1))
+    _ = try store.sign(signing("p", "ada@example.org"), at: at(march1))
+    #expect(try mode(path) == 0o644)
+    for file in [path + "-wal", path + "-shm"] {
+      #expect(try mode(file) == 0o600, "\(file) is 0600")
+    }
+  }
+
+  /// When the store file is removed, replaced or truncated, or its WAL removed, while the store
+  /// is open, writes fail with `unavailable` instead of being acknowledged and then lost; reads
+  /// still answer.
+  @Test(arguments: ["remove", "replace", "truncate", "remove WAL"])
+  func filesRemovedUnderTheStore(fault: String) throws {
+    let directory = try TemporaryDirectory()
+    let path = directory.file("petitions.sqlite3")
+    let store = try SQLiteStore(path: path, busyTimeoutMilliseconds: 1000)
+    _ = try store.createPetition(newPetition("p"), at: at(march1))
+    _ = try store.sign(signing("p", "ada@example.org"), at: at(march1))
+    // A checkpoint puts pages in the main file, so truncating it changes something.
+    _ = try SQLite.Connection(path: path).textValue("PRAGMA wal_checkpoint(TRUNCATE)")
+    _ = try store.sign(signing("p", "bob@example.org"), at: at(march1))
+    switch fault {
+    case "remove": try FileManager.default.removeItem(atPath: path)
+    case "replace":
+      try Data("other".utf8).write(to: URL(fileURLWithPath: path + ".new"))
+      #expect(rename(path + ".new", path) == 0)
+    case "truncate": #expect(truncate(path, 0) == 0)
+    default: try FileManager.default.removeItem(atPath: path + "-wal")
+    }
+    let refused = storeError { () throws(StoreError) in
+      try store.sign(signing("p", "carol@example.org"), at: at(march1 + 1))
+    }
+    #expect(isUnavailable(refused), "\(String(describing: refused))")
+    let grouped = storeError { () throws(StoreError) in
+      try store.performWriteGroup { _ = try? store.sign(signing("p", "dan@example.org"), at: at(march1 + 2)) }
+    }
+    #expect(isUnavailable(grouped))
+    #expect(try store.petition(id: "p").count >= 0)
   }
 
   /// A reopened file store has everything that was written before.

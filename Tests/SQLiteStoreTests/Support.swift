@@ -24,7 +24,20 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
   var testDescription: String { rawValue }
 }
 
-/// A store and, for a file store, the directory that holds it (kept alive as long as the store).
+/// Directories of file fixtures, kept until the test process ends: tests write
+/// `try Fixture(kind).store`, and the store must not outlive its files (it notices and refuses
+/// writes, as a server must).
+private let keptDirectories = KeptDirectories()
+
+private final class KeptDirectories: @unchecked Sendable {
+  private let lock = NSLock()
+  private var directories: [TemporaryDirectory] = []
+  init() { atexit { keptDirectories.removeAll() } }
+  func removeAll() { lock.withLock { directories.removeAll() } }
+  func keep(_ directory: TemporaryDirectory) { lock.withLock { directories.append(directory) } }
+}
+
+/// A store and, for a file store, the directory that holds it (kept until the process ends).
 final class Fixture {
   let directory: TemporaryDirectory?
   let store: SQLiteStore
@@ -36,6 +49,7 @@ final class Fixture {
       store = try SQLiteStore(path: ":memory:", busyTimeoutMilliseconds: 1000)
     case .file:
       let directory = try TemporaryDirectory()
+      keptDirectories.keep(directory)
       self.directory = directory
       store = try SQLiteStore(path: directory.file("petitions.sqlite3"), busyTimeoutMilliseconds: 1000)
     }
@@ -117,6 +131,8 @@ func deterministicShuffle(_ count: Int, seed: UInt64) -> [Int] {
 extension PetitionStore {
   /// Signs with a deterministic token source (for petitions that need confirmation).
   func sign(_ signing: Signing, at time: Timestamp) throws(StoreError) -> SignOutcome {
-    try sign(signing, at: time) { ConfirmationToken(token: "token-\(time.millisecondsSinceEpoch)", hash: "hash-\(time.millisecondsSinceEpoch)") }
+    try sign(signing, at: time) {
+      ConfirmationToken(token: "token-\(time.millisecondsSinceEpoch)", hash: "hash-\(time.millisecondsSinceEpoch)")
+    }
   }
 }

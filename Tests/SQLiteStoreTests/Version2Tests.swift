@@ -60,12 +60,17 @@ struct Version2Tests {
     let store = try SQLiteStore(path: path, busyTimeoutMilliseconds: 1000)
     _ = try store.createPetition(newPetition("p"), at: at(march1))
     _ = try store.createPetition(newPetition("q"), at: at(march1))
-    let secrets = ["Zelda.Erasable+tag@Example.org", "zelda.erasable@example.org", "Zorbulon", "Quixotrix",
-                   "+12025557777", "A very identifiable comment"]
+    let secrets = [
+      "Zelda.Erasable+tag@Example.org", "zelda.erasable@example.org", "Zorbulon", "Quixotrix",
+      "+12025557777", "A very identifiable comment",
+    ]
     try store.performWriteGroup {
       for index in 0..<3000 {
         _ = try? store.sign(
-          signing("p", "person\(index)@example.org", postalCode: String(format: "%05d", index % 50), phone: index.isMultiple(of: 3) ? "+1202555\(String(format: "%04d", index))" : nil, optIns: index.isMultiple(of: 2) ? [.email] : [], source: index.isMultiple(of: 5) ? "web" : nil),
+          signing(
+            "p", "person\(index)@example.org", postalCode: String(format: "%05d", index % 50),
+            phone: index.isMultiple(of: 3) ? "+1202555\(String(format: "%04d", index))" : nil,
+            optIns: index.isMultiple(of: 2) ? [.email] : [], source: index.isMultiple(of: 5) ? "web" : nil),
           at: at(march1 + Int64(index) * 60_000))
         if index == 1500 {
           let zelda = Signing(
@@ -91,7 +96,8 @@ struct Version2Tests {
       for petition in ["p", "q"] {
         answers.append("\(try store.total(petition))")
         for grouping in CountGrouping.allCases {
-          answers += try store.count(CountQuery(petitionID: petition, grouping: grouping, window: TimeWindow()))
+          answers +=
+            try store.count(CountQuery(petitionID: petition, grouping: grouping, window: TimeWindow()))
             .groups?.map { "\($0.key)=\($0.count)" } ?? []
         }
       }

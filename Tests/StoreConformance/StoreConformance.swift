@@ -126,7 +126,8 @@ public enum StoreConformance {
       at: march1 + 2, tokens: tokens)
     #expect(second.isDuplicate && second.status == .pending && second.signatureID == first.signatureID)
     #expect(second.confirmToken != nil && second.confirmToken != first.confirmToken)
-    #expect(storeError { () throws(StoreError) in try store.confirm(first.confirmToken, at: march1 + 3) } == .tokenUnknown)
+    #expect(
+      storeError { () throws(StoreError) in try store.confirm(first.confirmToken, at: march1 + 3) } == .tokenUnknown)
     // Nothing recorded before the confirmation.
     #expect(try store.history(email: "ada@x.org").isEmpty)
     _ = try store.confirm(second.confirmToken, at: march1 + 10)
@@ -183,7 +184,9 @@ public enum StoreConformance {
     _ = try store.sign(signing("p", "e@x.org", postalCode: "EC1A 1BB", country: "GB"), at: -1)
     _ = try store.sign(signing("other", "a@x.org"), at: march1)
     func total(_ since: Int64?, _ until: Int64?) throws -> Int {
-      try store.count(CountQuery(petitionID: "p", grouping: nil, window: TimeWindow(since: since.map(at), until: until.map(at)))).total
+      try store.count(
+        CountQuery(petitionID: "p", grouping: nil, window: TimeWindow(since: since.map(at), until: until.map(at)))
+      ).total
     }
     #expect(try total(nil, nil) == 5)
     #expect(try total(march1, nil) == 4)
@@ -197,8 +200,10 @@ public enum StoreConformance {
     #expect(try store.groups("p", .postalCode) == ["02134=1", "10001=2", "EC1A 1BB=1", "K1A 0B1=1"])
     #expect(try store.groups("p", .country) == ["CA=1", "GB=1", "US=3"])
     #expect(try store.groups("p", .source) == ["=2", "mail=1", "web=2"])
-    #expect(try store.groups("p", .source, since: march1 + 1, until: march1 + 2 * day + 6) == ["=1", "mail=1", "web=1"])
-    #expect(try store.groups("p", .day, since: march1 - 5 * day, until: march1 + day + 1) == ["2026-03-01=2", "2026-03-02=1"])
+    #expect(
+      try store.groups("p", .source, since: march1 + 1, until: march1 + 2 * day + 6) == ["=1", "mail=1", "web=1"])
+    #expect(
+      try store.groups("p", .day, since: march1 - 5 * day, until: march1 + day + 1) == ["2026-03-01=2", "2026-03-02=1"])
     #expect(try store.groups("p", .day, since: march1 + 3 * day) == [])
     #expect(
       storeError { () throws(StoreError) in
@@ -254,7 +259,8 @@ public enum StoreConformance {
     #expect(history.suffix(4).allSatisfy { $0.hasSuffix("unsubscribe _ _ \(shared) _ @1") && $0.contains(" - ") })
 
     // Someone the store does not know: suppressed all the same, so an import grants nothing...
-    try store.unsubscribe(Unsubscription(subject: .canonicalEmail("erin@x.org"), channels: Channel.allCases), at: at(march1 + 2))
+    try store.unsubscribe(
+      Unsubscription(subject: .canonicalEmail("erin@x.org"), channels: Channel.allCases), at: at(march1 + 2))
     #expect(try store.history(email: "erin@x.org").isEmpty)
     _ = try store.importSignature(
       imported("p", "erin@x.org", signedAt: march1 + 3, optIns: [.email: true]), at: at(march1 + 4))
@@ -278,14 +284,19 @@ public enum StoreConformance {
   static func importRows(_ makeStore: StoreFactory) throws {
     let store = try makeStore()
     _ = try store.createPetition(newPetition("p", confirmation: .email), at: at(march1))
-    let row = imported("p", "ada@x.org", signedAt: march1 - day, phone: "+12025550100", optIns: [.email: true, .sms: false], source: "old")
+    let row = imported(
+      "p", "ada@x.org", signedAt: march1 - day, phone: "+12025550100", optIns: [.email: true, .sms: false],
+      source: "old")
     #expect(try store.importSignature(row, at: at(march1 + 5)) == .imported)
     // Confirmed at once (even on a petition that confirms by email), at the row's own time.
     #expect(try store.petition(id: "p").count == 1)
     #expect(try store.petition(id: "p").pending == 0)
     #expect(try store.groups("p", .day) == ["2026-02-28=1"])
     #expect(try store.rows("p", .delivery).map(\.signedAt) == [at(march1 - day)])
-    #expect(try store.history(email: "ada@x.org") == ["email + import p old _ _ @-86400000", "sms - import p old +12025550100 _ @-86400000"])
+    #expect(
+      try store.history(email: "ada@x.org") == [
+        "email + import p old _ _ @-86400000", "sms - import p old +12025550100 _ @-86400000",
+      ])
     #expect(try store.contacts("p") == ["ada@x.org": [.email]])
     // Re-running the import adds nothing.
     #expect(try store.importSignature(row, at: at(march1 + 6)) == .duplicate)
@@ -302,10 +313,14 @@ public enum StoreConformance {
     #expect(try store.contacts("q") == ["carol@x.org": [.email]])
     _ = try store.closePetition(id: "p", at: at(march1 + 12))
     #expect(
-      storeError { () throws(StoreError) in try store.importSignature(imported("p", "z@x.org", signedAt: march1), at: at(march1 + 13)) }
+      storeError { () throws(StoreError) in
+        try store.importSignature(imported("p", "z@x.org", signedAt: march1), at: at(march1 + 13))
+      }
         == .petitionClosed("p"))
     #expect(
-      storeError { () throws(StoreError) in try store.importSignature(imported("n", "z@x.org", signedAt: march1), at: at(march1 + 13)) }
+      storeError { () throws(StoreError) in
+        try store.importSignature(imported("n", "z@x.org", signedAt: march1), at: at(march1 + 13))
+      }
         == .petitionNotFound("n"))
   }
 
@@ -326,9 +341,12 @@ public enum StoreConformance {
           at: march1 + Int64(index) * hour
         ).signatureID)
     }
-    func run(_ match: InvalidationMatch, dryRun: Bool = false, petition: String = "p") throws(StoreError) -> InvalidationOutcome {
+    func run(_ match: InvalidationMatch, dryRun: Bool = false, petition: String = "p") throws(StoreError)
+      -> InvalidationOutcome
+    {
       try store.invalidate(
-        Invalidation(petitionID: petition, reason: "fraud", match: match, matchDescription: "{\"m\":1}", dryRun: dryRun),
+        Invalidation(
+          petitionID: petition, reason: "fraud", match: match, matchDescription: "{\"m\":1}", dryRun: dryRun),
         at: at(march1 + day))
     }
     let everyCount = try store.everyCount("p")
@@ -338,16 +356,24 @@ public enum StoreConformance {
     #expect(try store.everyCount("p") == everyCount)
     #expect(try store.invalidations(petitionID: "p").isEmpty)
     #expect(try run(InvalidationMatch(phone: "+12025550100", source: "web"), dryRun: true).invalidated == 0)
-    #expect(try run(InvalidationMatch(source: "bot", window: TimeWindow(since: at(march1 + hour), until: at(march1 + 3 * hour))), dryRun: true).invalidated == 2)
+    #expect(
+      try run(
+        InvalidationMatch(source: "bot", window: TimeWindow(since: at(march1 + hour), until: at(march1 + 3 * hour))),
+        dryRun: true
+      ).invalidated == 2)
     #expect(try run(InvalidationMatch(canonicalEmail: "s5@x.org"), dryRun: true).invalidated == 1)
-    #expect(try run(InvalidationMatch(signatureIDs: [ids[0], ids[5], "sig_bogus"], source: "bot"), dryRun: true).invalidated == 1)
+    #expect(
+      try run(InvalidationMatch(signatureIDs: [ids[0], ids[5], "sig_bogus"], source: "bot"), dryRun: true).invalidated
+        == 1)
 
     let outcome = try run(InvalidationMatch(postalCode: "10001", source: "bot"))
     #expect(outcome.invalidated == 2 && outcome.count == 4 && outcome.invalidationID != nil)
     #expect(try store.petition(id: "p").invalidated == 2)
     #expect(try store.groups("p", .source) == ["bot=2", "web=2"])
     #expect(try store.groups("p", .postalCode) == ["10001=1", "20002=3"])
-    #expect(try store.count(CountQuery(petitionID: "p", grouping: .day, window: TimeWindow(since: at(march1 + 1)))).total == 4)
+    #expect(
+      try store.count(CountQuery(petitionID: "p", grouping: .day, window: TimeWindow(since: at(march1 + 1)))).total == 4
+    )
     #expect(try store.rows("p", .delivery).count == 4)
     // Already invalidated signatures are not matched again.
     #expect(try run(InvalidationMatch(postalCode: "10001", source: "bot"), dryRun: true).invalidated == 0)
@@ -367,7 +393,9 @@ public enum StoreConformance {
     #expect(pending.invalidated == 1 && pending.count == 0)
     let petition = try store.petition(id: "e")
     #expect(petition.pending == 1 && petition.invalidated == 1)
-    #expect(storeError { () throws(StoreError) in try run(InvalidationMatch(source: "x"), petition: "n") } == .petitionNotFound("n"))
+    #expect(
+      storeError { () throws(StoreError) in try run(InvalidationMatch(source: "x"), petition: "n") }
+        == .petitionNotFound("n"))
     #expect(storeError { () throws(StoreError) in try store.invalidations(petitionID: "n") } == .petitionNotFound("n"))
   }
 
@@ -382,7 +410,8 @@ public enum StoreConformance {
     _ = try store.confirm(b.confirmToken, at: march1 + 3)
     let before = try store.everyCount("p")
     let first = try store.invalidate(
-      Invalidation(petitionID: "p", reason: "r", match: InvalidationMatch(source: "bot"), matchDescription: "{}", dryRun: false),
+      Invalidation(
+        petitionID: "p", reason: "r", match: InvalidationMatch(source: "bot"), matchDescription: "{}", dryRun: false),
       at: at(march1 + 4))
     #expect(first.invalidated == 3 && first.count == 0)
     #expect(try store.petition(id: "p").pending == 0)
@@ -394,7 +423,9 @@ public enum StoreConformance {
     // The rest of the invalidation.
     let rest = try store.revalidate(petitionID: "p", .invalidation(first.invalidationID ?? ""), at: at(march1 + 7))
     #expect(rest == RevalidationOutcome(revalidated: 1, count: 3))
-    #expect(try store.revalidate(petitionID: "p", .invalidation(first.invalidationID ?? ""), at: at(march1 + 8)).revalidated == 0)
+    #expect(
+      try store.revalidate(petitionID: "p", .invalidation(first.invalidationID ?? ""), at: at(march1 + 8)).revalidated
+        == 0)
     let record = try store.invalidations(petitionID: "p").first
     #expect(record?.invalidated == 3 && record?.revalidated == 3)
     #expect(try store.everyCount("p") != before)  // c is confirmed now
@@ -402,10 +433,14 @@ public enum StoreConformance {
     let petition = try store.petition(id: "p")
     #expect(petition.count == 3 && petition.pending == 0 && petition.invalidated == 0)
     #expect(
-      storeError { () throws(StoreError) in try store.revalidate(petitionID: "p", .invalidation("inv_999"), at: at(march1)) }
+      storeError { () throws(StoreError) in
+        try store.revalidate(petitionID: "p", .invalidation("inv_999"), at: at(march1))
+      }
         == .invalidationNotFound("inv_999"))
     #expect(
-      storeError { () throws(StoreError) in try store.revalidate(petitionID: "p", .invalidation("nonsense"), at: at(march1)) }
+      storeError { () throws(StoreError) in
+        try store.revalidate(petitionID: "p", .invalidation("nonsense"), at: at(march1))
+      }
         == .invalidationNotFound("nonsense"))
     _ = try store.createPetition(newPetition("q"), at: at(march1))
     #expect(
@@ -441,7 +476,12 @@ public enum StoreConformance {
     #expect(try store.total("q") == 2)
     let again = try store.sign(signing("p", "ada@x.org"), at: march1 + 5)
     #expect(!again.isDuplicate && again.count == 3)
+    // Someone the store does not know: nothing erased, but suppressed all the same.
     #expect(try store.erase(.canonicalEmail("nobody@x.org"), at: at(march1 + 6)) == 0)
+    _ = try store.importSignature(
+      imported("q", "nobody@x.org", signedAt: march1 + 7, optIns: [.email: true]), at: at(march1 + 7))
+    #expect(try store.history(email: "nobody@x.org").isEmpty)
+    #expect(try store.contacts("q")["nobody@x.org"] == nil)
   }
 
   static func erasureByPhone(_ makeStore: StoreFactory) throws {
@@ -475,8 +515,12 @@ public enum StoreConformance {
     _ = try store.sign(signing("q", "c@x.org", optIns: [.email]), at: march1 + 6)
     #expect(try store.contacts("q") == ["a@x.org": [.email], "c@x.org": [.email]])
 
-    #expect(storeError { () throws(StoreError) in try store.anonymisePetition(id: "p", at: at(march1 + 7)) } == .petitionOpen("p"))
-    #expect(storeError { () throws(StoreError) in try store.anonymisePetition(id: "n", at: at(march1 + 7)) } == .petitionNotFound("n"))
+    #expect(
+      storeError { () throws(StoreError) in try store.anonymisePetition(id: "p", at: at(march1 + 7)) }
+        == .petitionOpen("p"))
+    #expect(
+      storeError { () throws(StoreError) in try store.anonymisePetition(id: "n", at: at(march1 + 7)) }
+        == .petitionNotFound("n"))
     _ = try store.closePetition(id: "p", at: at(march1 + 8))
     let before = try store.everyCount("p")
     let anonymised = try store.anonymisePetition(id: "p", at: at(march1 + 9))
@@ -485,13 +529,16 @@ public enum StoreConformance {
     #expect(try store.anonymisePetition(id: "p", at: at(march1 + 10)) == anonymised)
     #expect(storeError { () throws(StoreError) in try store.confirm(b.confirmToken, at: march1 + 10) } == .tokenUnknown)
     let export = { (audience: ExportAudience) throws(StoreError) in
-      try store.exportRows(ExportQuery(petitionID: "p", audience: audience, window: TimeWindow(), after: nil, limit: nil)) { _ in true }
+      try store.exportRows(
+        ExportQuery(petitionID: "p", audience: audience, window: TimeWindow(), after: nil, limit: nil)
+      ) { _ in true }
     }
     #expect(storeError { () throws(StoreError) in try export(.delivery) } == .petitionAnonymised("p"))
     #expect(storeError { () throws(StoreError) in try export(.contacts) } == .petitionAnonymised("p"))
     #expect(
       storeError { () throws(StoreError) in
-        try store.exportRowCount(ExportQuery(petitionID: "p", audience: .delivery, window: TimeWindow(), after: nil, limit: nil))
+        try store.exportRowCount(
+          ExportQuery(petitionID: "p", audience: .delivery, window: TimeWindow(), after: nil, limit: nil))
       } == .petitionAnonymised("p"))
     #expect(try store.contacts("q") == ["c@x.org": [.email]])
     #expect(try store.history(email: "a@x.org").isEmpty)

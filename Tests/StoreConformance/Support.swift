@@ -122,7 +122,8 @@ extension PetitionStore {
     -> [String]
   {
     let result = try count(
-      CountQuery(petitionID: petition, grouping: grouping, window: TimeWindow(since: since.map(at), until: until.map(at))))
+      CountQuery(
+        petitionID: petition, grouping: grouping, window: TimeWindow(since: since.map(at), until: until.map(at))))
     return result.groups?.map { "\($0.key)=\($0.count)" } ?? ["nil"]
   }
 
