@@ -11,7 +11,9 @@
 ///   versions the group's later signs walk); status changes and deletions are tallied by
 ///   triggers. Counter rows are sharded by `slot`: each connection claims a slot of its own with
 ///   a session advisory lock (`petition_rpc.slot`), so concurrent writers never queue on one hot
-///   counter row; reads sum the slots.
+///   counter row; reads sum the slots. Write groups that sign into the same petition take
+///   turns (a transaction advisory lock per petition), as SQLite's writers do: signing the same
+///   people in different orders in parallel would deadlock on the unique index.
 /// - Consent is a history of events; a person's consent now is their newest event per channel.
 /// - Suppression entries are HMAC-SHA-256 (hex) under the secret in `store_secret`.
 enum Schema {
@@ -230,6 +232,10 @@ enum Schema {
           RETURN QUERY SELECT 3, NULL::bigint, NULL::text, 0::bigint, false, pet.pk;
           RETURN;
         END IF;
+        -- Signs into one petition are serialised per transaction (a write group): two groups
+        -- signing the same people in different orders would otherwise wait on each other's
+        -- uncommitted rows and deadlock. Re-taking a held lock costs nothing.
+        PERFORM pg_advisory_xact_lock(1886352498, pet.pk::integer);
         new_status := CASE WHEN pet.confirmation = 'email' THEN 'pending' ELSE 'confirmed' END;
         INSERT INTO signatures AS s (
           petition, person_key, email, first_name, last_name, postal_code, country, phone, comment, source,
@@ -286,6 +292,7 @@ enum Schema {
         SELECT p.pk, p.status INTO pet FROM petitions AS p WHERE p.id = petition_id;
         IF NOT FOUND THEN RETURN QUERY SELECT 2, NULL::bigint; RETURN; END IF;
         IF pet.status <> 'open' THEN RETURN QUERY SELECT 3, pet.pk; RETURN; END IF;
+        PERFORM pg_advisory_xact_lock(1886352498, pet.pk::integer);
         INSERT INTO signatures AS s (
           petition, person_key, email, first_name, last_name, postal_code, country, phone, comment, source,
           signed_at, status)
