@@ -45,13 +45,22 @@ public final class OutputWriter: @unchecked Sendable {
     pending.reserveCapacity(Self.flushThreshold * 2)
   }
 
-  /// Whether `count` bytes fit in the pipe now, so writing them cannot block.
+  /// Whether `count` bytes surely fit in the pipe now, so writing them cannot block.
+  ///
+  /// A Linux pipe is a ring of page-sized slots, not a byte count: a write that does not fit in
+  /// the room left in the newest page starts a new one, and a page the reader is part way through
+  /// still takes a slot. Of two neighbouring pages that two writes left, the pair holds more than
+  /// a page of bytes, so the unread bytes take at most `2 * unread / page + 2` slots and this write
+  /// at most `count / page + 2`. Trusting `capacity - unread` instead blocked the serving thread
+  /// in `write` while a client that reads only after sending everything waited for it: a deadlock.
   private func fitsInPipe(_ count: Int) -> Bool {
     guard let pipeCapacity else { return isFileOrDevice }
     var unread: Int32 = 0
     guard ioctl(descriptor, UInt(FIONREAD), &unread) == 0 else { return false }
-    return count <= pipeCapacity - Int(unread)
+    return 2 * Int(unread) + count + 5 * Self.pageSize <= pipeCapacity
   }
+
+  private static let pageSize = max(4096, sysconf(Int32(_SC_PAGESIZE)))
 
   /// Claims standard output for protocol messages: keeps a private duplicate of fd 1 and points
   /// fd 1 at stderr, so a stray `print` can never corrupt the stream.
