@@ -118,11 +118,11 @@ private func signLine(id: Int, petition: String = "p") -> String {
     #expect(server.total("p") == count)
   }
 
-  /// 400 requests of about 1 MB each from a client that never reads leave the server under
+  /// 2,000 requests of about 1 MB each from a client that never reads leave the server under
   /// 64 MiB (the queue admits requests by bytes, not by count).
   @Test func largeRequestsKeepMemoryBounded() throws {
     let server = try ServerProcess.start(store: store)
-    let count = 400
+    let count = 2000
     let padding = String(repeating: "x", count: 1_000_000)
     let one = Array(#"{"jsonrpc":"2.0","id":1,"method":"petition.get","params":{"id":"p","pad":"\#(padding)"}}"#.utf8) + [10]
     let writer = server.sendInBackground(one, times: count)
