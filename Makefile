@@ -49,7 +49,7 @@ lint:
 schema:
 	scripts/embed-schema.sh
 
-# libFuzzer targets (frame decoding, request validation, params of every method, RFC 3339),
+# libFuzzer targets (frame decoding, request validation, params of every method, RFC 3339, CSV import),
 # built with coverage and AddressSanitizer into .build-fuzz, run on Fuzz/corpus seeds for
 # FUZZ_RUNS executions each (default 10 million) or FUZZ_SECONDS each. Not part of `make test`.
 fuzz:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets into .build-fuzz/bin: fuzz-frames, fuzz-requests, fuzz-params,
-# fuzz-rfc3339. The project's modules are built by SwiftPM with coverage instrumentation
+# fuzz-rfc3339, fuzz-csv. The project's modules are built by SwiftPM with coverage instrumentation
 # (-sanitize=fuzzer) and AddressSanitizer, release-optimised and with -enable-testing (the
 # params target reaches the Server's internal readers through @testable import); each target
 # (Fuzz/Targets/NAME.swift) is then compiled and linked against their objects by swiftc.
@@ -9,15 +9,18 @@ cd "$(dirname "$0")/.."
 export PATH=/opt/swift/usr/bin:$PATH
 scratch=.build-fuzz
 flags=(-Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing)
-swift build -c release --build-path "$scratch" --target Server "${flags[@]}"
+# Server (the methods) and JSONRPC (framing, requests) are separate trees of modules.
+for target in Server JSONRPC; do
+  swift build -c release --build-path "$scratch" --target "$target" "${flags[@]}"
+done
 products="$scratch/release"
 objects=()
-for module in JSON JSONRPC Petitions Crypto Server; do
+for module in JSON JSONRPC Petitions Crypto CSV Files Service Logging Server; do
   [ -d "$products/$module.build" ] || continue
   objects+=("$products/$module.build"/*.o)
 done
 mkdir -p "$scratch/bin"
-for target in Frames Requests Params RFC3339; do
+for target in Frames Requests Params RFC3339 CSV; do
   name=fuzz-$(echo "$target" | tr '[:upper:]' '[:lower:]')
   swiftc -O -sanitize=fuzzer,address -parse-as-library -enable-testing \
     -I "$products/Modules" -I "$products" \

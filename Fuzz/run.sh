@@ -3,13 +3,13 @@
 # corpus in .build-fuzz/corpus/NAME, for FUZZ_RUNS executions (default 10 million) or
 # FUZZ_SECONDS seconds each, whichever comes first (FUZZ_SECONDS=0: no time limit). Crashes
 # are written to .build-fuzz/crashes/; the summary line of each target (executions, exec/s,
-# cov) is printed at the end. Usage: Fuzz/run.sh [target...]  (frames requests params rfc3339)
+# cov) is printed at the end. Usage: Fuzz/run.sh [target...]  (frames requests params rfc3339 csv)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 runs=${FUZZ_RUNS:-10000000}
 seconds=${FUZZ_SECONDS:-0}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(frames requests params rfc3339)
+[ ${#targets[@]} -gt 0 ] || targets=(frames requests params rfc3339 csv)
 status=0
 # A failed precondition is reported by libFuzzer; Swift's own backtracer would then read
 # memory that AddressSanitizer flags, burying the real report.
