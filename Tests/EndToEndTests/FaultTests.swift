@@ -204,13 +204,10 @@ private func isRetryable(_ response: [String: Any]?) -> Bool {
   ((response?["error"] as? [String: Any])?["data"] as? [String: Any])?["retryable"] as? Bool == true
 }
 
-/// Checks `data.retryable` on the -32000 answers. It is added by the `engine` branch, not
-/// merged here yet: until then a missing flag is a known issue, not a failure.
+/// Checks that every -32000 answer carries `data.retryable: true` (contract v2).
 private func expectRetryable(_ responses: [[String: Any]], _ context: String) {
-  withKnownIssue("-32000 data.retryable arrives with the engine branch", isIntermittent: true) {
-    let missing = responses.filter { isUnavailable($0) && !isRetryable($0) }
-    #expect(missing.count == 0, "\(context): -32000 answers without data.retryable")
-  }
+  let missing = responses.filter { isUnavailable($0) && !isRetryable($0) }
+  #expect(missing.count == 0, "\(context): -32000 answers without data.retryable")
 }
 
 /// Faults of the storage under a running server (issue 11), injected by the faultfs shim
