@@ -175,19 +175,19 @@ public final class Pipeline {
       output.flush()
       return
     }
-    let calls = queue
-    queue.removeAll(keepingCapacity: true)
+    // The queue's buffer becomes the run's, and the run's (empty, with its capacity) the
+    // queue's: no array is copied, allocated or freed per run. (Copying the shared queue and
+    // freeing the copy, thousands of calls each run, made glibc consolidate its free lists on
+    // every run: 5% of a pipelined sign's time.)
+    swap(&queue, &running)
     queuedBytes = 0
-    var runnable: [ServiceCall] = []
-    runnable.reserveCapacity(calls.count)
-    for call in calls {
-      if call.cancellation.wasCancelled { call.complete(.failure(.requestCancelled)) } else { runnable.append(call) }
+    running.removeAll { call in
+      guard call.cancellation.wasCancelled else { return false }
+      call.complete(.failure(.requestCancelled))
+      return true
     }
-    if !runnable.isEmpty {
-      running = runnable
-      service.process(runnable)
-      running.removeAll(keepingCapacity: true)
-    }
+    if !running.isEmpty { service.process(running) }
+    running.removeAll(keepingCapacity: true)
     output.flush()
   }
 }
