@@ -91,42 +91,20 @@ extension SQLiteStore {
   }
 
   /// Changes the petition's counters (confirmed, pending, invalidated) by these amounts and
-  /// records when the count first reaches the goal. Returns the count after.
+  /// records when the count first reaches the goal (written before the transaction commits).
+  /// Returns the count after.
   @discardableResult
   func changeCounters(
     petitionKey: Int64, confirmed: Int = 0, pending: Int = 0, invalidated: Int = 0, at time: Timestamp
   ) throws -> Int {
-    let update = try connection.cachedStatement(
-      """
-      UPDATE petitions SET
-        signature_count = signature_count + ?2,
-        pending_count = pending_count + ?3,
-        invalidated_count = invalidated_count + ?4,
-        goal_reached_at = CASE
-          WHEN goal_reached_at IS NULL AND goal IS NOT NULL AND signature_count + ?2 >= goal THEN ?5
-          ELSE goal_reached_at END
-      WHERE pk = ?1
-      RETURNING signature_count
-      """)
-    defer { update.reset() }
-    try update.bind(petitionKey, at: 1)
-    try update.bind(confirmed, at: 2)
-    try update.bind(pending, at: 3)
-    try update.bind(invalidated, at: 4)
-    try update.bind(time.millisecondsSinceEpoch, at: 5)
-    guard try update.step() else { throw StoreError.unavailable("the store lost a petition it was writing to") }
-    let count = update.int(at: 0)
-    try update.execute()
-    return count
+    try counters.change(
+      petitionKey: petitionKey, confirmed: confirmed, pending: pending, invalidated: invalidated, at: time,
+      connection: connection)
   }
 
-  /// The petition's count of confirmed signatures now.
+  /// The petition's count of confirmed signatures now (with this transaction's changes).
   func currentCount(petitionKey: Int64) throws -> Int {
-    let select = try connection.cachedStatement("SELECT signature_count FROM petitions WHERE pk = ?1")
-    defer { select.reset() }
-    try select.bind(petitionKey, at: 1)
-    guard try select.step() else { return 0 }
-    return select.int(at: 0)
+    try counters.count(petitionKey: petitionKey, connection: connection)
   }
 }
 

@@ -6,7 +6,7 @@ extension SQLiteStore {
   public func sign(_ signing: Signing, at time: Timestamp, newToken: () -> ConfirmationToken) throws(StoreError)
     -> SignOutcome
   {
-    try write {
+    try write(keepingCounters: true) {
       // Checks first: a closed or unknown petition writes nothing. Counts are read under the
       // write lock, so they are exact even with other processes signing.
       let petition = try petitionState(id: signing.petitionID)
@@ -74,7 +74,7 @@ extension SQLiteStore {
   }
 
   public func confirm(tokenHash: String, at time: Timestamp) throws(StoreError) -> ConfirmOutcome {
-    try write {
+    try write(keepingCounters: true) {
       let select = try connection.cachedStatement(
         """
         SELECT s.id, s.status, s.petition, p.id, p.status = 'open', p.closed_at, s.signed_at, s.person_key,
@@ -133,7 +133,7 @@ extension SQLiteStore {
   }
 
   public func importSignature(_ row: ImportedSigning, at time: Timestamp) throws(StoreError) -> ImportRowOutcome {
-    try write {
+    try write(keepingCounters: true) {
       let petition = try petitionState(id: row.petitionID)
       guard petition.isOpen else { throw StoreError.petitionClosed(row.petitionID) }
       let signer = row.signer
@@ -451,22 +451,27 @@ extension SQLiteStore {
   }
 
   private func liftSuppression(_ channel: Channel, personKey: String, phone: String?) throws {
-    let delete = try connection.cachedStatement("DELETE FROM suppressions WHERE channel = ?2 AND hash IN (?1, ?3)")
+    // One statement per hash: `hash IN (?1, ?2)` would build a lookup table on every run.
+    let delete = try connection.cachedStatement("DELETE FROM suppressions WHERE hash = ?1 AND channel = ?2")
     defer { delete.reset() }
-    try delete.bind(blob: try suppressionHash(email: personKey), at: 1)
-    try delete.bind(channel.rawValue, at: 2)
-    if let phone { try delete.bind(blob: try suppressionHash(phone: phone), at: 3) }
-    try delete.execute()
+    for hash in [try suppressionHash(email: personKey)] + (try phone.map { [try suppressionHash(phone: $0)] } ?? []) {
+      try delete.bind(blob: hash, at: 1)
+      try delete.bind(channel.rawValue, at: 2)
+      try delete.execute()
+      delete.reset()
+    }
   }
 
   private func isSuppressed(_ channel: Channel, personKey: String, phone: String?) throws -> Bool {
-    let select = try connection.cachedStatement(
-      "SELECT 1 FROM suppressions WHERE channel = ?2 AND hash IN (?1, ?3) LIMIT 1")
+    let select = try connection.cachedStatement("SELECT 1 FROM suppressions WHERE hash = ?1 AND channel = ?2")
     defer { select.reset() }
-    try select.bind(blob: try suppressionHash(email: personKey), at: 1)
-    try select.bind(channel.rawValue, at: 2)
-    if let phone { try select.bind(blob: try suppressionHash(phone: phone), at: 3) }
-    return try select.step()
+    for hash in [try suppressionHash(email: personKey)] + (try phone.map { [try suppressionHash(phone: $0)] } ?? []) {
+      try select.bind(blob: hash, at: 1)
+      try select.bind(channel.rawValue, at: 2)
+      if try select.step() { return true }
+      select.reset()
+    }
+    return false
   }
 }
 

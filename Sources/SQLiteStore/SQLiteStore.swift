@@ -29,6 +29,9 @@ public final class SQLiteStore: PetitionStore {
   /// the transaction commits (a write group of many signs makes a few upserts, not several per
   /// sign), dropped with a transaction that rolls back.
   var tallies = Tallies()
+  /// The petitions' counters changed in this transaction, written once per petition before it
+  /// commits (or by `flushCounters` before an operation that reads them by SQL).
+  var counters = PetitionCounters()
   /// The file store's identity, checked before each commit; nil for `:memory:`.
   let fileIdentity: StoreFileIdentity?
   /// The key of the suppression list's HMAC, read once.
@@ -93,21 +96,25 @@ public final class SQLiteStore: PetitionStore {
     groupFailure = nil
     petitionsInGroup.removeAll(keepingCapacity: true)
     tallies.removeAll()
+    counters.removeAll()
     body()
     isInsideWriteGroup = false
     petitionsInGroup.removeAll(keepingCapacity: true)
     if let failure = groupFailure {
       groupFailure = nil
       tallies.removeAll()
+      counters.removeAll()
       connection.rollbackIfInsideTransaction()
       throw failure
     }
     do {
+      try counters.apply(to: connection)
       try tallies.apply(to: connection)
       try fileIdentity?.check()
       try connection.commit()
     } catch {
       tallies.removeAll()
+      counters.removeAll()
       connection.rollbackIfInsideTransaction()
       throw storeError(error)
     }
@@ -120,7 +127,10 @@ public final class SQLiteStore: PetitionStore {
   /// a failure leaves nothing behind even inside a group (cheaper than a savepoint per
   /// operation). Any SQLite failure inside a group dooms the whole group: the operation may
   /// have written part of its rows, and SQLite may have rolled the transaction back already.
-  func write<T>(_ operation: () throws -> T) throws(StoreError) -> T {
+  ///
+  /// Only operations that go through `changeCounters`/`currentCount` alone for the petitions'
+  /// counters pass `keepingCounters`; before any other, the group's counter changes are written.
+  func write<T>(keepingCounters: Bool = false, _ operation: () throws -> T) throws(StoreError) -> T {
     if isInsideWriteGroup {
       if let groupFailure { throw groupFailure }
       guard connection.isInsideTransaction else {
@@ -131,6 +141,7 @@ public final class SQLiteStore: PetitionStore {
         throw failure
       }
       do {
+        if !keepingCounters { try counters.apply(to: connection) }
         return try operation()
       } catch {
         let failure = storeError(error)
@@ -145,12 +156,14 @@ public final class SQLiteStore: PetitionStore {
     }
     do {
       let value = try operation()
+      try counters.apply(to: connection)
       try tallies.apply(to: connection)
       try fileIdentity?.check()
       try connection.commit()
       return value
     } catch {
       tallies.removeAll()
+      counters.removeAll()
       connection.rollbackIfInsideTransaction()
       throw storeError(error)
     }
@@ -172,6 +185,15 @@ public final class SQLiteStore: PetitionStore {
   /// Runs a read operation. With `consistent`, its statements see one snapshot of the
   /// database (a read transaction) even while other processes write.
   func read<T>(consistent: Bool = false, _ operation: () throws -> T) throws(StoreError) -> T {
+    if isInsideWriteGroup, !counters.isEmpty {
+      do throws(SQLiteError) {
+        try counters.apply(to: connection)
+      } catch {
+        let failure = unavailable(error)
+        groupFailure = failure
+        throw failure
+      }
+    }
     guard consistent, !connection.isInsideTransaction else {
       do { return try operation() } catch { throw storeError(error) }
     }

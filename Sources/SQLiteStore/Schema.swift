@@ -78,6 +78,7 @@ enum Schema {
         CREATE INDEX signatures_by_phone ON signatures (phone) WHERE phone IS NOT NULL;
         """)
     migrator.registerMigration("v2-trust", Version2.migrate)
+    migrator.registerMigration("v2-checks-without-lookup-tables", CheckConstraints.migrate)
     return migrator
   }()
 }

@@ -141,4 +141,63 @@ struct Version2Tests {
     CREATE INDEX signatures_by_phone ON signatures (phone) WHERE phone IS NOT NULL;
     CREATE TABLE schema_migrations (identifier TEXT PRIMARY KEY NOT NULL, position INTEGER NOT NULL) STRICT;
     """
+  /// The CHECK constraints listing values with `IN` (which SQLite evaluates through a lookup
+  /// table built for every insert) are rewritten in place as comparisons: on a store that has
+  /// them, the migration edits the schema's text, the file stays sound, and the constraints
+  /// still refuse what they refused.
+  @Test func checkConstraintsBecomeComparisons() throws {
+    let directory = try TemporaryDirectory()
+    let path = directory.file("checks.sqlite3")
+    do {
+      let store = try SQLiteStore(path: path, busyTimeoutMilliseconds: 1000)
+      _ = try store.createPetition(newPetition("p"), at: at(march1))
+      _ = try store.sign(signing("p", "ada@x.org", optIns: [.email]), at: at(march1))
+    }
+    // Back to the text v2-trust wrote, as a store of the previous release has it.
+    do {
+      let connection = try Connection(path: path)
+      let version = Int(try connection.textValue("PRAGMA schema_version") ?? "0") ?? 0
+      try connection.execute("PRAGMA writable_schema = ON")
+      for rewrite in [
+        (
+          "signatures", "status = 'confirmed' OR status = 'pending' OR status = 'invalidated'",
+          "status IN ('confirmed', 'pending', 'invalidated')"
+        ),
+        (
+          "consent_events", "channel = 'email' OR channel = 'phone' OR channel = 'sms'",
+          "channel IN ('email', 'phone', 'sms')"
+        ),
+        (
+          "consent_events", "via = 'sign' OR via = 'confirm' OR via = 'import' OR via = 'unsubscribe'",
+          "via IN ('sign', 'confirm', 'import', 'unsubscribe')"
+        ),
+      ] {
+        let update = try connection.prepare("UPDATE sqlite_schema SET sql = replace(sql, ?2, ?3) WHERE name = ?1")
+        try update.bind(rewrite.0, at: 1)
+        try update.bind(rewrite.1, at: 2)
+        try update.bind(rewrite.2, at: 3)
+        try update.execute()
+      }
+      try connection.execute("PRAGMA schema_version = \(version + 1); PRAGMA writable_schema = OFF")
+      try connection.execute("DELETE FROM schema_migrations WHERE identifier = 'v2-checks-without-lookup-tables'")
+      #expect(try connection.textValue("SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%IN (''email''%'") == "1")
+    }
+    let store = try SQLiteStore(path: path, busyTimeoutMilliseconds: 1000)
+    #expect(try store.sign(signing("p", "bob@x.org", optIns: [.sms]), at: at(march1 + 1)).count == 2)
+    let connection = try Connection(path: path)
+    #expect(try connection.textValue("PRAGMA integrity_check") == "ok")
+    #expect(
+      try connection.textValue(
+        "SELECT count(*) FROM sqlite_schema WHERE name IN ('signatures', 'consent_events') AND sql LIKE '% IN (%'")
+        == "0")
+    #expect(throws: SQLiteError.self) {
+      try connection.execute(
+        "INSERT INTO consent_events (person_key, channel, granted, at, via) VALUES ('x', 'fax', 1, 0, 'sign')")
+    }
+    #expect(throws: SQLiteError.self) {
+      try connection.execute(
+        "INSERT INTO consent_events (person_key, channel, granted, at, via) VALUES ('x', 'sms', 1, 0, 'mail')")
+    }
+    #expect(throws: SQLiteError.self) { try connection.execute("UPDATE signatures SET status = 'lost'") }
+  }
 }

@@ -144,4 +144,36 @@ struct WriteGroupTests {
     try store.performWriteGroup { _ = try? store.sign(signing("p", "d@x.org"), at: at(march1)) }
     #expect(try store.total("p") == 2)
   }
+  /// A group keeps the petitions' counters in memory and writes them once at the commit: signs
+  /// answer the running count, a read inside the group sees it, an operation that changes the
+  /// counters by SQL (invalidate) sees them, and the goal's time is the sign that reached it.
+  /// Another process sees nothing before the commit and the exact counters after it.
+  @Test func countersOfAGroupAreExactInsideAndAfterIt() throws {
+    let directory = try TemporaryDirectory()
+    let path = directory.file("petitions.sqlite3")
+    let store = try SQLiteStore(path: path, busyTimeoutMilliseconds: 1000)
+    let other = try SQLiteStore(path: path, busyTimeoutMilliseconds: 1000)
+    _ = try store.createPetition(newPetition("p", goal: 2), at: at(march1))
+
+    var counts: [Int] = []
+    try store.performWriteGroup {
+      for (offset, email) in ["a@x.org", "b@x.org", "c@x.org"].enumerated() {
+        counts.append((try? store.sign(signing("p", email), at: at(march1 + 1 + Int64(offset))).count) ?? -1)
+      }
+      counts.append((try? store.sign(signing("p", "A@x.org"), at: at(march1 + 9)).count) ?? -1)
+      let inside = try? store.petition(id: "p")
+      #expect(inside?.count == 3 && inside?.goalReachedAt == at(march1 + 2))
+      let invalidated = try? store.invalidate(
+        Invalidation(
+          petitionID: "p", reason: "fraud", match: InvalidationMatch(canonicalEmail: "a@x.org"),
+          matchDescription: "{}", dryRun: false), at: at(march1 + 10))
+      #expect(invalidated?.count == 2)
+      counts.append((try? store.sign(signing("p", "d@x.org"), at: at(march1 + 11)).count) ?? -1)
+    }
+    #expect(counts == [1, 2, 3, 3, 3])
+    let after = try other.petition(id: "p")
+    #expect(after.count == 3 && after.invalidated == 1 && after.pending == 0)
+    #expect(after.goalReachedAt == at(march1 + 2))
+    #expect(try other.total("p") == 3)
+  }
 }
