@@ -40,6 +40,12 @@ public final class Connection {
   /// The connection handle; valid for the lifetime of this object.
   public let handle: OpaquePointer
   private var statementCache: [String: Statement] = [:]
+  /// The same statements found by where their SQL text's bytes are: a literal's bytes sit at a
+  /// fixed address in the binary, so the hot path hashes one integer instead of the whole text
+  /// (hashing and comparing the text was ~5% of an imported row's instructions). A hit is
+  /// confirmed by comparing the texts, which costs nothing when they share their storage, and
+  /// keeps a reused heap address from ever finding another statement.
+  private var statementsByAddress: [UInt: (sql: String, statement: Statement)] = [:]
 
   /// Opens the database at `path` (`":memory:"` for a private in-memory database).
   public init(path: String, flags: OpenFlags = [.readWrite, .create]) throws(SQLiteError) {
@@ -58,6 +64,7 @@ public final class Connection {
 
   deinit {
     statementCache.removeAll()
+    statementsByAddress.removeAll()
     // close_v2 defers the close until statements still referenced elsewhere are finalized.
     sqlite3_close_v2(handle)
   }
@@ -75,12 +82,24 @@ public final class Connection {
   /// The statement is shared: finish with it (and `reset()` it) before asking for the same SQL
   /// again, and do not keep it across calls that may use the same SQL.
   public func cachedStatement(_ sql: String) throws(SQLiteError) -> Statement {
-    if let statement = statementCache[sql] {
-      statement.reset()
-      return statement
+    let address = sql.utf8.withContiguousStorageIfAvailable { UInt(bitPattern: $0.baseAddress) }
+    if let address, let entry = statementsByAddress[address], entry.sql == sql {
+      entry.statement.reset()
+      return entry.statement
     }
-    let statement = try prepare(sql, flags: UInt32(SQLITE_PREPARE_PERSISTENT))
-    statementCache[sql] = statement
+    let statement: Statement
+    if let cached = statementCache[sql] {
+      cached.reset()
+      statement = cached
+    } else {
+      statement = try prepare(sql, flags: UInt32(SQLITE_PREPARE_PERSISTENT))
+      statementCache[sql] = statement
+    }
+    if let address {
+      // SQL built at run time has a new address each time: the map is bounded, not a leak.
+      if statementsByAddress.count >= 512 { statementsByAddress.removeAll(keepingCapacity: true) }
+      statementsByAddress[address] = (sql, statement)
+    }
     return statement
   }
 

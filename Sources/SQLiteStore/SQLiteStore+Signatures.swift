@@ -391,16 +391,20 @@ extension SQLiteStore {
     return try select.step()
   }
 
+  /// The person's newest event per channel (a constant: built once, not on every call).
+  private static let newestConsent: String = {
+    let newest = "SELECT granted FROM consent_events WHERE person_key = ?1 AND channel = "
+    let order = " ORDER BY at DESC, id DESC LIMIT 1"
+    return """
+      SELECT coalesce((\(newest)'email'\(order)), 0), coalesce((\(newest)'phone'\(order)), 0),
+        coalesce((\(newest)'sms'\(order)), 0)
+      """
+  }()
+
   /// Sets the consent cached on the person's signatures to their newest remaining event per
   /// channel (by time; among equal times the one recorded last).
   func recomputeConsent(personKey: String) throws {
-    let newest = "SELECT granted FROM consent_events WHERE person_key = ?1 AND channel = "
-    let order = " ORDER BY at DESC, id DESC LIMIT 1"
-    let select = try connection.cachedStatement(
-      """
-      SELECT coalesce((\(newest)'email'\(order)), 0), coalesce((\(newest)'phone'\(order)), 0),
-        coalesce((\(newest)'sms'\(order)), 0)
-      """)
+    let select = try connection.cachedStatement(Self.newestConsent)
     defer { select.reset() }
     try select.bind(personKey, at: 1)
     try select.step()
