@@ -31,12 +31,16 @@ test:
 	  else echo 'validate-openrpc.py not found beside the project: meta-schema check skipped'; fi
 	python3 schema/check_examples.py --binary .build/debug/petition-rpc
 	scripts/pg-test-run.sh swift test --skip-build
+	@echo "make test: the end-to-end tests again, with the server on PostgreSQL"
+	scripts/pg-test-run.sh sh -c 'if [ -z "$${PETITION_RPC_TEST_PG_URI:-}" ]; then echo "no PostgreSQL: skipped"; \
+	  else PETITION_RPC_TEST_STORE=postgres swift test --skip-build --filter EndToEndTests; fi'
 
 # The end-to-end tests again, with the server on PostgreSQL (a throw-away cluster).
 test-postgres:
 	scripts/bootstrap.sh
 	swift build --build-tests
-	PETITION_RPC_TEST_STORE=postgres scripts/pg-test-run.sh swift test --skip-build --filter EndToEndTests
+	scripts/pg-test-run.sh sh -c 'if [ -z "$${PETITION_RPC_TEST_PG_URI:-}" ]; then echo "no PostgreSQL: skipped"; \
+	  else PETITION_RPC_TEST_STORE=postgres swift test --skip-build --filter EndToEndTests; fi'
 
 # make bench BENCH_ARGS=--postgres adds the PostgreSQL store's figures (issue 8).
 bench:
@@ -65,12 +69,12 @@ test-sanitizers:
 	scripts/bootstrap.sh
 	swift build --build-tests --sanitize=thread --build-path .build-tsan
 	rm -rf .build-tsan/reports && mkdir -p .build-tsan/reports
-	TSAN_OPTIONS="second_deadlock_stack=1 log_path=$(CURDIR)/.build-tsan/reports/tsan" \
+	PETITION_RPC_TEST_MEMORY_FACTOR=4 TSAN_OPTIONS="second_deadlock_stack=1 log_path=$(CURDIR)/.build-tsan/reports/tsan" \
 	  swift test --skip-build --sanitize=thread --build-path .build-tsan
 	@if ls .build-tsan/reports/* >/dev/null 2>&1; then echo "ThreadSanitizer reports:"; ls .build-tsan/reports; exit 1; fi
 	swift build --build-tests --sanitize=address --build-path .build-asan
 	rm -rf .build-asan/reports && mkdir -p .build-asan/reports
-	ASAN_OPTIONS="detect_leaks=0 verify_asan_link_order=0 log_path=$(CURDIR)/.build-asan/reports/asan" \
+	PETITION_RPC_TEST_MEMORY_FACTOR=4 ASAN_OPTIONS="detect_leaks=0 verify_asan_link_order=0 log_path=$(CURDIR)/.build-asan/reports/asan" \
 	  SWIFT_BACKTRACE=enable=no swift test --skip-build --sanitize=address --build-path .build-asan
 	@if ls .build-asan/reports/* >/dev/null 2>&1; then echo "AddressSanitizer reports:"; ls .build-asan/reports; exit 1; fi
 

@@ -139,7 +139,7 @@ import Testing
   /// than 24 hours after, `confirm` is 1003. The server has no test clock: between two runs of
   /// the server the test moves the petition's close time, and the signing time of its pending
   /// signatures, back in the SQLite file (as if the hours had passed).
-  @Test func confirmationWithin24HoursOfClosing() throws {
+  @Test(.sqliteFileOnly) func confirmationWithin24HoursOfClosing() throws {
     func passHours(_ hours: Int) {
       let milliseconds = hours * 3600 * 1000
       sqlite3(

@@ -149,7 +149,7 @@ private func canonical(_ email: String) -> String {
 
   /// A store locked by another process past --busy-timeout-ms answers -32000 and writes
   /// nothing; once the lock is released the same request succeeds.
-  @Test func lockedStoreIsUnavailable() throws {
+  @Test(.sqliteFileOnly) func lockedStoreIsUnavailable() throws {
     let server = try ServerProcess.start(store: store, ["--busy-timeout-ms", "200"])
     try #require(server.createPetition("b") != nil)
     _ = server.sign("b", makeSigner(email: "first@example.org"))
@@ -177,7 +177,7 @@ private func canonical(_ email: String) -> String {
   }
 
   /// A batch of signs refused for a locked store writes none of them.
-  @Test func lockedStoreRefusesAWholeBatch() throws {
+  @Test(.sqliteFileOnly) func lockedStoreRefusesAWholeBatch() throws {
     let server = try ServerProcess.start(store: store, ["--busy-timeout-ms", "200"])
     try #require(server.createPetition("b") != nil)
     let lock = try #require(SQLiteLockHolder(path: store))
@@ -193,7 +193,7 @@ private func canonical(_ email: String) -> String {
 
   /// Reads that arrive with a write refused for a lock are still answered: a store locked by
   /// another writer can be read.
-  @Test func readsBesideARefusedWriteAreAnswered() throws {
+  @Test(.sqliteFileOnly) func readsBesideARefusedWriteAreAnswered() throws {
     let server = try ServerProcess.start(store: store, ["--busy-timeout-ms", "200"])
     try #require(server.createPetition("r") != nil)
     _ = server.sign("r", makeSigner(email: "first@example.org"))

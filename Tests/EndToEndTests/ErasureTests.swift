@@ -20,12 +20,31 @@ import Testing
     "4155550177", "Quixotic remark",
   ]
 
-  /// Stops the server, checkpoints the WAL into the database and returns the needles found in
-  /// the database file or its WAL.
+  /// Stops the server and returns the needles found in the store: on SQLite in the database
+  /// file or its WAL (after a checkpoint), on PostgreSQL in any row of the store's schema (its
+  /// tables dumped as data by pg_dump).
   func needlesInStore(_ server: ServerProcess) -> [String] {
     server.stop()
+    if let uri = StoreUnderTest.postgresURI {
+      let dump = postgresDump(uri: uri, schema: StoreUnderTest.schema(for: store))
+      #expect(dump.contains("COPY "), "pg_dump printed no table data")
+      return Self.needles.filter { dump.contains($0) }
+    }
     sqlite3(store, "PRAGMA wal_checkpoint(TRUNCATE);")
     return Self.needles.filter { fileContains(store, $0) || fileContains(store + "-wal", $0) }
+  }
+
+  /// Every row of the schema's tables, as pg_dump writes them (`COPY ... FROM stdin` blocks).
+  func postgresDump(uri: String, schema: String) -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["pg_dump", "--data-only", "--schema=" + schema, "--dbname=" + uri]
+    let output = Pipe()
+    process.standardOutput = output
+    do { try process.run() } catch { return "" }
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
   }
 
   func signCrowd(_ server: ServerProcess, _ petition: String) {

@@ -48,7 +48,7 @@ private func shell(_ script: String, _ arguments: [String] = [], timeout: Int = 
 
   /// stdout closed: the requests are still read and carried out (the sign is in the store
   /// afterwards), stderr says that responses are discarded, and the exit status is 0.
-  @Test func closedStdoutStillCarriesOutRequests() throws {
+  @Test(.sqliteFileOnly) func closedStdoutStillCarriesOutRequests() throws {
     let store = directory.file("out.sqlite3")
     let setup = try ServerProcess.start(store: store)
     try #require(setup.createPetition("p") != nil)
@@ -216,7 +216,7 @@ private func expectRetryable(_ responses: [[String: Any]], _ context: String) {
 /// reads go on, a file export leaves no file and no temporary file, no acknowledged write is
 /// lost across `kill -9`, the database passes `PRAGMA integrity_check`, and the same process
 /// serves writes again once the fault is gone.
-@Suite(.serialized) struct StorageFaults {
+@Suite(.serialized, .sqliteFileOnly) struct StorageFaults {
   /// One scenario. `settings` is the fault; with `after`, a few signs may still succeed
   /// before the fault bites (a disk filling up): those are acknowledged and must survive.
   private func exercise(_ settings: String, mayAcknowledgeSome: Bool = false) throws {
@@ -382,7 +382,7 @@ private func expectRetryable(_ responses: [[String: Any]], _ context: String) {
 /// write-ahead log removed, replaced or truncated while serving. SQLite keeps writing to the
 /// files it has open, so writes would be acknowledged and then lost; the server must answer
 /// -32000 with a clear line on stderr instead, and serve again when the file is put back.
-@Suite(.serialized) struct StoreFileChangedWhileServing {
+@Suite(.serialized, .sqliteFileOnly) struct StoreFileChangedWhileServing {
   let directory = TemporaryDirectory()
   var store: String { directory.file("store.sqlite3") }
 
@@ -471,7 +471,7 @@ private func expectRetryable(_ responses: [[String: Any]], _ context: String) {
 }
 
 /// The store's `-wal` and `-shm` files are private whatever the main file's mode (issue 11 c).
-@Suite struct CompanionFileModes {
+@Suite(.sqliteFileOnly) struct CompanionFileModes {
   let directory = TemporaryDirectory()
 
   /// A store file made beforehand with mode 0644 gets `-wal` and `-shm` with mode 0600, and a

@@ -388,3 +388,14 @@ public enum UTCTime {
     return (month <= 2 ? yoe + era * 400 + 1 : yoe + era * 400, month, day)
   }
 }
+
+/// A memory bound of a test, in the unit given, scaled for a server built with a sanitizer.
+///
+/// ThreadSanitizer and AddressSanitizer keep shadow memory (and ASan a quarantine) in proportion
+/// to what the process uses, so a bounded server still measures a few times its usual RSS;
+/// `make test-sanitizers` sets `PETITION_RPC_TEST_MEMORY_FACTOR` (4). The bound stays a bound:
+/// what these tests catch (memory growing with the input: gigabytes) still fails.
+public func memoryBound(_ value: Int) -> Int {
+  let factor = ProcessInfo.processInfo.environment["PETITION_RPC_TEST_MEMORY_FACTOR"].flatMap { Int($0) } ?? 1
+  return value * max(1, factor)
+}
