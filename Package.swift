@@ -29,11 +29,9 @@ let package = Package(
       pkgConfig: "sqlite3",
       providers: [.apt(["libsqlite3-dev"])]
     ),
-    .systemLibrary(
-      name: "CPostgres",
-      pkgConfig: "libpq",
-      providers: [.apt(["libpq-dev"])]
-    ),
+    // libpq's API (headers from libpq-dev), with libpq itself loaded on first use: linking it
+    // would load it and its ~20 libraries in every process, +4 ms at each start (see libpq.c).
+    .target(name: "CPostgres", linkerSettings: [.linkedLibrary("dl")]),
 
     // SHA-256, HMAC-SHA-256 and random tokens on libcrypto.
     .target(name: "Crypto", dependencies: ["CCrypto"]),

@@ -99,6 +99,12 @@ final class PGConnection {
   private func connect() throws(PGError) {
     if let handle { PQfinish(handle) }
     prepared.removeAll()
+    var loadError: UnsafePointer<CChar>? = nil
+    guard petition_rpc_pq_load(&loadError) == 1 else {
+      throw PGError(
+        sqlState: nil, message: loadError.map { String(cString: $0) } ?? "libpq cannot be loaded",
+        connectionLost: false)
+    }
     handle = PQconnectdb(conninfo)
     guard let handle, PQstatus(handle) == CONNECTION_OK else {
       let message = handle.map { Self.trimmed(String(cString: PQerrorMessage($0))) } ?? "out of memory"
