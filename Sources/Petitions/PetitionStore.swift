@@ -53,6 +53,11 @@ public protocol PetitionStore: AnyObject {
   /// and the old one stops working. An explicit opt-in lifts the suppression of its channel.
   func sign(_ signing: Signing, at time: Timestamp, newToken: () -> ConfirmationToken) throws(StoreError)
     -> SignOutcome
+  /// Several signs, in order, each with its own outcome exactly as `sign` would give it one at
+  /// a time (a later one sees the earlier ones: the same person twice is a duplicate). For a
+  /// store where each statement is a round trip, this is where a write group's signs share one.
+  func signMany(_ signings: [Signing], at time: Timestamp, newToken: () -> ConfirmationToken)
+    -> [Result<SignOutcome, StoreError>]
   /// Confirms the pending signature whose token hashes to `tokenHash`; again with the same token
   /// answers the same. `tokenUnknown`; `petitionClosed` when it closed more than 24 hours ago.
   func confirm(tokenHash: String, at time: Timestamp) throws(StoreError) -> ConfirmOutcome
@@ -98,6 +103,19 @@ public protocol PetitionStore: AnyObject {
 }
 
 extension PetitionStore {
+  /// One `sign` after another (an embedded store has no round trips to save).
+  public func signMany(_ signings: [Signing], at time: Timestamp, newToken: () -> ConfirmationToken)
+    -> [Result<SignOutcome, StoreError>]
+  {
+    signings.map { signing in
+      do throws(StoreError) {
+        return .success(try sign(signing, at: time, newToken: newToken))
+      } catch {
+        return .failure(error)
+      }
+    }
+  }
+
   public func performWriteGroup(_ body: () -> Void) throws(StoreError) {
     try performWriteGroup(stopIf: { false }, body)
   }

@@ -157,6 +157,82 @@ final class PGConnection {
     }
   }
 
+  /// Runs one prepared statement once per parameter set in libpq's pipeline mode: every
+  /// execution is sent, then one sync, then the results are read, so a batch costs one round
+  /// trip instead of one per execution. The results come back in order. If any execution
+  /// fails, the rest are skipped by the server and this throws (inside a transaction,
+  /// PostgreSQL has aborted it: the caller's write group fails whole).
+  ///
+  /// Callers keep batches small (a few hundred): in blocking mode the server's answers must fit
+  /// in the socket buffers until they are read.
+  func pipelined(_ sql: String, _ parameterSets: [[String?]]) throws(PGError) -> [PGResult] {
+    guard let handle else { throw lost("the database connection is closed") }
+    let name: String
+    if let known = prepared[sql] {
+      name = known
+    } else {
+      name = "s\(prepared.count + 1)"
+      try check(PQprepare(handle, name, sql, 0, nil))
+      prepared[sql] = name
+    }
+    guard PQenterPipelineMode(handle) == 1 else { throw lost(Self.trimmed(String(cString: PQerrorMessage(handle)))) }
+    var sendFailure: PGError? = nil
+    for parameters in parameterSets {
+      let sent = withCStrings(parameters) { values in
+        PQsendQueryPrepared(handle, name, Int32(values.count), values, nil, nil, 0)
+      }
+      if sent != 1 {
+        sendFailure = lost(Self.trimmed(String(cString: PQerrorMessage(handle))))
+        break
+      }
+    }
+    if sendFailure == nil, PQpipelineSync(handle) != 1 {
+      sendFailure = lost(Self.trimmed(String(cString: PQerrorMessage(handle))))
+    }
+    if let sendFailure {
+      // The connection cannot be trusted to be in step any more.
+      PQfinish(handle)
+      self.handle = nil
+      throw sendFailure
+    }
+    var results: [PGResult] = []
+    results.reserveCapacity(parameterSets.count)
+    var failure: PGError? = nil
+    // Each execution yields its result then NULL; the sync yields PGRES_PIPELINE_SYNC.
+    while true {
+      guard let result = PQgetResult(handle) else {
+        if isBroken {
+          failure = failure ?? lost(Self.trimmed(String(cString: PQerrorMessage(handle))))
+          break
+        }
+        continue
+      }
+      let status = PQresultStatus(result)
+      if status == PGRES_PIPELINE_SYNC {
+        PQclear(result)
+        break
+      }
+      if status == PGRES_PIPELINE_ABORTED {
+        PQclear(result)
+        continue
+      }
+      do throws(PGError) {
+        results.append(try check(result))
+      } catch {
+        failure = failure ?? error
+      }
+    }
+    if isBroken {
+      throw failure ?? lost("the database connection was lost")
+    }
+    _ = PQexitPipelineMode(handle)
+    if let failure { throw failure }
+    guard results.count == parameterSets.count else {
+      throw PGError(sqlState: nil, message: "a pipelined batch lost results", connectionLost: true)
+    }
+    return results
+  }
+
   /// Runs one statement with parameters without preparing it (for statements run once).
   @discardableResult
   func queryOnce(_ sql: String, _ parameters: [String?] = []) throws(PGError) -> PGResult {
@@ -202,6 +278,13 @@ final class PGConnection {
     while let last = text.last, last.isWhitespace { text.removeLast() }
     return text.split(separator: "\n").joined(separator: "; ")
   }
+}
+
+/// Calls `body` with C strings of `values` (NULL for nil), freed after.
+private func withCStrings<Result>(_ values: [String?], _ body: ([UnsafePointer<CChar>?]) -> Result) -> Result {
+  let pointers: [UnsafeMutablePointer<CChar>?] = values.map { value in value.flatMap { strdup($0) } }
+  defer { for pointer in pointers { free(pointer) } }
+  return body(pointers.map { $0.map { UnsafePointer($0) } })
 }
 
 /// Calls `body` with C strings of `values` (NULL for nil), freed after.

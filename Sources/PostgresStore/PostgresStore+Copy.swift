@@ -96,7 +96,8 @@ extension PostgresStore: CopyableStore {
         try body(
           .suppression(
             StoredSuppression(
-              hash: Self.bytes(fromHex: result.string(row, 0)), channel: Channel(rawValue: result.string(row, 1)) ?? .email
+              hash: Self.bytes(fromHex: result.string(row, 0)),
+              channel: Channel(rawValue: result.string(row, 1)) ?? .email
             )))
       }
     }
@@ -217,7 +218,9 @@ extension PostgresStore: CopyableStore {
       guard let number = Int64(member.invalidationID.dropFirst(Self.invalidationPrefix.count)),
         let rowID = SignatureID.rowID(member.signatureID)
       else { throw StoreError.unavailable("an invalidation record of the source has an unknown id") }
-      loader?.members.append([String(number), String(rowID), member.priorStatus.rawValue, member.revalidated ? "t" : "f"])
+      loader?.members.append([
+        String(number), String(rowID), member.priorStatus.rawValue, member.revalidated ? "t" : "f",
+      ])
       if (loader?.members.count ?? 0) >= Self.copyChunk { try flushMembers() }
     case .suppression(let entry):
       try flushSignatures()

@@ -5,7 +5,8 @@ extension PostgresStore {
 
   public func invalidate(_ invalidation: Invalidation, at time: Timestamp) throws(StoreError) -> InvalidationOutcome {
     let match = invalidation.match
-    let rowIDs: [String?]? = match.signatureIDs.map { ids in ids.compactMap { SignatureID.rowID($0).map { String($0) } } }
+    let rowIDs: [String?]? = match.signatureIDs.map { ids in ids.compactMap { SignatureID.rowID($0).map { String($0) } }
+    }
     let parameters: [String?] = [
       invalidation.petitionID,
       rowIDs.map { Self.arrayLiteral($0) }, match.canonicalEmail, match.phone, match.postalCode, match.source,

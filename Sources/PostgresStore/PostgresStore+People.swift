@@ -77,7 +77,8 @@ extension PostgresStore {
           """, [phone])
       }
       return (0..<result.rowCount).compactMap { row in
-        guard let channel = Channel(rawValue: result.string(row, 0)), let via = ConsentVia(rawValue: result.string(row, 5))
+        guard let channel = Channel(rawValue: result.string(row, 0)),
+          let via = ConsentVia(rawValue: result.string(row, 5))
         else { return nil }
         return ConsentEvent(
           channel: channel, granted: result.bool(row, 1), at: Timestamp(millisecondsSinceEpoch: result.int64(row, 2)),

@@ -20,8 +20,10 @@ extension PostgresStore {
         VALUES ($1, $2, $3, $4, $5, 'open', $6, $7)
         ON CONFLICT (id) DO NOTHING
         """,
-        [new.id, new.title, new.target, new.body, new.goal.map { String($0) }, new.confirmation.rawValue,
-         String(time.millisecondsSinceEpoch)])
+        [
+          new.id, new.title, new.target, new.body, new.goal.map { String($0) }, new.confirmation.rawValue,
+          String(time.millisecondsSinceEpoch),
+        ])
       guard result.affectedRows == 1 else { throw StoreError.petitionAlreadyExists(new.id) }
       return Petition(
         id: new.id, title: new.title, target: new.target, body: new.body, goal: new.goal, status: .open,

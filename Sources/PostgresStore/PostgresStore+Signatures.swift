@@ -5,60 +5,157 @@ extension PostgresStore {
     -> SignOutcome
   {
     try write(tallied: true) {
-      // The petition's key and mode are fixed at creation: looked up once per process (a
-      // petition not found is looked up again next time).
-      var known = knownPetitions[signing.petitionID]
-      if known == nil {
-        let row = try connection.query("SELECT pk, confirmation FROM petitions WHERE id = $1", [signing.petitionID])
-        if row.rowCount == 1, let confirmation = ConfirmationMode(rawValue: row.string(0, 1)) {
-          known = (row.int64(0, 0), confirmation)
-          knownPetitions[signing.petitionID] = known
-        }
-      }
-      // A token is made only for a petition that confirms by email; the function uses it for a
-      // new pending signature or a pending duplicate.
-      let token: ConfirmationToken? = known?.confirmation == .email ? newToken() : nil
-      let signer = signing.signer
-      let optIns = Self.bits(signing.optIns)
-      // The suppression entries an opt-in lifts (hashed only when there is an opt-in).
-      let emailHash = optIns == 0 ? nil : suppressionHash(email: signer.canonicalEmail)
-      let phoneHash = optIns == 0 ? nil : signer.phone.map { suppressionHash(phone: $0) }
-      let extra = known.map { deltas.confirmed($0.key) } ?? 0
-      let result = try connection.query(
-        """
-        SELECT code, signature, status, total, token_used, petition_key
-        FROM sign_petition($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-        """,
-        [
-          signing.petitionID, signer.canonicalEmail, signer.email, signer.firstName, signer.lastName,
-          signer.postalCode, signer.country, signer.phone, signing.comment, signing.source,
-          String(time.millisecondsSinceEpoch), String(optIns), signing.notice, token?.hash, emailHash, phoneHash,
-          String(extra),
-        ])
-      let code = result.int(0, 0)
-      switch code {
-      case 2: throw StoreError.petitionNotFound(signing.petitionID)
-      case 3: throw StoreError.petitionClosed(signing.petitionID)
-      default: break
-      }
-      guard let status = SignatureStatus(rawValue: result.string(0, 2)) else {
-        throw StoreError.unavailable("the store holds a signature with an unknown status")
-      }
-      let petitionKey = result.int64(0, 5)
-      if code == 0 {
-        if status == .pending {
-          deltas.addPending(petitionKey)
-        } else {
-          deltas.addConfirmed(
-            petitionKey, signedAt: time, postalCode: signer.postalCode, country: signer.country,
-            source: signing.source)
-        }
-      }
-      return SignOutcome(
-        signatureID: SignatureID.make(rowID: result.int64(0, 1)), petitionID: signing.petitionID,
-        isDuplicate: code == 1, status: status, count: result.int(0, 3),
-        confirmToken: result.bool(0, 4) ? token?.token : nil)
+      try knowPetition(signing.petitionID)
+      let call = prepareSign(signing, at: time, newToken: newToken)
+      let result = try connection.query(Self.signSQL, call.parameters)
+      var confirmedBefore: [Int64: Int] = [:]
+      return try signOutcome(result, call, at: time, confirmedBefore: &confirmedBefore)
     }
+  }
+
+  /// Signs of a write group in one round trip each batch (libpq's pipeline mode), each answered
+  /// exactly as `sign` alone would answer it. Outside a group, or for a petition whose goal is
+  /// not reached yet (the function records the moment it is reached from the count it is
+  /// given), the signs go one at a time.
+  public func signMany(_ signings: [Signing], at time: Timestamp, newToken: () -> ConfirmationToken)
+    -> [Result<SignOutcome, StoreError>]
+  {
+    func one(_ signing: Signing) -> Result<SignOutcome, StoreError> {
+      do throws(StoreError) { return .success(try sign(signing, at: time, newToken: newToken)) } catch {
+        return .failure(error)
+      }
+    }
+    guard isInsideWriteGroup, signings.count > 1 else { return signings.map(one) }
+    do throws(StoreError) {
+      try write(tallied: true) {
+        for id in Set(signings.map(\.petitionID)) { try knowPetition(id, refreshingGoal: true) }
+      }
+    } catch {
+      return signings.map { _ in .failure(error) }
+    }
+    var outcomes: [Result<SignOutcome, StoreError>] = []
+    outcomes.reserveCapacity(signings.count)
+    var start = 0
+    while start < signings.count {
+      var end = start
+      while end < signings.count, end - start < Self.signsPerPipeline, isPipelinable(signings[end].petitionID) {
+        end += 1
+      }
+      if end - start < 2 {
+        outcomes.append(one(signings[start]))
+        start += 1
+        continue
+      }
+      let batch = Array(signings[start..<end])
+      do throws(StoreError) {
+        outcomes += try write(tallied: true) {
+          let calls = batch.map { prepareSign($0, at: time, newToken: newToken) }
+          let results = try connection.pipelined(Self.signSQL, calls.map(\.parameters))
+          var confirmedBefore: [Int64: Int] = [:]
+          return zip(results, calls).map { result, call in
+            do { return .success(try signOutcome(result, call, at: time, confirmedBefore: &confirmedBefore)) } catch {
+              return .failure(storeError(error))
+            }
+          }
+        }
+      } catch {
+        outcomes += batch.map { _ in .failure(error) }
+      }
+      start = end
+    }
+    return outcomes
+  }
+
+  /// Signs sent in one pipeline: their answers (~100 bytes each) must fit in the socket buffers
+  /// until they are read.
+  static let signsPerPipeline = 256
+
+  static let signSQL = """
+    SELECT code, signature, status, total, token_used, petition_key
+    FROM sign_petition($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+    """
+
+  /// A sign about to be sent: its parameters and what its answer needs.
+  struct PreparedSign {
+    var signing: Signing
+    var token: ConfirmationToken?
+    var parameters: [String?]
+  }
+
+  /// Remembers the petition's key and confirmation mode (fixed at creation; a petition not found
+  /// is looked up again next time), and whether its goal is still to be reached (once reached,
+  /// it stays reached).
+  func knowPetition(_ id: String, refreshingGoal: Bool = false) throws {
+    if let known = knownPetitions[id], !refreshingGoal || goalReached.contains(known.key) { return }
+    let row = try connection.query(
+      "SELECT pk, confirmation, goal IS NULL OR goal_reached_at IS NOT NULL FROM petitions WHERE id = $1", [id])
+    guard row.rowCount == 1, let confirmation = ConfirmationMode(rawValue: row.string(0, 1)) else { return }
+    let key = row.int64(0, 0)
+    knownPetitions[id] = (key, confirmation)
+    if row.bool(0, 2) { goalReached.insert(key) }
+  }
+
+  private func isPipelinable(_ petitionID: String) -> Bool {
+    guard let known = knownPetitions[petitionID] else { return false }
+    return goalReached.contains(known.key)
+  }
+
+  /// The parameters of `sign_petition` for one sign; `extra` is this transaction's confirmed
+  /// signatures not yet in the counters (a pipelined batch adds its own in `signOutcome`).
+  private func prepareSign(_ signing: Signing, at time: Timestamp, newToken: () -> ConfirmationToken)
+    -> PreparedSign
+  {
+    let known = knownPetitions[signing.petitionID]
+    // A token is made only for a petition that confirms by email; the function uses it for a
+    // new pending signature or a pending duplicate.
+    let token: ConfirmationToken? = known?.confirmation == .email ? newToken() : nil
+    let signer = signing.signer
+    let optIns = Self.bits(signing.optIns)
+    // The suppression entries an opt-in lifts (hashed only when there is an opt-in).
+    let emailHash = optIns == 0 ? nil : suppressionHash(email: signer.canonicalEmail)
+    let phoneHash = optIns == 0 ? nil : signer.phone.map { suppressionHash(phone: $0) }
+    let extra = known.map { deltas.confirmed($0.key) } ?? 0
+    return PreparedSign(
+      signing: signing, token: token,
+      parameters: [
+        signing.petitionID, signer.canonicalEmail, signer.email, signer.firstName, signer.lastName,
+        signer.postalCode, signer.country, signer.phone, signing.comment, signing.source,
+        String(time.millisecondsSinceEpoch), String(optIns), signing.notice, token?.hash, emailHash, phoneHash,
+        String(extra),
+      ])
+  }
+
+  /// Reads `sign_petition`'s answer, adds a new signature to `deltas`, and answers the count
+  /// with the earlier confirmed signatures of the same batch (`confirmedBefore`, per petition).
+  private func signOutcome(
+    _ result: PGResult, _ call: PreparedSign, at time: Timestamp, confirmedBefore: inout [Int64: Int]
+  ) throws -> SignOutcome {
+    let signing = call.signing
+    let code = result.int(0, 0)
+    switch code {
+    case 2: throw StoreError.petitionNotFound(signing.petitionID)
+    case 3: throw StoreError.petitionClosed(signing.petitionID)
+    default: break
+    }
+    guard let status = SignatureStatus(rawValue: result.string(0, 2)) else {
+      throw StoreError.unavailable("the store holds a signature with an unknown status")
+    }
+    let petitionKey = result.int64(0, 5)
+    let count = result.int(0, 3) + confirmedBefore[petitionKey, default: 0]
+    if code == 0 {
+      if status == .pending {
+        deltas.addPending(petitionKey)
+      } else {
+        confirmedBefore[petitionKey, default: 0] += 1
+        deltas.addConfirmed(
+          petitionKey, signedAt: time, postalCode: signing.signer.postalCode, country: signing.signer.country,
+          source: signing.source)
+      }
+    }
+    return SignOutcome(
+      signatureID: SignatureID.make(rowID: result.int64(0, 1)), petitionID: signing.petitionID,
+      isDuplicate: code == 1, status: status, count: count,
+      confirmToken: result.bool(0, 4) ? call.token?.token : nil)
   }
 
   public func confirm(tokenHash: String, at time: Timestamp) throws(StoreError) -> ConfirmOutcome {
@@ -80,7 +177,8 @@ extension PostgresStore {
         let count = try connection.query("SELECT confirmed_count($1)", [petitionKey]).int(0, 0)
         return ConfirmOutcome(signatureID: signatureID, petitionID: petitionID, status: status, count: count)
       }
-      if let closedAt = found.optionalInt64(0, 9), time.millisecondsSinceEpoch > closedAt + confirmationGraceMilliseconds
+      if let closedAt = found.optionalInt64(0, 9),
+        time.millisecondsSinceEpoch > closedAt + confirmationGraceMilliseconds
       {
         throw StoreError.petitionClosed(petitionID)
       }
@@ -92,8 +190,10 @@ extension PostgresStore {
         let phone = found.optionalString(0, 3)
         try connection.query(
           "SELECT record_consent($1, $2, true, $3, $4, $5, 'confirm', $6, $7)",
-          [person, String(bits), String(time.millisecondsSinceEpoch), petitionID, found.optionalString(0, 4), phone,
-           found.optionalString(0, 6)])
+          [
+            person, String(bits), String(time.millisecondsSinceEpoch), petitionID, found.optionalString(0, 4), phone,
+            found.optionalString(0, 6),
+          ])
         try connection.query(
           "SELECT lift_suppression($1, $2, $3)",
           [String(bits), suppressionHash(email: person), phone.map { suppressionHash(phone: $0) }])

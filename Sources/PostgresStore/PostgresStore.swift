@@ -31,6 +31,9 @@ public final class PostgresStore: PetitionStore {
   /// Petitions' keys and confirmation modes: fixed at creation, so safe to remember across
   /// processes.
   var knownPetitions: [String: (key: Int64, confirmation: ConfirmationMode)] = [:]
+  /// Petitions without a goal or whose goal was reached (it stays reached): their signs can be
+  /// pipelined (see `signMany`).
+  var goalReached: Set<Int64> = []
   /// New signatures of the running transaction not yet added to the counters.
   var deltas = CountDeltas()
   /// A copy-store load in progress (see `CopyableStore`).
@@ -268,7 +271,9 @@ public final class PostgresStore: PetitionStore {
   func flushDeltas() throws(PGError) {
     guard !deltas.isEmpty else { return }
     let counters = deltas.counters.sorted { $0.key < $1.key }
-    let groups = deltas.groups.sorted { ($0.key.petition, $0.key.dimension, $0.key.key) < ($1.key.petition, $1.key.dimension, $1.key.key) }
+    let groups = deltas.groups.sorted {
+      ($0.key.petition, $0.key.dimension, $0.key.key) < ($1.key.petition, $1.key.dimension, $1.key.key)
+    }
     deltas = CountDeltas()
     try connection.query(
       """
@@ -278,7 +283,8 @@ public final class PostgresStore: PetitionStore {
         confirmed = c.confirmed + excluded.confirmed, pending = c.pending + excluded.pending
       """,
       [
-        Self.arrayLiteral(counters.map { String($0.key) }), Self.arrayLiteral(counters.map { String($0.value.confirmed) }),
+        Self.arrayLiteral(counters.map { String($0.key) }),
+        Self.arrayLiteral(counters.map { String($0.value.confirmed) }),
         Self.arrayLiteral(counters.map { String($0.value.pending) }),
       ])
     guard !groups.isEmpty else { return }

@@ -107,14 +107,41 @@ public final class PetitionService: Service {
   /// any of the run's outcomes is reported. Calls cancelled while the group waits for a store
   /// that another process holds locked are answered at once (nothing of them written) and the
   /// rest of the group waits again.
+  /// Runs consecutive `sign` operations through `signMany`, answers in order.
+  private func signTogether(_ operations: [Operation]) -> [Result<Answer, ServiceError>] {
+    let signings: [Signing] = operations.compactMap { operation in
+      if case .sign(let signing) = operation { return signing }
+      return nil
+    }
+    return store.signMany(signings, at: clock.now(), newToken: Self.newConfirmationToken).map { outcome in
+      switch outcome {
+      case .success(let outcome): return .success(.serialized(ResultEncoder.serializedSignOutcome(outcome)))
+      case .failure(let error): return .failure(error.responseError)
+      }
+    }
+  }
+
   private func runGroup(_ group: [(call: ServiceCall, operation: Operation)]) {
     var group = group
     while !group.isEmpty {
       var results: [Result<Answer, ServiceError>] = []
       results.reserveCapacity(group.count)
       let execute = { [self] in
-        for (call, operation) in group {
+        var index = 0
+        while index < group.count {
+          // Consecutive signs go to the store together (one round trip on PostgreSQL).
+          var end = index
+          while end < group.count, case .sign = group[end].operation, !group[end].call.cancellation.wasCancelled {
+            end += 1
+          }
+          if end - index > 1 {
+            results.append(contentsOf: signTogether(group[index..<end].map(\.operation)))
+            index = end
+            continue
+          }
+          let (call, operation) = group[index]
           results.append(call.cancellation.wasCancelled ? .failure(.requestCancelled) : self.execute(operation))
+          index += 1
         }
       }
       if group.contains(where: { $0.operation.isWrite }) {

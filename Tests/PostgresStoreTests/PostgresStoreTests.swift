@@ -1,7 +1,8 @@
 import Foundation
 import Petitions
-@testable import PostgresStore
 import Testing
+
+@testable import PostgresStore
 
 @Suite("PostgreSQL store", postgresAvailable)
 struct PostgresStoreTests {
@@ -12,7 +13,9 @@ struct PostgresStoreTests {
   @Test func signDuplicateAndCount() throws {
     let store = try TestDatabase.store()
     _ = try store.createPetition(newPetition("p", goal: 2), at: at(march1))
-    #expect(throws: StoreError.petitionAlreadyExists("p")) { try store.createPetition(newPetition("p"), at: at(march1)) }
+    #expect(throws: StoreError.petitionAlreadyExists("p")) {
+      try store.createPetition(newPetition("p"), at: at(march1))
+    }
     let first = try store.sign(signing("p", "Ada@Example.org", comment: "first"), at: at(march1 + 1))
     #expect(first.isDuplicate == false && first.count == 1 && first.status == .confirmed && first.confirmToken == nil)
     let second = try store.sign(signing("p", "bob@example.org"), at: at(march1 + 2))
@@ -37,10 +40,13 @@ struct PostgresStoreTests {
     try store.performWriteGroup {
       _ = try? store.sign(signing("p", "a@x.org", postalCode: "10001", source: "web"), at: at(march1 + 5))
       _ = try? store.sign(signing("p", "b@x.org", postalCode: "10001"), at: at(march1 + day + 5))
-      _ = try? store.sign(signing("p", "c@x.org", postalCode: "SW1A", country: "GB", source: "mail"), at: at(march1 - 5))
+      _ = try? store.sign(
+        signing("p", "c@x.org", postalCode: "SW1A", country: "GB", source: "mail"), at: at(march1 - 5))
     }
     func groups(_ grouping: CountGrouping, _ window: TimeWindow = TimeWindow()) throws -> [String] {
-      try store.count(CountQuery(petitionID: "p", grouping: grouping, window: window)).groups!.map { "\($0.key)=\($0.count)" }
+      try store.count(CountQuery(petitionID: "p", grouping: grouping, window: window)).groups!.map {
+        "\($0.key)=\($0.count)"
+      }
     }
     #expect(try groups(.day) == ["2026-02-28=1", "2026-03-01=1", "2026-03-02=1"])
     #expect(try groups(.postalCode) == ["10001=2", "SW1A=1"])
@@ -89,20 +95,27 @@ struct PostgresStoreTests {
     _ = try store.sign(signing("p", "c@x.org", postalCode: "22222", source: "bot"), at: at(march1 + 3))
     let match = InvalidationMatch(postalCode: "11111")
     let dry = try store.invalidate(
-      Invalidation(petitionID: "p", reason: "r", match: match, matchDescription: "{}", dryRun: true), at: at(march1 + 4))
+      Invalidation(petitionID: "p", reason: "r", match: match, matchDescription: "{}", dryRun: true), at: at(march1 + 4)
+    )
     #expect(dry == InvalidationOutcome(invalidationID: nil, invalidated: 2, count: 3))
     let done = try store.invalidate(
-      Invalidation(petitionID: "p", reason: "fraud", match: match, matchDescription: "{\"postalCode\":\"11111\"}", dryRun: false),
+      Invalidation(
+        petitionID: "p", reason: "fraud", match: match, matchDescription: "{\"postalCode\":\"11111\"}", dryRun: false),
       at: at(march1 + 5))
     #expect(done.invalidated == 2 && done.count == 1)
     let id = try #require(done.invalidationID)
-    #expect(try store.count(CountQuery(petitionID: "p", grouping: .postalCode, window: TimeWindow())).groups!.map(\.key) == ["22222"])
+    #expect(
+      try store.count(CountQuery(petitionID: "p", grouping: .postalCode, window: TimeWindow())).groups!.map(\.key) == [
+        "22222"
+      ])
     let dup = try store.sign(signing("p", "a@x.org"), at: at(march1 + 6))
     #expect(dup.isDuplicate && dup.status == .invalidated && dup.signatureID == a.signatureID)
     let partial = try store.revalidate(petitionID: "p", .signatures([a.signatureID]), at: at(march1 + 7))
     #expect(partial == RevalidationOutcome(revalidated: 1, count: 2))
     var records = try store.invalidations(petitionID: "p")
-    #expect(records.count == 1 && records[0].invalidationID == id && records[0].revalidated == 1 && records[0].invalidated == 2)
+    #expect(
+      records.count == 1 && records[0].invalidationID == id && records[0].revalidated == 1
+        && records[0].invalidated == 2)
     #expect(records[0].matchDescription == "{\"postalCode\":\"11111\"}")
     let rest = try store.revalidate(petitionID: "p", .invalidation(id), at: at(march1 + 8))
     #expect(rest == RevalidationOutcome(revalidated: 1, count: 3))
@@ -113,7 +126,8 @@ struct PostgresStoreTests {
     }
     let bySource = try store.invalidate(
       Invalidation(
-        petitionID: "p", reason: "bot", match: InvalidationMatch(source: "bot", window: TimeWindow(since: at(march1 + 3))),
+        petitionID: "p", reason: "bot",
+        match: InvalidationMatch(source: "bot", window: TimeWindow(since: at(march1 + 3))),
         matchDescription: "{}", dryRun: false), at: at(march1 + 10))
     #expect(bySource.invalidated == 1 && bySource.count == 2)
     #expect(try store.petition(id: "p").invalidated == 1)
@@ -128,7 +142,8 @@ struct PostgresStoreTests {
     try store.unsubscribe(Unsubscription(subject: .canonicalEmail("a@x.org"), channels: [.email]), at: at(march1 + 2))
     var row = try #require(try store.allRows("p", .contacts).first)
     #expect(!row.optInEmail && row.optInPhone)
-    try store.unsubscribe(Unsubscription(subject: .phone("+12025550123"), channels: [.phone, .sms]), at: at(march1 + 3))
+    try store.unsubscribe(
+      Unsubscription(subject: .phone("+12025550123"), channels: [.phone, .sms]), at: at(march1 + 3))
     #expect(try store.allRows("p", .contacts).isEmpty)
     // An import cannot grant a suppressed channel; it records a withholding.
     let imported = ImportedSigning(
@@ -151,13 +166,57 @@ struct PostgresStoreTests {
     #expect(try store.consentHistory(.phone("+12025550123")).map(\.channel) == [.phone, .phone, .sms, .sms])
     #expect(try store.consentHistory(.canonicalEmail("nobody@x.org")).isEmpty)
     // Unsubscribing someone unknown stores no event for them.
-    try store.unsubscribe(Unsubscription(subject: .canonicalEmail("ghost@x.org"), channels: [.email]), at: at(march1 + 8))
+    try store.unsubscribe(
+      Unsubscription(subject: .canonicalEmail("ghost@x.org"), channels: [.email]), at: at(march1 + 8))
     #expect(try store.consentHistory(.canonicalEmail("ghost@x.org")).isEmpty)
     var ghost = imported
     ghost.signer = signing("q", "ghost@x.org").signer
     _ = try store.importSignature(ghost, at: at(march1 + 9))
     // a@x.org opted in again by signing p: consent belongs to the person, so q exports them too.
     #expect(try store.allRows("q", .contacts).map(\.email) == ["a@x.org", "new@x.org"])
+  }
+
+  /// A write group's signs go to the database together (pipelined) and each is answered as if
+  /// alone: counts run on through the batch, the same person twice is a duplicate, a closed
+  /// petition in the middle fails alone, a petition whose goal is not reached yet is signed one
+  /// at a time so the goal's moment stays exact, pending signatures get their tokens.
+  @Test func signManyAnswersEachAsAlone() throws {
+    let store = try TestDatabase.store()
+    _ = try store.createPetition(newPetition("p"), at: at(march1))
+    _ = try store.createPetition(newPetition("g", goal: 2), at: at(march1))
+    _ = try store.createPetition(newPetition("e", confirmation: .email), at: at(march1))
+    _ = try store.createPetition(newPetition("shut"), at: at(march1))
+    _ = try store.closePetition(id: "shut", at: at(march1))
+    _ = try store.sign(signing("p", "zed@x.org"), at: at(march1 + 1))
+    var outcomes: [Result<SignOutcome, StoreError>] = []
+    var tokens = 0
+    try store.performWriteGroup {
+      outcomes = store.signMany(
+        [
+          signing("p", "a@x.org"), signing("p", "b@x.org"), signing("p", "A@x.org"), signing("shut", "a@x.org"),
+          signing("p", "c@x.org"), signing("g", "a@x.org"), signing("g", "b@x.org"), signing("e", "a@x.org"),
+          signing("e", "b@x.org"), signing("p", "nope@x.org"), signing("nope", "a@x.org"),
+        ], at: at(march1 + 5)
+      ) {
+        tokens += 1
+        return ConfirmationToken(token: "token-\(tokens)", hash: "hash-\(tokens)")
+      }
+    }
+    let counts = outcomes.map { (try? $0.get())?.count ?? -1 }
+    #expect(counts == [2, 3, 3, -1, 4, 1, 2, 0, 0, 5, -1])
+    #expect(
+      outcomes.map { (try? $0.get())?.isDuplicate ?? false } == [
+        false, false, true, false, false, false, false, false, false, false, false,
+      ])
+    #expect(throws: StoreError.petitionClosed("shut")) { try outcomes[3].get() }
+    #expect(throws: StoreError.petitionNotFound("nope")) { try outcomes[10].get() }
+    #expect(
+      tokens == 2 && (try? outcomes[7].get())?.confirmToken != nil && (try? outcomes[7].get())?.status == .pending)
+    #expect(try store.total("p") == 5 && store.petition(id: "e").pending == 2)
+    #expect(try store.petition(id: "g").goalReachedAt == at(march1 + 5))
+    #expect(
+      try store.count(CountQuery(petitionID: "p", grouping: .postalCode, window: TimeWindow())).groups?.first?.count
+        == 5)
   }
 
   @Test func eraseAndAnonymise() throws {
@@ -184,7 +243,9 @@ struct PostgresStoreTests {
     #expect(try store.anonymisePetition(id: "p", at: at(march1 + 10)) == anonymised)
     #expect(throws: StoreError.petitionAnonymised("p")) { try store.allRows("p", .delivery) }
     #expect(try store.consentHistory(.canonicalEmail("c@x.org")).isEmpty)
-    #expect(try store.count(CountQuery(petitionID: "p", grouping: .postalCode, window: TimeWindow())).groups!.map(\.count) == [4])
+    #expect(
+      try store.count(CountQuery(petitionID: "p", grouping: .postalCode, window: TimeWindow())).groups!.map(\.count)
+        == [4])
     let q = try store.anonymisePetition(id: "q", at: at(march1 + 11))
     #expect(q.pending == 0 && q.count == 0)
   }
@@ -195,7 +256,9 @@ struct PostgresStoreTests {
     var failures: [StoreError] = []
     try store.performWriteGroup {
       _ = try? store.sign(signing("p", "a@x.org"), at: at(march1 + 1))
-      do { _ = try store.sign(signing("nope", "a@x.org"), at: at(march1 + 1)) } catch { failures.append(error as? StoreError ?? .interrupted) }
+      do { _ = try store.sign(signing("nope", "a@x.org"), at: at(march1 + 1)) } catch {
+        failures.append(error as? StoreError ?? .interrupted)
+      }
       _ = try? store.sign(signing("p", "b@x.org"), at: at(march1 + 2))
     }
     #expect(failures == [.petitionNotFound("nope")])
@@ -217,17 +280,24 @@ struct PostgresStoreTests {
     var after: ExportPosition?
     repeat {
       var page: [ExportRow] = []
-      try store.exportRows(ExportQuery(petitionID: "p", audience: .delivery, window: TimeWindow(), after: after, limit: 1000)) {
+      try store.exportRows(
+        ExportQuery(petitionID: "p", audience: .delivery, window: TimeWindow(), after: after, limit: 1000)
+      ) {
         page.append($0)
         return true
       }
       paged += page
-      after = page.count == 1000 ? ExportPosition(signedAt: page.last!.signedAt, signatureID: page.last!.signatureID) : nil
+      after =
+        page.count == 1000 ? ExportPosition(signedAt: page.last!.signedAt, signatureID: page.last!.signatureID) : nil
     } while after != nil
     #expect(paged == all)
-    #expect(try store.exportRowCount(ExportQuery(petitionID: "p", audience: .delivery, window: TimeWindow(), after: nil, limit: nil)) == 4500)
+    #expect(
+      try store.exportRowCount(
+        ExportQuery(petitionID: "p", audience: .delivery, window: TimeWindow(), after: nil, limit: nil)) == 4500)
     var stopped = 0
-    try store.exportRows(ExportQuery(petitionID: "p", audience: .delivery, window: TimeWindow(), after: nil, limit: nil)) { _ in
+    try store.exportRows(
+      ExportQuery(petitionID: "p", audience: .delivery, window: TimeWindow(), after: nil, limit: nil)
+    ) { _ in
       stopped += 1
       return stopped < 10
     }
@@ -265,8 +335,12 @@ struct PostgresStoreTests {
   }
 
   @Test func redactsPasswords() {
-    #expect(PostgresStore.redacted("postgresql://ann:s3cret@db.example:5432/petitions") == "postgresql://ann@db.example:5432/petitions")
-    #expect(PostgresStore.redacted("postgres://h/db?user=x&password=s3cret&sslmode=require") == "postgres://h/db?user=x&password=***&sslmode=require")
+    #expect(
+      PostgresStore.redacted("postgresql://ann:s3cret@db.example:5432/petitions")
+        == "postgresql://ann@db.example:5432/petitions")
+    #expect(
+      PostgresStore.redacted("postgres://h/db?user=x&password=s3cret&sslmode=require")
+        == "postgres://h/db?user=x&password=***&sslmode=require")
     #expect(!PostgresStore.redacted("postgresql://a:p%40ss@h/db").contains("p%40ss"))
   }
 }
