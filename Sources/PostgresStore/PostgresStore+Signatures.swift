@@ -13,10 +13,11 @@ extension PostgresStore {
     }
   }
 
-  /// Signs of a write group in one round trip each batch (libpq's pipeline mode), each answered
-  /// exactly as `sign` alone would answer it. Outside a group, or for a petition whose goal is
-  /// not reached yet (the function records the moment it is reached from the count it is
-  /// given), the signs go one at a time.
+  /// Signs of a write group, each answered exactly as `sign` alone would answer it. Runs of
+  /// signs into petitions that take signatures without confirmation go as one set-based call
+  /// (`sign_batch`); runs into petitions that confirm by email go in one round trip each batch
+  /// (libpq's pipeline mode). Outside a group, or for a petition whose goal is not reached yet
+  /// (its moment is recorded from the count each sign sees), the signs go one at a time.
   public func signMany(_ signings: [Signing], at time: Timestamp, newToken: () -> ConfirmationToken)
     -> [Result<SignOutcome, StoreError>]
   {
@@ -37,38 +38,159 @@ extension PostgresStore {
     outcomes.reserveCapacity(signings.count)
     var start = 0
     while start < signings.count {
-      var end = start
-      while end < signings.count, end - start < Self.signsPerPipeline, isPipelinable(signings[end].petitionID) {
-        end += 1
-      }
-      if end - start < 2 {
-        outcomes.append(one(signings[start]))
-        start += 1
+      let way = signingWay(signings[start].petitionID)
+      let limit = way == .batched ? Self.signsPerBatch : Self.signsPerPipeline
+      var end = start + 1
+      while end < signings.count, end - start < limit, signingWay(signings[end].petitionID) == way { end += 1 }
+      let run = Array(signings[start..<end])
+      start = end
+      if way == .alone || run.count < 2 {
+        outcomes += run.map(one)
         continue
       }
-      let batch = Array(signings[start..<end])
-      do throws(StoreError) {
-        outcomes += try write(tallied: true) {
-          let calls = batch.map { prepareSign($0, at: time, newToken: newToken) }
-          let results = try connection.pipelined(Self.signSQL, calls.map(\.parameters))
-          var confirmedBefore: [Int64: Int] = [:]
-          return zip(results, calls).map { result, call in
-            do { return .success(try signOutcome(result, call, at: time, confirmedBefore: &confirmedBefore)) } catch {
-              return .failure(storeError(error))
-            }
-          }
-        }
-      } catch {
-        outcomes += batch.map { _ in .failure(error) }
+      if way == .batched, let batched = signBatch(run, at: time) {
+        outcomes += batched
+        continue
       }
-      start = end
+      outcomes += signPipelined(run, at: time, newToken: newToken)
     }
     return outcomes
+  }
+
+  /// How a sign into a petition can go with others of its write group.
+  private enum SigningWay { case batched, pipelined, alone }
+
+  private func signingWay(_ petitionID: String) -> SigningWay {
+    guard let known = knownPetitions[petitionID], goalReached.contains(known.key) else { return .alone }
+    return known.confirmation == ConfirmationMode.none ? .batched : .pipelined
+  }
+
+  /// Signs into petitions without confirmation in one call of `sign_batch`; nil when a
+  /// petition of the batch is no longer open (nothing was written: the caller goes on one at a
+  /// time, so each sign gets its own answer).
+  private func signBatch(_ batch: [Signing], at time: Timestamp) -> [Result<SignOutcome, StoreError>]? {
+    do throws(StoreError) {
+      return try write(tallied: true) { () throws -> [Result<SignOutcome, StoreError>]? in
+        var keys: [String?] = []
+        var columns = Array(repeating: [String?](), count: 14)
+        for index in columns.indices { columns[index].reserveCapacity(batch.count) }
+        keys.reserveCapacity(batch.count)
+        for signing in batch {
+          let signer = signing.signer
+          let optIns = Self.bits(signing.optIns)
+          keys.append(knownPetitions[signing.petitionID].map { String($0.key) })
+          columns[0].append(signer.canonicalEmail)
+          columns[1].append(signer.email)
+          columns[2].append(signer.firstName)
+          columns[3].append(signer.lastName)
+          columns[4].append(signer.postalCode)
+          columns[5].append(signer.country)
+          columns[6].append(signer.phone)
+          columns[7].append(signing.comment)
+          columns[8].append(signing.source)
+          columns[9].append(String(optIns))
+          columns[10].append(signing.notice)
+          columns[11].append(optIns == 0 ? nil : suppressionHash(email: signer.canonicalEmail))
+          columns[12].append(optIns == 0 ? nil : signer.phone.map { suppressionHash(phone: $0) })
+          columns[13].append(signing.petitionID)
+        }
+        var parameters = [Self.arrayLiteral(keys)]
+        parameters += columns[0...8].map { Self.arrayLiteral($0) }
+        parameters.append(String(time.millisecondsSinceEpoch))
+        parameters += columns[9...13].map { Self.arrayLiteral($0) }
+        let result = try connection.query(Self.signBatchSQL, parameters)
+        guard result.rowCount > 0 else { return nil }
+        // What the batch found: each petition's count before it, the signatures it added, and
+        // (when some signs were not new) the signature every person of the batch has.
+        struct Person: Hashable {
+          var petition: Int64
+          var key: String
+        }
+        var countBefore: [Int64: Int] = [:]
+        var added: [Person: Int64] = [:]
+        var existing: [Person: (id: Int64, status: String)] = [:]
+        added.reserveCapacity(batch.count)
+        for row in 0..<result.rowCount {
+          let petition = result.int64(row, 2)
+          switch result.int(row, 0) {
+          case 2: countBefore[petition] = result.int(row, 1)
+          case 0: added[Person(petition: petition, key: result.string(row, 3))] = result.int64(row, 1)
+          default:
+            existing[Person(petition: petition, key: result.string(row, 3))] = (result.int64(row, 1), result.string(row, 4))
+          }
+        }
+        signsSentInBatches += batch.count
+        var outcomes: [Result<SignOutcome, StoreError>] = []
+        outcomes.reserveCapacity(batch.count)
+        for signing in batch {
+          guard let petitionKey = knownPetitions[signing.petitionID]?.key else {
+            outcomes.append(.failure(.unavailable("a signed petition was not in the batch")))
+            continue
+          }
+          let person = Person(petition: petitionKey, key: signing.signer.canonicalEmail)
+          // The first sign of a person added in this batch is new; a later one is its duplicate.
+          let isNew = added.removeValue(forKey: person).map { id in
+            existing[person] = (id, SignatureStatus.confirmed.rawValue)
+            return true
+          } ?? false
+          guard let signature = existing[person], let status = SignatureStatus(rawValue: signature.status) else {
+            outcomes.append(.failure(.unavailable("the store did not answer for a signature of the batch")))
+            continue
+          }
+          if isNew {
+            deltas.addConfirmed(
+              petitionKey, signedAt: time, postalCode: signing.signer.postalCode, country: signing.signer.country,
+              source: signing.source)
+          }
+          // The count after this sign: the counters before the batch and this transaction's
+          // signatures not in them yet (this one included).
+          outcomes.append(
+            .success(
+              SignOutcome(
+                signatureID: SignatureID.make(rowID: signature.id), petitionID: signing.petitionID,
+                isDuplicate: !isNew, status: status,
+                count: countBefore[petitionKey, default: 0] + deltas.confirmed(petitionKey))))
+        }
+        return outcomes
+      }
+    } catch {
+      return batch.map { _ in .failure(error) }
+    }
+  }
+
+  /// Signs into petitions that confirm by email, in one round trip per batch.
+  private func signPipelined(_ batch: [Signing], at time: Timestamp, newToken: () -> ConfirmationToken)
+    -> [Result<SignOutcome, StoreError>]
+  {
+    do throws(StoreError) {
+      return try write(tallied: true) {
+        let calls = batch.map { prepareSign($0, at: time, newToken: newToken) }
+        let results = try connection.pipelined(Self.signSQL, calls.map(\.parameters))
+        var confirmedBefore: [Int64: Int] = [:]
+        return zip(results, calls).map { result, call in
+          do { return .success(try signOutcome(result, call, at: time, confirmedBefore: &confirmedBefore)) } catch {
+            return .failure(storeError(error))
+          }
+        }
+      }
+    } catch {
+      return batch.map { _ in .failure(error) }
+    }
   }
 
   /// Signs sent in one pipeline: their answers (~100 bytes each) must fit in the socket buffers
   /// until they are read.
   static let signsPerPipeline = 256
+
+  /// Signs in one `sign_batch` call: its arrays are one statement's parameters.
+  static let signsPerBatch = 2_000
+
+  static let signBatchSQL = """
+    SELECT kind, sign_id, sign_petition, sign_person, sign_status
+    FROM sign_batch(
+      $1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+      $10::text[], $11, $12::integer[], $13::text[], $14::text[], $15::text[], $16::text[])
+    """
 
   static let signSQL = """
     SELECT code, signature, status, total, token_used, petition_key

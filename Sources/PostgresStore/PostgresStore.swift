@@ -34,6 +34,8 @@ public final class PostgresStore: PetitionStore {
   /// Petitions without a goal or whose goal was reached (it stays reached): their signs can be
   /// pipelined (see `signMany`).
   var goalReached: Set<Int64> = []
+  /// Signs answered by `sign_batch` since the store opened (what tests see of the batching).
+  var signsSentInBatches = 0
   /// New signatures of the running transaction not yet added to the counters.
   var deltas = CountDeltas()
   /// A copy-store load in progress (see `CopyableStore`).

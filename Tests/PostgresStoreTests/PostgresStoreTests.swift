@@ -204,6 +204,9 @@ struct PostgresStoreTests {
     }
     let counts = outcomes.map { (try? $0.get())?.count ?? -1 }
     #expect(counts == [2, 3, 3, -1, 4, 1, 2, 0, 0, 5, -1])
+    // The first five (into p and the closed petition) went as one batch, refused as a whole for
+    // the closed petition, then one at a time.
+    #expect(store.signsSentInBatches == 0)
     #expect(
       outcomes.map { (try? $0.get())?.isDuplicate ?? false } == [
         false, false, true, false, false, false, false, false, false, false, false,
@@ -217,6 +220,34 @@ struct PostgresStoreTests {
     #expect(
       try store.count(CountQuery(petitionID: "p", grouping: .postalCode, window: TimeWindow())).groups?.first?.count
         == 5)
+  }
+
+  /// Signs into a petition without confirmation go as one `sign_batch` call; into a petition
+  /// closed by another process after this one learnt it was open, the batch writes nothing and
+  /// each of its signs is refused alone.
+  @Test func batchIntoPetitionClosedElsewhere() throws {
+    let schema = TestDatabase.freshSchema("closed")
+    let store = try TestDatabase.store(schema: schema)
+    let other = try TestDatabase.store(schema: schema)
+    _ = try store.createPetition(newPetition("p"), at: at(march1))
+    func signTogether(_ emails: [String], at time: Int64) throws -> [Result<SignOutcome, StoreError>] {
+      var outcomes: [Result<SignOutcome, StoreError>] = []
+      try store.performWriteGroup {
+        outcomes = store.signMany(emails.map { signing("p", $0) }, at: at(time)) {
+          ConfirmationToken(token: "t", hash: "h")
+        }
+      }
+      return outcomes
+    }
+    let signed = try signTogether(["a@x.org", "b@x.org", "a@x.org"], at: march1 + 1)
+    #expect(signed.map { (try? $0.get())?.count ?? -1 } == [1, 2, 2])
+    #expect(store.signsSentInBatches == 3)
+    _ = try other.closePetition(id: "p", at: at(march1 + 2))
+    for outcome in try signTogether(["c@x.org", "d@x.org"], at: march1 + 3) {
+      #expect(throws: StoreError.petitionClosed("p")) { try outcome.get() }
+    }
+    #expect(store.signsSentInBatches == 3)
+    #expect(try store.total("p") == 2 && other.total("p") == 2)
   }
 
   @Test func eraseAndAnonymise() throws {
@@ -314,7 +345,9 @@ struct PostgresStoreTests {
       }
       try await group.waitForAll()
     }
-    #expect(try TestDatabase.psql("SELECT count(*) FROM \(schema).schema_migrations") == "1")
+    // Each migration applied once (a second application would fail on its CREATE statements).
+    #expect(
+      try TestDatabase.psql("SELECT count(*) FROM \(schema).schema_migrations") == String(Schema.migrations.count))
   }
 
   /// A connection ended by the server: the operation fails as unavailable, the next one

@@ -22,6 +22,7 @@ public enum StoreConformance {
     ConformanceCase("erase by phone: every person with the number", erasureByPhone),
     ConformanceCase("anonymise: closed only, pending deleted, consent through it gone", anonymisation),
     ConformanceCase("write groups: a refused operation does not affect the others", writeGroups),
+    ConformanceCase("write groups: signs taken together answer and record as if alone", signsTakenTogether),
     ConformanceCase("aggregates: exact after a random mix of every operation", randomMix),
   ]
 
@@ -577,6 +578,51 @@ public enum StoreConformance {
     }
     #expect(results == ["sign ok", "tokenUnknown", "confirm ok", "petitionOpen(\"p\")", "count 1", "=1"])
     #expect(try store.everyCount("p") == ["total=1", "2026-03-01=1", "12345=1", "US=1", "=1"])
+  }
+
+  /// The signs of a write group go to a store together (PostgreSQL sends a run of them as one
+  /// set-based call): each is answered, and leaves consent, suppression and counts, exactly as
+  /// if signed alone, in order.
+  static func signsTakenTogether(_ makeStore: StoreFactory) throws {
+    let store = try makeStore()
+    _ = try store.createPetition(newPetition("p"), at: at(march1))
+    _ = try store.createPetition(newPetition("q"), at: at(march1))
+    let phone = "+12025550100"
+    let first = try store.sign(signing("p", "old@x.org", postalCode: "99999"), at: march1 + 1)
+    try store.unsubscribe(
+      Unsubscription(subject: .canonicalEmail("ada@x.org"), channels: Channel.allCases), at: at(march1 + 2))
+    try store.unsubscribe(Unsubscription(subject: .phone(phone), channels: [.sms]), at: at(march1 + 2))
+    var outcomes: [Result<SignOutcome, StoreError>] = []
+    try store.performWriteGroup {
+      outcomes = store.signMany(
+        [
+          signing("p", "ada@x.org", phone: phone, comment: "a, \"quoted\"\nline", optIns: [.email], source: "web"),
+          signing("p", "old@x.org", optIns: [.email], notice: "n1"),
+          signing("p", "Ada@x.org", firstName: "Adelaide", optIns: [.sms], source: "mail", notice: "n2"),
+          signing("p", "bob@x.org", postalCode: "99999", country: "DE"),
+          signing("q", "ada@x.org"),
+          signing("p", "carl@x.org", source: "web"),
+        ], at: at(march1 + 3), newToken: Tokens().make)
+    }
+    let answers = outcomes.map { result in
+      (try? result.get()).map { "\($0.isDuplicate ? "dup" : "new") \($0.count)" } ?? "error"
+    }
+    #expect(answers == ["new 2", "dup 2", "dup 2", "new 3", "new 1", "new 4"])
+    let ids = outcomes.compactMap { try? $0.get().signatureID }
+    #expect(ids[1] == first.signatureID && ids[2] == ids[0] && Set(ids).count == 5)
+    // The first sign's data is kept; every opt-in is fresh consent that lifts its suppression.
+    let rows = try store.rows("p", .delivery)
+    #expect(rows.map(\.postalCode) == ["99999", "12345", "99999", "12345"])
+    #expect(rows[1].firstName == "Ada" && rows[1].comment == "a, \"quoted\"\nline")
+    // (An unsubscribe of someone the store did not know leaves no event, only the suppression.)
+    #expect(
+      try store.history(email: "ada@x.org") == ["email + sign p web _ _ @3", "sms + sign p mail _ n2 @3"])
+    #expect(try store.history(email: "old@x.org") == ["email + sign p _ _ n1 @3"])
+    #expect(try store.contacts("p") == ["ada@x.org": [.email, .sms], "old@x.org": [.email]])
+    #expect(try store.contacts("q") == ["ada@x.org": [.email]])  // sms needs a phone on the row
+    #expect(try store.groups("p", .postalCode) == ["12345=2", "99999=2"])
+    #expect(try store.groups("p", .source) == ["=2", "web=2"])
+    #expect(try store.petition(id: "p").count == 4)
   }
 
   // MARK: Aggregates
