@@ -72,12 +72,15 @@ extension PostgresStore {
     do throws(StoreError) {
       return try write(tallied: true) { () throws -> [Result<SignOutcome, StoreError>]? in
         var keys: [String?] = []
-        var columns = Array(repeating: [String?](), count: 14)
+        var columns = Array(repeating: [String?](), count: 9)
         for index in columns.indices { columns[index].reserveCapacity(batch.count) }
         keys.reserveCapacity(batch.count)
+        // One consent event per sign and channel opted in to, and the suppression entries the
+        // opt-ins lift.
+        var events = Array(repeating: [String?](), count: 6)
+        var lifted = Array(repeating: [String?](), count: 2)
         for signing in batch {
           let signer = signing.signer
-          let optIns = Self.bits(signing.optIns)
           keys.append(knownPetitions[signing.petitionID].map { String($0.key) })
           columns[0].append(signer.canonicalEmail)
           columns[1].append(signer.email)
@@ -88,16 +91,28 @@ extension PostgresStore {
           columns[6].append(signer.phone)
           columns[7].append(signing.comment)
           columns[8].append(signing.source)
-          columns[9].append(String(optIns))
-          columns[10].append(signing.notice)
-          columns[11].append(optIns == 0 ? nil : suppressionHash(email: signer.canonicalEmail))
-          columns[12].append(optIns == 0 ? nil : signer.phone.map { suppressionHash(phone: $0) })
-          columns[13].append(signing.petitionID)
+          guard !signing.optIns.isEmpty else { continue }
+          let emailHash = suppressionHash(email: signer.canonicalEmail)
+          let phoneHash = signer.phone.map { suppressionHash(phone: $0) }
+          for channel in Channel.allCases where signing.optIns.contains(channel) {
+            events[0].append(signer.canonicalEmail)
+            events[1].append(channel.rawValue)
+            events[2].append(signing.petitionID)
+            events[3].append(signing.source)
+            events[4].append(channel == .email ? nil : signer.phone)
+            events[5].append(signing.notice)
+            for hash in [emailHash, phoneHash] {
+              guard let hash else { continue }
+              lifted[0].append(hash)
+              lifted[1].append(channel.rawValue)
+            }
+          }
         }
         var parameters = [Self.arrayLiteral(keys)]
-        parameters += columns[0...8].map { Self.arrayLiteral($0) }
+        parameters += columns.map { Self.arrayLiteral($0) }
         parameters.append(String(time.millisecondsSinceEpoch))
-        parameters += columns[9...13].map { Self.arrayLiteral($0) }
+        parameters += events.map { Self.arrayLiteral($0) }
+        parameters += lifted.map { Self.arrayLiteral($0) }
         let result = try connection.query(Self.signBatchSQL, parameters)
         guard result.rowCount > 0 else { return nil }
         // What the batch found: each petition's count before it, the signatures it added, and
@@ -189,7 +204,8 @@ extension PostgresStore {
     SELECT kind, sign_id, sign_petition, sign_person, sign_status
     FROM sign_batch(
       $1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
-      $10::text[], $11, $12::integer[], $13::text[], $14::text[], $15::text[], $16::text[])
+      $10::text[], $11, $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[],
+      $19::text[])
     """
 
   static let signSQL = """

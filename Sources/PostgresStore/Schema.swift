@@ -336,8 +336,8 @@ enum Schema {
       CREATE FUNCTION sign_batch(
         p_petitions bigint[], p_persons text[], p_emails text[], p_firsts text[], p_lasts text[],
         p_postals text[], p_countries text[], p_phones text[], p_comments text[], p_sources text[],
-        p_at bigint, p_opt_ins integer[], p_notices text[], p_email_hashes text[], p_phone_hashes text[],
-        p_petition_ids text[]
+        p_at bigint, e_persons text[], e_channels text[], e_petition_ids text[], e_sources text[], e_numbers text[],
+        e_notices text[], x_hashes text[], x_channels text[]
       ) RETURNS TABLE (kind integer, sign_id bigint, sign_petition bigint, sign_person text, sign_status text)
       LANGUAGE plpgsql AS $$
       DECLARE
@@ -379,19 +379,16 @@ enum Schema {
           FROM unnest(p_petitions, p_persons) AS i (petition, person)
           JOIN signatures AS s ON s.petition = i.petition AND s.person_key = i.person;
         END IF;
-        IF EXISTS (SELECT 1 FROM unnest(p_opt_ins) AS o WHERE o <> 0) THEN
-          INSERT INTO consent_events (person_key, channel, granted, at, petition, source, via, number, notice)
-          SELECT i.person, c.channel, true, p_at, i.petition_id, i.source, 'sign',
-            CASE WHEN c.channel = 'email' THEN NULL ELSE i.phone END, i.notice
-          FROM unnest(p_persons, p_opt_ins, p_petition_ids, p_sources, p_phones, p_notices) WITH ORDINALITY
-            AS i (person, opt_ins, petition_id, source, phone, notice, place)
-          CROSS JOIN (VALUES (1, 'email'), (2, 'phone'), (4, 'sms')) AS c (bit, channel)
-          WHERE i.opt_ins & c.bit <> 0
-          ORDER BY i.place, c.bit;
-          DELETE FROM suppressions AS x
-          USING unnest(p_opt_ins, p_email_hashes, p_phone_hashes) AS i (opt_ins, email_hash, phone_hash)
-          CROSS JOIN (VALUES (1, 'email'), (2, 'phone'), (4, 'sms')) AS c (bit, channel)
-          WHERE i.opt_ins & c.bit <> 0 AND x.channel = c.channel AND x.hash IN (i.email_hash, i.phone_hash);
+        -- The consent events of the signs with opt-ins, in their order (e_*: one per sign and
+        -- channel), and the suppression entries those opt-ins lift (x_*: hash and channel).
+        INSERT INTO consent_events (person_key, channel, granted, at, petition, source, via, number, notice)
+        SELECT e.person, e.channel, true, p_at, e.petition_id, e.source, 'sign', e.number, e.notice
+        FROM unnest(e_persons, e_channels, e_petition_ids, e_sources, e_numbers, e_notices) WITH ORDINALITY
+          AS e (person, channel, petition_id, source, number, notice, place)
+        ORDER BY e.place;
+        IF cardinality(x_hashes) > 0 THEN
+          DELETE FROM suppressions AS x USING unnest(x_hashes, x_channels) AS u (hash, channel)
+          WHERE x.hash = u.hash AND x.channel = u.channel;
         END IF;
       END $$;
       """
