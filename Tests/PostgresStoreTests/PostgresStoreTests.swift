@@ -367,6 +367,19 @@ struct PostgresStoreTests {
     #expect(try store.sign(signing("p", "a@x.org"), at: at(march1 + 2)).count == 1)
   }
 
+  /// The text array literals that carry a batch's values reach the database unchanged:
+  /// quotes, backslashes, commas, braces, line breaks, non-ASCII, the word NULL and a real null.
+  @Test func arrayLiteralsRoundTrip() throws {
+    let store = try TestDatabase.store()
+    let values: [String?] = [
+      "plain", "a \"quoted\" word", "back\\slash", "comma, {brace}", "line\nbreak", "Zoë Ångström 🙂", "NULL", nil,
+      "", " spaced ",
+    ]
+    let result = try store.connection.query(
+      "SELECT v FROM unnest($1::text[]) WITH ORDINALITY AS u (v, n) ORDER BY n", [PostgresStore.arrayLiteral(values)])
+    #expect((0..<result.rowCount).map { result.optionalString($0, 0) } == values)
+  }
+
   @Test func redactsPasswords() {
     #expect(
       PostgresStore.redacted("postgresql://ann:s3cret@db.example:5432/petitions")
