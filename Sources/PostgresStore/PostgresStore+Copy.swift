@@ -250,6 +250,7 @@ extension PostgresStore: CopyableStore {
         UNION ALL SELECT petition, 2, country, 0, count(*) FROM signatures WHERE status = 'confirmed' GROUP BY 1, 3
         UNION ALL SELECT petition, 3, coalesce(source, ''), 0, count(*) FROM signatures WHERE status = 'confirmed'
           GROUP BY 1, 3;
+        SELECT hourly_counts_from_rows();
         ALTER TABLE signatures ENABLE TRIGGER USER;
         SELECT setval(pg_get_serial_sequence('petitions', 'pk'), coalesce((SELECT max(pk) FROM petitions), 0) + 1, false);
         SELECT setval(pg_get_serial_sequence('signatures', 'id'), coalesce((SELECT max(id) FROM signatures), 0) + 1, false);

@@ -17,52 +17,101 @@ extension PostgresStore {
     return try read(consistent: true) {
       let petition = try petitionRow(id: query.petitionID)
       let key = String(petition.key)
-      let hasWindow = query.window.since != nil || query.window.until != nil
-      let since = query.window.since.map { String($0.millisecondsSinceEpoch) }
-      let until = query.window.until.map { String($0.millisecondsSinceEpoch) }
-      let windowFilter = """
-        petition = $1 AND status = 'confirmed' AND ($2::bigint IS NULL OR signed_at >= $2)
-          AND ($3::bigint IS NULL OR signed_at < $3)
-        """
-      let total =
-        hasWindow
-        ? try connection.query("SELECT count(*) FROM signatures WHERE \(windowFilter)", [key, since, until]).int(0, 0)
-        : petition.petition.count
+      let window = query.window.since != nil || query.window.until != nil ? WindowHours(query.window) : nil
+      let total = try window.map { try windowTotal(petitionKey: key, $0) } ?? petition.petition.count
       var groups: [(key: String, count: Int)]?
       if let grouping = query.grouping {
-        let result: PGResult
-        if !hasWindow {
+        var counts: [String: Int] = [:]
+        if let window {
+          counts = try windowGroups(petitionKey: key, grouping, window)
+        } else {
           // From the maintained aggregates: as many rows as keys (times writing connections).
-          result = try connection.query(
+          let result = try connection.query(
             """
             SELECT key, sum(n)::bigint FROM group_counts WHERE petition = $1 AND dimension = $2
             GROUP BY key HAVING sum(n) <> 0
             """, [key, String(Self.dimension(grouping))])
+          for row in 0..<result.rowCount { counts[result.string(row, 0)] = result.int(row, 1) }
+        }
+        var rows: [(key: String, count: Int)]
+        if grouping == .day {
+          // Day numbers in number order are their YYYY-MM-DD keys in byte order.
+          rows = counts.compactMap { day, count in Int64(day).map { ($0, count) } }.sorted { $0.0 < $1.0 }.map {
+            (key: RFC3339.day(Timestamp(millisecondsSinceEpoch: $0.0 * 86_400_000)), count: $0.1)
+          }
         } else {
-          let expression =
-            switch grouping {
-            case .day: "day_number(signed_at)::text"
-            case .postalCode: "postal_code"
-            case .country: "country"
-            case .source: "coalesce(source, '')"
-            }
-          result = try connection.query(
-            "SELECT \(expression) AS key, count(*) FROM signatures WHERE \(windowFilter) GROUP BY 1",
-            [key, since, until])
+          rows = counts.map { (key: $0.key, count: $0.value) }
+          // Byte order of the UTF-8 keys, as the SQLite store sorts them.
+          rows.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
         }
-        var rows: [(key: String, count: Int)] = (0..<result.rowCount).map { row in
-          let text = result.string(row, 0)
-          let key =
-            grouping == .day
-            ? RFC3339.day(Timestamp(millisecondsSinceEpoch: (Int64(text) ?? 0) * 86_400_000)) : text
-          return (key: key, count: result.int(row, 1))
-        }
-        // Byte order of the UTF-8 keys, as the SQLite store sorts them.
-        rows.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
-        groups = rows
+        groups = rows.filter { $0.count > 0 }
       }
       return CountResult(petitionID: query.petitionID, total: total, goal: petition.petition.goal, groups: groups)
     }
+  }
+
+  /// A window's confirmed signatures: its whole hours from `hourly_counts`, its partial edge
+  /// hours from the rows (through the (petition, signed_at) index).
+  private func windowTotal(petitionKey: String, _ window: WindowHours) throws -> Int {
+    var total = 0
+    if let hours = window.hours {
+      total += try connection.query(
+        """
+        SELECT coalesce(sum(n), 0)::bigint FROM hourly_counts
+        WHERE petition = $1 AND dimension = 0 AND hour >= $2 AND hour < $3
+        """, [petitionKey, String(hours.first), String(hours.end)]
+      ).int(0, 0)
+    }
+    for edge in window.edges {
+      total += try connection.query(
+        """
+        SELECT count(*) FROM signatures
+        WHERE petition = $1 AND status = 'confirmed' AND signed_at >= $2 AND signed_at < $3
+        """, [petitionKey, String(edge.lowest), String(edge.end)]
+      ).int(0, 0)
+    }
+    return total
+  }
+
+  /// A window's groups (day keys as day numbers), from the same two sources as `windowTotal`.
+  private func windowGroups(petitionKey: String, _ grouping: CountGrouping, _ window: WindowHours) throws
+    -> [String: Int]
+  {
+    var counts: [String: Int] = [:]
+    func add(_ result: PGResult) {
+      for row in 0..<result.rowCount { counts[result.string(row, 0), default: 0] += result.int(row, 1) }
+    }
+    if let hours = window.hours {
+      let bounds = [petitionKey, String(hours.first), String(hours.end)]
+      add(
+        grouping == .day
+          ? try connection.query(
+            """
+            SELECT ((hour - (hour % 24 + 24) % 24) / 24)::text, sum(n)::bigint FROM hourly_counts
+            WHERE petition = $1 AND dimension = 0 AND hour >= $2 AND hour < $3 GROUP BY 1
+            """, bounds)
+          : try connection.query(
+            """
+            SELECT key, sum(n)::bigint FROM hourly_counts
+            WHERE petition = $1 AND dimension = $4 AND hour >= $2 AND hour < $3 GROUP BY key
+            """, bounds + [String(Self.dimension(grouping))]))
+    }
+    let expression =
+      switch grouping {
+      case .day: "day_number(signed_at)::text"
+      case .postalCode: "postal_code"
+      case .country: "country"
+      case .source: "coalesce(source, '')"
+      }
+    for edge in window.edges {
+      add(
+        try connection.query(
+          """
+          SELECT \(expression), count(*) FROM signatures
+          WHERE petition = $1 AND status = 'confirmed' AND signed_at >= $2 AND signed_at < $3 GROUP BY 1
+          """, [petitionKey, String(edge.lowest), String(edge.end)]))
+    }
+    return counts
   }
 
   static func dimension(_ grouping: CountGrouping) -> Int {

@@ -276,6 +276,11 @@ public final class PostgresStore: PetitionStore {
     let groups = deltas.groups.sorted {
       ($0.key.petition, $0.key.dimension, $0.key.key) < ($1.key.petition, $1.key.dimension, $1.key.key)
     }
+    // In key order, as every writer upserts them: two writers never wait on each other in a cycle.
+    let hours = deltas.hours.sorted {
+      ($0.key.petition, $0.key.dimension, $0.key.hour, $0.key.key)
+        < ($1.key.petition, $1.key.dimension, $1.key.hour, $1.key.key)
+    }
     deltas = CountDeltas()
     try connection.query(
       """
@@ -300,6 +305,19 @@ public final class PostgresStore: PetitionStore {
         Self.arrayLiteral(groups.map { String($0.key.petition) }),
         Self.arrayLiteral(groups.map { String($0.key.dimension) }), Self.arrayLiteral(groups.map { $0.key.key }),
         Self.arrayLiteral(groups.map { String($0.value) }),
+      ])
+    try connection.query(
+      """
+      INSERT INTO hourly_counts AS o (petition, dimension, hour, key, slot, n)
+      SELECT p, d, h, k, counter_slot(), n
+      FROM unnest($1::bigint[], $2::smallint[], $3::bigint[], $4::text[], $5::bigint[]) AS u (p, d, h, k, n)
+      ON CONFLICT (petition, dimension, hour, key, slot) DO UPDATE SET n = o.n + excluded.n
+      """,
+      [
+        Self.arrayLiteral(hours.map { String($0.key.petition) }),
+        Self.arrayLiteral(hours.map { String($0.key.dimension) }),
+        Self.arrayLiteral(hours.map { String($0.key.hour) }), Self.arrayLiteral(hours.map { $0.key.key }),
+        Self.arrayLiteral(hours.map { String($0.value) }),
       ])
   }
 
@@ -454,8 +472,16 @@ struct CountDeltas {
     var dimension: Int
     var key: String
   }
+  /// A key of `hourly_counts`: dimension 0 is the whole count (key '').
+  struct HourKey: Hashable {
+    var petition: Int64
+    var dimension: Int
+    var hour: Int64
+    var key: String
+  }
   var counters: [Int64: (confirmed: Int, pending: Int)] = [:]
   var groups: [GroupKey: Int] = [:]
+  var hours: [HourKey: Int] = [:]
 
   var isEmpty: Bool { counters.isEmpty }
 
@@ -476,5 +502,10 @@ struct CountDeltas {
     groups[GroupKey(petition: petition, dimension: 1, key: postalCode), default: 0] += 1
     groups[GroupKey(petition: petition, dimension: 2, key: country), default: 0] += 1
     groups[GroupKey(petition: petition, dimension: 3, key: source ?? ""), default: 0] += 1
+    let hour = (milliseconds - ((milliseconds % 3_600_000) + 3_600_000) % 3_600_000) / 3_600_000
+    hours[HourKey(petition: petition, dimension: 0, hour: hour, key: ""), default: 0] += 1
+    hours[HourKey(petition: petition, dimension: 1, hour: hour, key: postalCode), default: 0] += 1
+    hours[HourKey(petition: petition, dimension: 2, hour: hour, key: country), default: 0] += 1
+    hours[HourKey(petition: petition, dimension: 3, hour: hour, key: source ?? ""), default: 0] += 1
   }
 }

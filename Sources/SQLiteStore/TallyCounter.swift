@@ -48,33 +48,8 @@ struct TallyCounter {
     return groups
   }
 
-  /// The hours wholly inside a window, and the partial edges (as signed_at ranges).
-  private struct Split {
-    /// Whole hours [firstHour, endHour), or nil when there are none.
-    var hours: (first: Int64, end: Int64)?
-    var edges: [(lowest: Int64, end: Int64)]
-
-    init(_ window: WindowBounds) {
-      let firstHour = window.lowest == .min ? Int64.min : -floorDivide(-window.lowest, Tallies.hour)
-      let endHour = window.end == .max ? Int64.max : floorDivide(window.end, Tallies.hour)
-      if firstHour < endHour {
-        hours = (firstHour, endHour)
-        edges = []
-        if firstHour != .min && window.lowest < firstHour * Tallies.hour {
-          edges.append((window.lowest, firstHour * Tallies.hour))
-        }
-        if endHour != .max && endHour * Tallies.hour < window.end {
-          edges.append((endHour * Tallies.hour, window.end))
-        }
-      } else {
-        hours = nil
-        edges = window.lowest < window.end ? [(window.lowest, window.end)] : []
-      }
-    }
-  }
-
   func total(_ window: WindowBounds) throws -> Int {
-    let split = Split(window)
+    let split = WindowHours(lowest: window.lowest, end: window.end)
     var total = 0
     if let hours = split.hours {
       let select = try connection.cachedStatement(
@@ -107,7 +82,7 @@ struct TallyCounter {
 
   /// Groups of a window, sorted by key.
   func groups(by grouping: CountGrouping, _ window: WindowBounds) throws -> [(key: String, count: Int)] {
-    let split = Split(window)
+    let split = WindowHours(lowest: window.lowest, end: window.end)
     var numbered: [Int64: Int] = [:]
     var texts: [String: Int] = [:]
     func add(_ statement: Statement) {

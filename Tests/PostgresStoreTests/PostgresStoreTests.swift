@@ -350,6 +350,38 @@ struct PostgresStoreTests {
       try TestDatabase.psql("SELECT count(*) FROM \(schema).schema_migrations") == String(Schema.migrations.count))
   }
 
+  /// A store made before hourly counts existed (schema version 2) gets them from its rows when
+  /// a newer petition-rpc opens it, and windowed counts answer from them (edges from rows).
+  @Test func hourlyCountsMigrateFromRows() throws {
+    let schema = TestDatabase.freshSchema("hourly")
+    let hour: Int64 = 3_600_000
+    do {
+      let store = try TestDatabase.store(schema: schema)
+      _ = try store.createPetition(newPetition("p"), at: at(march1))
+      for index in 0..<30 {
+        _ = try store.sign(
+          signing("p", "s\(index)@x.org", postalCode: index % 2 == 0 ? "11111" : "22222"),
+          at: at(march1 + Int64(index) * hour / 3))
+      }
+    }
+    _ = try TestDatabase.psql(
+      """
+      DROP TABLE \(schema).hourly_counts; DROP FUNCTION \(schema).hourly_counts_from_rows();
+      DROP FUNCTION \(schema).hour_number(bigint) CASCADE;
+      DELETE FROM \(schema).schema_migrations WHERE version = 3
+      """)
+    let store = try TestDatabase.store(schema: schema)
+    #expect(try TestDatabase.psql("SELECT sum(n) FROM \(schema).hourly_counts WHERE dimension = 0") == "30")
+    // Signs at 0, 20, 40, ... minutes: [1h10m, 6h) holds the signs at 1h20m ... 5h40m.
+    let window = TimeWindow(since: at(march1 + hour + hour / 6), until: at(march1 + 6 * hour))
+    #expect(try store.count(CountQuery(petitionID: "p", grouping: nil, window: window)).total == 14)
+    let groups = try store.count(CountQuery(petitionID: "p", grouping: .postalCode, window: window)).groups
+    #expect(groups?.map(\.count) == [7, 7])
+    // New signs are added to the hourly counts as to the others.
+    _ = try store.sign(signing("p", "new@x.org"), at: at(march1 + 2 * hour))
+    #expect(try store.count(CountQuery(petitionID: "p", grouping: nil, window: window)).total == 15)
+  }
+
   /// A connection ended by the server: the operation fails as unavailable, the next one
   /// connects again.
   @Test func reconnectsAfterLostConnection() throws {
