@@ -160,7 +160,7 @@ public final class Engine: PipelineFront {
     }
     if request.hasPositionalParams {
       if let id = request.id {
-        let error = ServiceError.invalidParams(path: "", "params must be given by name (an object)")
+        let error = ServiceError.invalidParams(path: "", "must be given by name (an object), not by position")
         answerNow(ResponseBuilder.failure(id: id, error: error), framing: framing, batch: batch, slot: slot)
       }
       return
