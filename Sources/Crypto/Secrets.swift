@@ -13,21 +13,6 @@ public enum Secrets {
     return bytes
   }
 
-  /// HMAC-SHA-256 of `message` under `key`.
-  public static func hmacSHA256(key: [UInt8], message: some Collection<UInt8>) -> [UInt8] {
-    var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-    var length: UInt32 = 0
-    let bytes = Array(message)
-    _ = key.withUnsafeBytes { keyBytes in
-      bytes.withUnsafeBytes { messageBytes in
-        HMAC(
-          EVP_sha256(), keyBytes.baseAddress, Int32(key.count),
-          messageBytes.baseAddress?.assumingMemoryBound(to: UInt8.self), messageBytes.count, &digest, &length)
-      }
-    }
-    return Array(digest.prefix(Int(length)))
-  }
-
   /// SHA-256 of a text's UTF-8 bytes, as lower-case hex.
   public static func sha256Hex(_ text: String) -> String {
     let hash = SHA256()

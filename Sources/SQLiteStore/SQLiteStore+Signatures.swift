@@ -345,8 +345,8 @@ extension SQLiteStore {
           channel: channel, granted: true, at: time, petitionID: nil, source: source, via: via,
           number: channel == .email ? nil : phone, notice: notice),
         personKey: personKey, petitionKey: petitionKey)
-      try liftSuppression(channel, personKey: personKey, phone: phone)
     }
+    try liftSuppression(channels, personKey: personKey, phone: phone)
     try recomputeConsent(personKey: personKey)
   }
 
@@ -454,19 +454,27 @@ extension SQLiteStore {
     try insert.execute()
   }
 
-  private func liftSuppression(_ channel: Channel, personKey: String, phone: String?) throws {
+  /// Lifts the suppression of `channels` for the person's email and phone. Nothing to hash or
+  /// delete while the list is empty (most stores, most of the time); the write transaction
+  /// holds the store's write lock, so no other process adds an entry meanwhile.
+  private func liftSuppression(_ channels: Set<Channel>, personKey: String, phone: String?) throws {
+    guard !channels.isEmpty, try hasSuppressions() else { return }
     // One statement per hash: `hash IN (?1, ?2)` would build a lookup table on every run.
     let delete = try connection.cachedStatement("DELETE FROM suppressions WHERE hash = ?1 AND channel = ?2")
     defer { delete.reset() }
-    for hash in [try suppressionHash(email: personKey)] + (try phone.map { [try suppressionHash(phone: $0)] } ?? []) {
-      try delete.bind(blob: hash, at: 1)
-      try delete.bind(channel.rawValue, at: 2)
-      try delete.execute()
-      delete.reset()
+    let hashes = [try suppressionHash(email: personKey)] + (try phone.map { [try suppressionHash(phone: $0)] } ?? [])
+    for channel in Channel.allCases where channels.contains(channel) {
+      for hash in hashes {
+        try delete.bind(blob: hash, at: 1)
+        try delete.bind(channel.rawValue, at: 2)
+        try delete.execute()
+        delete.reset()
+      }
     }
   }
 
   private func isSuppressed(_ channel: Channel, personKey: String, phone: String?) throws -> Bool {
+    guard try hasSuppressions() else { return false }
     let select = try connection.cachedStatement("SELECT 1 FROM suppressions WHERE hash = ?1 AND channel = ?2")
     defer { select.reset() }
     for hash in [try suppressionHash(email: personKey)] + (try phone.map { [try suppressionHash(phone: $0)] } ?? []) {
@@ -476,6 +484,13 @@ extension SQLiteStore {
       select.reset()
     }
     return false
+  }
+
+  private func hasSuppressions() throws -> Bool {
+    let select = try connection.cachedStatement("SELECT EXISTS (SELECT 1 FROM suppressions)")
+    defer { select.reset() }
+    _ = try select.step()
+    return select.int(at: 0) == 1
   }
 }
 

@@ -109,6 +109,29 @@ private let message896 =
   #expect(SHA256.hexDigest(mac) == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
 }
 
+/// The prepared-key HMAC against RFC 4231's cases 1 (short key), 6 (a key longer than the
+/// block, hashed first) and 7 (long key and long message), with keys alternating so the
+/// prepared key is replaced, and a message that is not contiguous storage.
+@Test func preparedHMACMatchesRFC4231() {
+  let short = [UInt8](repeating: 0x0b, count: 20)
+  let long = [UInt8](repeating: 0xaa, count: 131)
+  let case6 = Array("Test Using Larger Than Block-Size Key - Hash Key First".utf8)
+  let case7 = Array(
+    ("This is a test using a larger than block-size key and a larger than block-size data. The key needs to be "
+      + "hashed before being used by the HMAC algorithm.").utf8)
+  for _ in 0..<2 {
+    #expect(
+      SHA256.hexDigest(Secrets.hmacSHA256(key: short, message: Array("Hi There".utf8)))
+        == "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7")
+    #expect(
+      SHA256.hexDigest(Secrets.hmacSHA256(key: long, message: case6))
+        == "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54")
+    #expect(
+      SHA256.hexDigest(HMACSHA256(key: long).authenticate(case7.lazy.map { $0 }))
+        == "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2")
+  }
+}
+
 @Test func confirmationTokensAreURLSafeRandomAndHashed() {
   let first = Secrets.newConfirmationToken()
   let second = Secrets.newConfirmationToken()
