@@ -21,7 +21,13 @@ extension SQLiteStore {
         signedAt: time.millisecondsSinceEpoch, status: token == nil ? .confirmed : .pending, tokenHash: token?.hash,
         pendingOptIns: token == nil ? 0 : OptInMask(signing.optIns).rawValue,
         pendingNotice: token == nil ? nil : signing.notice)
-      if let rowID = try insertSignature(new, consent: try cachedConsent(personKey: personKey)) {
+      // With opt-ins on a new confirmed signature, its row is written with the consent the
+      // person will have after them (so recording them rewrites no row of a new person).
+      var consent = try cachedConsent(personKey: personKey)
+      let grantsAreNewest =
+        token == nil && !signing.optIns.isEmpty ? try !hasEvent(of: personKey, after: time) : false
+      if grantsAreNewest { consent.formUnion(signing.optIns) }
+      if let rowID = try insertSignature(new, consent: consent) {
         let id = SignatureID.make(rowID: rowID)
         if let token {
           let count = try changeCounters(petitionKey: petition.key, pending: 1, at: time)
@@ -36,7 +42,7 @@ extension SQLiteStore {
         if !signing.optIns.isEmpty {
           try recordGrants(
             signing.optIns, personKey: personKey, phone: signer.phone, petitionKey: petition.key,
-            source: signing.source, notice: signing.notice, via: .sign, at: time)
+            source: signing.source, notice: signing.notice, via: .sign, at: time, areNewest: grantsAreNewest)
         }
         return SignOutcome(signatureID: id, petitionID: signing.petitionID, isDuplicate: false, count: count)
       }
@@ -334,10 +340,11 @@ extension SQLiteStore {
   }
 
   /// Records a granting event per channel (an explicit opt-in) and lifts the channel's
-  /// suppression of the person's email and phone.
+  /// suppression of the person's email and phone. `areNewest`: whether the caller already
+  /// knows that no event of the person is dated after `time`.
   private func recordGrants(
     _ channels: Set<Channel>, personKey: String, phone: String?, petitionKey: Int64, source: String?,
-    notice: String?, via: ConsentVia, at time: Timestamp
+    notice: String?, via: ConsentVia, at time: Timestamp, areNewest: Bool? = nil
   ) throws {
     for channel in Channel.allCases where channels.contains(channel) {
       try insertEvent(
@@ -347,7 +354,39 @@ extension SQLiteStore {
         personKey: personKey, petitionKey: petitionKey)
     }
     try liftSuppression(channels, personKey: personKey, phone: phone)
-    try recomputeConsent(personKey: personKey)
+    // Recorded last and dated `time`, these grants are the person's newest events for their
+    // channels unless one is dated later (an import of future-dated rows, another process's
+    // clock): then the consent is recomputed from all the events.
+    if try areNewest ?? !hasEvent(of: personKey, after: time) {
+      try addConsent(channels, personKey: personKey)
+    } else {
+      try recomputeConsent(personKey: personKey)
+    }
+  }
+
+  private func hasEvent(of personKey: String, after time: Timestamp) throws -> Bool {
+    let select = try connection.cachedStatement(
+      "SELECT EXISTS (SELECT 1 FROM consent_events WHERE person_key = ?1 AND at > ?2)")
+    defer { select.reset() }
+    try select.bind(personKey, at: 1)
+    try select.bind(time.millisecondsSinceEpoch, at: 2)
+    _ = try select.step()
+    return select.int(at: 0) == 1
+  }
+
+  /// The person's signatures gain `channels` (rows that have them already are not rewritten).
+  private func addConsent(_ channels: Set<Channel>, personKey: String) throws {
+    let update = try connection.cachedStatement(
+      """
+      UPDATE signatures SET email_ok = email_ok OR ?2, phone_ok = phone_ok OR ?3, sms_ok = sms_ok OR ?4
+      WHERE person_key = ?1 AND ((?2 AND NOT email_ok) OR (?3 AND NOT phone_ok) OR (?4 AND NOT sms_ok))
+      """)
+    defer { update.reset() }
+    try update.bind(personKey, at: 1)
+    try update.bind(channels.contains(.email), at: 2)
+    try update.bind(channels.contains(.phone), at: 3)
+    try update.bind(channels.contains(.sms), at: 4)
+    try update.execute()
   }
 
   /// Inserts an event (its `petitionID` is ignored: `petitionKey` is stored).

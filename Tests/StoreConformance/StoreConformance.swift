@@ -14,6 +14,7 @@ public enum StoreConformance {
     ConformanceCase("goalReachedAt: first time the count reaches the goal, kept after", goalReached),
     ConformanceCase("count: windows and groups of confirmed signatures", counts),
     ConformanceCase("consent: events from sign, newest wins, history by email and phone", consentEvents),
+    ConformanceCase("consent: a grant does not outrank an event dated after it", futureDatedConsent),
     ConformanceCase("unsubscribe: by email and by phone, suppression, opt-in lifts it", unsubscribeAndSuppression),
     ConformanceCase("import: confirmed at the row's time, duplicates, consent, suppression, re-run", importRows),
     ConformanceCase("invalidate: conditions ANDed, dry run, records, status kept, place kept", invalidation),
@@ -242,6 +243,27 @@ public enum StoreConformance {
     #expect(try store.history(phone: phone) == ["sms + sign p web \(phone) v1 @1"])
     #expect(try store.history(email: "nobody@x.org").isEmpty)
     #expect(try store.history(phone: "+4915112345678").isEmpty)
+  }
+
+  /// Consent now is the newest event by time: an import row dated later than a sign keeps
+  /// its withholding over the sign's opt-in, on every signature of the person, until a grant
+  /// dated later still.
+  static func futureDatedConsent(_ makeStore: StoreFactory) throws {
+    let store = try makeStore()
+    _ = try store.createPetition(newPetition("p"), at: at(march1))
+    _ = try store.createPetition(newPetition("q"), at: at(march1))
+    _ = try store.createPetition(newPetition("r"), at: at(march1))
+    _ = try store.importSignature(
+      imported("p", "ada@x.org", signedAt: march1 + 10 * day, optIns: [.email: false]), at: at(march1))
+    _ = try store.sign(signing("q", "ada@x.org", optIns: [.email]), at: march1 + 1)
+    #expect(try store.contacts("p") == [:] && store.contacts("q") == [:])
+    _ = try store.sign(signing("r", "ada@x.org", optIns: [.email]), at: march1 + 2)
+    #expect(try store.contacts("r") == [:])
+    _ = try store.sign(signing("q", "ada@x.org", optIns: [.email]), at: march1 + 11 * day)
+    for petition in ["p", "q", "r"] { #expect(try store.contacts(petition) == ["ada@x.org": [.email]]) }
+    // And a first sign with an opt-in: its row carries the consent at once.
+    _ = try store.sign(signing("r", "bob@x.org", phone: "+12025550100", optIns: [.email, .sms]), at: march1 + 3)
+    #expect(try store.contacts("r")["bob@x.org"] == [.email, .sms])
   }
 
   static func unsubscribeAndSuppression(_ makeStore: StoreFactory) throws {
