@@ -47,8 +47,12 @@ public final class Connection {
   /// keeps a reused heap address from ever finding another statement.
   private var statementsByAddress: [UInt: (sql: String, statement: Statement)] = [:]
 
+  /// Process-wide settings, applied once before the first connection opens.
+  private static let configured: Void = { _ = csqlite_disable_memory_statistics() }()
+
   /// Opens the database at `path` (`":memory:"` for a private in-memory database).
   public init(path: String, flags: OpenFlags = [.readWrite, .create]) throws(SQLiteError) {
+    _ = Self.configured
     var connection: OpaquePointer?
     let result = sqlite3_open_v2(path, &connection, flags.rawValue, nil)
     guard result == SQLITE_OK, let connection else {
