@@ -64,6 +64,9 @@ public protocol PetitionStore: AnyObject {
   /// Signs one imported row, confirmed, at the row's own time; consent events via `import` for
   /// its explicit opt-in columns, except grants on a suppressed channel.
   func importSignature(_ row: ImportedSigning, at time: Timestamp) throws(StoreError) -> ImportRowOutcome
+  /// Several imported rows, in order, each with its outcome exactly as `importSignature` would
+  /// give it one at a time; ends with the first failure (the rows after it are not tried).
+  func importMany(_ rows: [ImportedSigning], at time: Timestamp) -> [Result<ImportRowOutcome, StoreError>]
 
   /// Person-level consent: an event per matching person and channel, and the canonical email
   /// (or phone) put on the suppression list, whether or not the store knows the person.
@@ -114,6 +117,21 @@ extension PetitionStore {
         return .failure(error)
       }
     }
+  }
+
+  /// One `importSignature` after another, up to the first failure.
+  public func importMany(_ rows: [ImportedSigning], at time: Timestamp) -> [Result<ImportRowOutcome, StoreError>] {
+    var outcomes: [Result<ImportRowOutcome, StoreError>] = []
+    outcomes.reserveCapacity(rows.count)
+    for row in rows {
+      do throws(StoreError) {
+        outcomes.append(.success(try importSignature(row, at: time)))
+      } catch {
+        outcomes.append(.failure(error))
+        break
+      }
+    }
+    return outcomes
   }
 
   public func performWriteGroup(_ body: () -> Void) throws(StoreError) {

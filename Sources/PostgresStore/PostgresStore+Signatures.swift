@@ -383,3 +383,102 @@ extension PostgresStore {
     }
   }
 }
+
+extension PostgresStore {
+  /// Imported rows in one `import_batch` call per run of rows into one petition (up to
+  /// `signsPerBatch`), each answered as `importSignature` would answer it.
+  public func importMany(_ rows: [ImportedSigning], at time: Timestamp) -> [Result<ImportRowOutcome, StoreError>] {
+    var outcomes: [Result<ImportRowOutcome, StoreError>] = []
+    outcomes.reserveCapacity(rows.count)
+    var start = 0
+    while start < rows.count {
+      var end = start + 1
+      while end < rows.count, end - start < Self.signsPerBatch, rows[end].petitionID == rows[start].petitionID {
+        end += 1
+      }
+      let run = Array(rows[start..<end])
+      start = end
+      do throws(StoreError) {
+        outcomes += try write(tallied: true) { try importBatch(run, at: time) }
+      } catch {
+        outcomes.append(.failure(error))
+        return outcomes
+      }
+    }
+    return outcomes
+  }
+
+  /// One `import_batch` call for rows of one petition.
+  private func importBatch(_ batch: [ImportedSigning], at time: Timestamp) throws -> [Result<ImportRowOutcome, StoreError>]
+  {
+    let petitionID = batch[0].petitionID
+    var columns = Array(repeating: [String?](), count: 10)
+    for index in columns.indices { columns[index].reserveCapacity(batch.count) }
+    // One consent event per row and opt-in column given (its 1-based place in the batch), with
+    // the hashes a grant is checked against.
+    var events = Array(repeating: [String?](), count: 5)
+    for (index, row) in batch.enumerated() {
+      let signer = row.signer
+      columns[0].append(signer.canonicalEmail)
+      columns[1].append(signer.email)
+      columns[2].append(signer.firstName)
+      columns[3].append(signer.lastName)
+      columns[4].append(signer.postalCode)
+      columns[5].append(signer.country)
+      columns[6].append(signer.phone)
+      columns[7].append(row.comment)
+      columns[8].append(row.source)
+      columns[9].append(String(row.signedAt.millisecondsSinceEpoch))
+      guard !row.optIns.isEmpty else { continue }
+      let grants = row.optIns.values.contains(true)
+      let emailHash = grants ? suppressionHash(email: signer.canonicalEmail) : nil
+      let phoneHash = grants ? signer.phone.map { suppressionHash(phone: $0) } : nil
+      for channel in Channel.allCases {
+        guard let granted = row.optIns[channel] else { continue }
+        events[0].append(String(index + 1))
+        events[1].append(channel.rawValue)
+        events[2].append(granted ? "t" : "f")
+        events[3].append(granted ? emailHash : nil)
+        events[4].append(granted ? phoneHash : nil)
+      }
+    }
+    let extra = knownPetitions[petitionID].map { deltas.confirmed($0.key) } ?? 0
+    let parameters: [String?] =
+      [petitionID, String(time.millisecondsSinceEpoch), String(extra)] + columns.map { Self.arrayLiteral($0) }
+      + events.map { Self.arrayLiteral($0) }
+    let result = try connection.query(Self.importBatchSQL, parameters)
+    if result.rowCount == 1, result.int(0, 0) != 0 {
+      let failure: StoreError =
+        result.int(0, 0) == 2 ? .petitionNotFound(petitionID) : .petitionClosed(petitionID)
+      return [.failure(failure)]
+    }
+    var added = Set<String>()
+    var petitionKey: Int64?
+    for row in 0..<result.rowCount {
+      petitionKey = result.int64(row, 1)
+      added.insert(result.string(row, 2))
+    }
+    if let petitionKey, knownPetitions[petitionID] == nil {
+      // First import into this petition in this process: its key is known now.
+      let mode = try connection.query("SELECT confirmation FROM petitions WHERE pk = $1", [String(petitionKey)])
+      if mode.rowCount == 1, let confirmation = ConfirmationMode(rawValue: mode.string(0, 0)) {
+        knownPetitions[petitionID] = (petitionKey, confirmation)
+      }
+    }
+    return batch.map { row in
+      // The first row of a person added by this batch is new; a later one is its duplicate.
+      guard let petitionKey, added.remove(row.signer.canonicalEmail) != nil else { return .success(.duplicate) }
+      deltas.addConfirmed(
+        petitionKey, signedAt: row.signedAt, postalCode: row.signer.postalCode, country: row.signer.country,
+        source: row.source)
+      return .success(.imported)
+    }
+  }
+
+  static let importBatchSQL = """
+    SELECT out_kind, out_petition, out_person
+    FROM import_batch(
+      $1, $2, $3, $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
+      $12::text[], $13::bigint[], $14::bigint[], $15::text[], $16::boolean[], $17::text[], $18::text[])
+    """
+}

@@ -460,5 +460,76 @@ enum Schema {
       END $$;
       """
     ),
+    (
+      4,
+      """
+      -- The rows of an import group into one petition, as a few set statements instead of one
+      -- import_signature call each (~130 us of the database's time a row, plus a round trip).
+      -- Rows go in in their order (a person twice in the file: the first row is kept). Consent
+      -- events (e_*: one per row and opt-in column given, by the row's 1-based place) are
+      -- recorded as import_signature records them: at the row's time, a grant never on a
+      -- suppressed channel, never an event already recorded (the same import run again) nor
+      -- the same event twice in the batch. The goal is noted once for the batch (its rows share
+      -- one time). Answers out_kind 0 with each new signature's person, or one row: 2 petition
+      -- not found, 3 petition closed (nothing written).
+      CREATE FUNCTION import_batch(
+        petition_id text, at bigint, extra bigint,
+        p_persons text[], p_emails text[], p_firsts text[], p_lasts text[], p_postals text[], p_countries text[],
+        p_phones text[], p_comments text[], p_sources text[], p_signed bigint[],
+        e_places bigint[], e_channels text[], e_granted boolean[], e_email_hashes text[], e_phone_hashes text[]
+      ) RETURNS TABLE (out_kind integer, out_petition bigint, out_person text)
+      LANGUAGE plpgsql AS $$
+      DECLARE
+        pet record;
+        added bigint;
+      BEGIN
+        SELECT p.pk, p.status INTO pet FROM petitions AS p WHERE p.id = petition_id;
+        IF NOT FOUND THEN RETURN QUERY SELECT 2, NULL::bigint, NULL::text; RETURN; END IF;
+        IF pet.status <> 'open' THEN RETURN QUERY SELECT 3, pet.pk, NULL::text; RETURN; END IF;
+        PERFORM pg_advisory_xact_lock(1886352498, pet.pk::integer);
+        RETURN QUERY
+        WITH added_rows AS (
+          INSERT INTO signatures AS s (
+            petition, person_key, email, first_name, last_name, postal_code, country, phone, comment, source,
+            signed_at, status)
+          SELECT pet.pk, r.person, r.email, r.first_name, r.last_name, r.postal_code, r.country, r.phone, r.comment,
+            r.source, r.signed, 'confirmed'
+          FROM unnest(
+            p_persons, p_emails, p_firsts, p_lasts, p_postals, p_countries, p_phones, p_comments, p_sources, p_signed)
+            WITH ORDINALITY
+            AS r (person, email, first_name, last_name, postal_code, country, phone, comment, source, signed, place)
+          ORDER BY r.place
+          ON CONFLICT (petition, person_key) DO NOTHING
+          RETURNING s.person_key
+        )
+        SELECT 0, pet.pk, a.person_key FROM added_rows AS a;
+        GET DIAGNOSTICS added = ROW_COUNT;
+        INSERT INTO consent_events (person_key, channel, granted, at, petition, source, via, number)
+        SELECT x.person, x.channel, x.granted, x.signed, petition_id, x.source, 'import', x.number
+        FROM (
+          SELECT r.person, e.channel, e.granted, r.signed, r.source, e.email_hash, e.phone_hash, e.n,
+            CASE WHEN e.channel = 'email' THEN NULL ELSE r.phone END AS number,
+            row_number() OVER (
+              PARTITION BY r.person, e.channel, e.granted, r.signed, r.source,
+                CASE WHEN e.channel = 'email' THEN NULL ELSE r.phone END
+              ORDER BY e.n) AS copy
+          FROM unnest(e_places, e_channels, e_granted, e_email_hashes, e_phone_hashes) WITH ORDINALITY
+            AS e (place, channel, granted, email_hash, phone_hash, n)
+          JOIN unnest(p_persons, p_sources, p_phones, p_signed) WITH ORDINALITY
+            AS r (person, source, phone, signed, place) ON r.place = e.place
+        ) AS x
+        WHERE x.copy = 1
+          AND NOT (x.granted AND EXISTS (
+            SELECT 1 FROM suppressions AS u WHERE u.channel = x.channel AND u.hash IN (x.email_hash, x.phone_hash)))
+          AND NOT EXISTS (
+            SELECT 1 FROM consent_events AS c
+            WHERE c.person_key = x.person AND c.channel = x.channel AND c.at = x.signed AND c.granted = x.granted
+              AND c.petition IS NOT DISTINCT FROM petition_id AND c.source IS NOT DISTINCT FROM x.source
+              AND c.via = 'import' AND c.number IS NOT DISTINCT FROM x.number AND c.notice IS NULL)
+        ORDER BY x.n;
+        IF added > 0 THEN PERFORM note_goal(pet.pk, at, extra + added); END IF;
+      END $$;
+      """
+    ),
   ]
 }

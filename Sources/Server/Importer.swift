@@ -19,6 +19,8 @@ struct Importer {
   /// Rows signed per write group (one durable commit each). Cancellation is checked between
   /// groups, and progress reported after each.
   static let groupRows = 5000
+  /// Valid rows handed to the store at once (`importMany`), inside a group.
+  static let batchRows = 1000
   /// Rejected rows listed in `errors` (all are counted in `rejected`).
   static let maximumListedErrors = 1000
 
@@ -205,16 +207,33 @@ struct Importer {
       let now = clock.now()
       do throws(StoreError) {
         try store.performWriteGroup(stopIf: { call.isCancelled }) {
+          // Valid rows go to the store a batch at a time (one call on PostgreSQL); what was
+          // read before the file turned unreadable is still imported.
+          var batch: [ImportedSigning] = []
+          batch.reserveCapacity(Self.batchRows)
+          func importBatch() -> Bool {
+            defer { batch.removeAll(keepingCapacity: true) }
+            for result in store.importMany(batch, at: now) {
+              switch result {
+              case .success(.imported): group.imported += 1
+              case .success(.duplicate): group.duplicates += 1
+              case .failure(let error):
+                failure = error.responseError
+                return false
+              }
+            }
+            return true
+          }
           while groupRowsRead < Self.groupRows {
             do throws(CSVError) {
               guard try reader.next() else {
                 isAtEnd = true
-                return
+                break
               }
             } catch {
               // The file changed since the first pass.
               failure = Self.unreadable(error.message, line: error.line)
-              return
+              break
             }
             groupRowsRead += 1
             switch rows.row(reader, now: now) {
@@ -222,17 +241,11 @@ struct Importer {
               group.rejected += 1
               if listed + groupRejections.count < Self.maximumListedErrors { groupRejections.append(rejection) }
             case .success(let signing):
-              do throws(StoreError) {
-                switch try store.importSignature(signing, at: now) {
-                case .imported: group.imported += 1
-                case .duplicate: group.duplicates += 1
-                }
-              } catch {
-                failure = error.responseError
-                return
-              }
+              batch.append(signing)
+              if batch.count == Self.batchRows, !importBatch() { return }
             }
           }
+          if !batch.isEmpty, !importBatch() { return }
         }
       } catch .interrupted {
         outcome.ending = cancelled(outcome.tally)

@@ -368,7 +368,8 @@ struct PostgresStoreTests {
       """
       DROP TABLE \(schema).hourly_counts; DROP FUNCTION \(schema).hourly_counts_from_rows();
       DROP FUNCTION \(schema).hour_number(bigint) CASCADE;
-      DELETE FROM \(schema).schema_migrations WHERE version = 3
+      DROP FUNCTION \(schema).import_batch;
+      DELETE FROM \(schema).schema_migrations WHERE version >= 3
       """)
     let store = try TestDatabase.store(schema: schema)
     #expect(try TestDatabase.psql("SELECT sum(n) FROM \(schema).hourly_counts WHERE dimension = 0") == "30")

@@ -17,6 +17,7 @@ public enum StoreConformance {
     ConformanceCase("consent: a grant does not outrank an event dated after it", futureDatedConsent),
     ConformanceCase("unsubscribe: by email and by phone, suppression, opt-in lifts it", unsubscribeAndSuppression),
     ConformanceCase("import: confirmed at the row's time, duplicates, consent, suppression, re-run", importRows),
+    ConformanceCase("import: rows taken together answer and record as one at a time", importRowsTogether),
     ConformanceCase("invalidate: conditions ANDed, dry run, records, status kept, place kept", invalidation),
     ConformanceCase("revalidate: whole or some, prior status back, unknown invalidation", revalidation),
     ConformanceCase("erase: signer data and consent gone, counts stay, signing again", erasure),
@@ -348,6 +349,62 @@ public enum StoreConformance {
   }
 
   // MARK: Invalidation
+
+  /// `importMany` (PostgreSQL: one set-based call) against `importSignature` row by row on a
+  /// second store: the same outcomes, signatures, consent events, contacts, counts and groups,
+  /// for a file with a person twice (the same opt-ins twice: one event), grants and withholds,
+  /// a suppressed channel, rows dated in different hours, then the same rows again, and a
+  /// closed petition.
+  static func importRowsTogether(_ makeStore: StoreFactory) throws {
+    let together = try makeStore()
+    let alone = try makeStore()
+    let phone = "+12025550100"
+    let rows = [
+      imported("p", "ada@x.org", signedAt: march1 + 1, phone: phone, optIns: [.email: true, .sms: true]),
+      imported("p", "bob@x.org", signedAt: march1 + 2 * hour, postalCode: "99999", optIns: [.email: false]),
+      imported("p", "Ada@x.org", signedAt: march1 + 1, phone: phone, optIns: [.email: true, .sms: true]),
+      imported("p", "carl@x.org", signedAt: march1 + 3 * hour, phone: phone, optIns: [.sms: true, .phone: true]),
+      imported("p", "erin@x.org", signedAt: march1 + 4 * hour, optIns: [.email: true], source: "list"),
+      imported("p", "old@x.org", signedAt: march1 + 5 * hour),
+    ]
+    var answers: [[String]] = []
+    for store in [together, alone] {
+      _ = try store.createPetition(newPetition("p"), at: at(march1))
+      _ = try store.createPetition(newPetition("shut"), at: at(march1))
+      _ = try store.closePetition(id: "shut", at: at(march1))
+      _ = try store.sign(signing("p", "old@x.org"), at: march1)
+      try store.unsubscribe(Unsubscription(subject: .canonicalEmail("erin@x.org"), channels: [.email]), at: at(march1))
+      var outcomes: [String] = []
+      for round in 0..<2 {
+        var results: [Result<ImportRowOutcome, StoreError>] = []
+        try store.performWriteGroup {
+          if store === together {
+            results = store.importMany(rows, at: at(march1 + 10 * day + Int64(round)))
+          } else {
+            for row in rows {
+              do throws(StoreError) {
+                results.append(.success(try store.importSignature(row, at: at(march1 + 10 * day + Int64(round)))))
+              } catch { results.append(.failure(error)) }
+            }
+          }
+        }
+        outcomes += results.map { "\($0)" }
+      }
+      var closed: [Result<ImportRowOutcome, StoreError>] = []
+      try store.performWriteGroup { closed = store.importMany(Array(rows.prefix(2)).map { var row = $0; row.petitionID = "shut"; return row }, at: at(march1 + 11 * day)) }
+      outcomes += closed.map { "\($0)" }
+      outcomes += try ["ada@x.org", "bob@x.org", "carl@x.org", "erin@x.org", "old@x.org"].flatMap { try store.history(email: $0) }
+      outcomes += try store.history(phone: phone)
+      outcomes += try store.contacts("p").sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.sorted())" }
+      outcomes += try store.everyCount("p")
+      outcomes += try store.groups("p", .postalCode, since: march1 + hour, until: march1 + 4 * hour)
+      outcomes.append("count \(try store.petition(id: "p").count)")
+      answers.append(outcomes)
+    }
+    #expect(answers[0] == answers[1])
+    #expect(answers[0].prefix(6) == ["success(Petitions.ImportRowOutcome.imported)", "success(Petitions.ImportRowOutcome.imported)", "success(Petitions.ImportRowOutcome.duplicate)", "success(Petitions.ImportRowOutcome.imported)", "success(Petitions.ImportRowOutcome.imported)", "success(Petitions.ImportRowOutcome.duplicate)"])
+    #expect(answers[0].contains("failure(Petitions.StoreError.petitionClosed(\"shut\"))"))
+  }
 
   static func invalidation(_ makeStore: StoreFactory) throws {
     let store = try makeStore()
