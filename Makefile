@@ -65,17 +65,19 @@ fuzz:
 # scratch path (the end-to-end tests spawn the sanitized binary built beside them). Every
 # process writes its reports to .build-tsan/reports or .build-asan/reports (a server's stderr
 # is a temporary file the tests delete); any report fails the target.
+# A sanitizer report starts llvm-symbolizer, which keeps the test runner's output pipe open
+# after the tests end: `timeout` turns that hang into a failure (each run takes ~5 minutes).
 test-sanitizers:
 	scripts/bootstrap.sh
 	swift build --build-tests --sanitize=thread --build-path .build-tsan
 	rm -rf .build-tsan/reports && mkdir -p .build-tsan/reports
 	PETITION_RPC_TEST_MEMORY_FACTOR=4 TSAN_OPTIONS="second_deadlock_stack=1 log_path=$(CURDIR)/.build-tsan/reports/tsan" \
-	  scripts/pg-test-run.sh swift test --skip-build --sanitize=thread --build-path .build-tsan
+	  scripts/pg-test-run.sh timeout 2400 swift test --skip-build --sanitize=thread --build-path .build-tsan
 	@if ls .build-tsan/reports/* >/dev/null 2>&1; then echo "ThreadSanitizer reports:"; ls .build-tsan/reports; exit 1; fi
 	swift build --build-tests --sanitize=address --build-path .build-asan
 	rm -rf .build-asan/reports && mkdir -p .build-asan/reports
 	PETITION_RPC_TEST_MEMORY_FACTOR=4 ASAN_OPTIONS="detect_leaks=0 verify_asan_link_order=0 quarantine_size_mb=16 log_path=$(CURDIR)/.build-asan/reports/asan" \
-	  SWIFT_BACKTRACE=enable=no scripts/pg-test-run.sh swift test --skip-build --sanitize=address --build-path .build-asan
+	  SWIFT_BACKTRACE=enable=no scripts/pg-test-run.sh timeout 2400 swift test --skip-build --sanitize=address --build-path .build-asan
 	@if ls .build-asan/reports/* >/dev/null 2>&1; then echo "AddressSanitizer reports:"; ls .build-asan/reports; exit 1; fi
 
 # Mixed traffic from several clients on one store for SOAK_MINUTES (default 30), sampling RSS,

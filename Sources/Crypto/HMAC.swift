@@ -1,5 +1,4 @@
 import CCrypto
-import Synchronization
 
 /// HMAC-SHA-256 (RFC 2104) under one key, for many messages: the SHA-256 states after the
 /// key's inner and outer pads are computed once, so a message costs two short SHA-256
@@ -52,17 +51,9 @@ public final class HMACSHA256: Sendable {
 }
 
 extension Secrets {
-  /// The last key's prepared HMAC: a store hashes every entry under its one secret.
-  private static let preparedKey = Mutex<HMACSHA256?>(nil)
-
-  /// HMAC-SHA-256 of `message` under `key`.
+  /// HMAC-SHA-256 of `message` under `key`. For many messages under one key, keep an
+  /// `HMACSHA256` (the stores keep one for their secret).
   public static func hmacSHA256(key: [UInt8], message: some Collection<UInt8>) -> [UInt8] {
-    let prepared = preparedKey.withLock { prepared in
-      if let prepared, prepared.key == key { return prepared }
-      let made = HMACSHA256(key: key)
-      prepared = made
-      return made
-    }
-    return prepared.authenticate(message)
+    HMACSHA256(key: key).authenticate(message)
   }
 }

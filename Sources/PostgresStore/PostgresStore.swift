@@ -21,7 +21,11 @@ public final class PostgresStore: PetitionStore {
   let location: String
   let lockTimeoutMilliseconds: Int
   /// The HMAC key of the suppression list, created with the store.
-  var secret: [UInt8] = []
+  var secret: [UInt8] = [] {
+    didSet { suppressionHMAC = HMACSHA256(key: secret) }
+  }
+  /// The suppression list's HMAC under `secret`, prepared once.
+  private(set) var suppressionHMAC = HMACSHA256(key: [])
   /// Whether `performWriteGroup` is running its body: operations then join its transaction.
   var isInsideWriteGroup = false
   /// The store-level failure that dooms the running write group, if one happened.
@@ -414,11 +418,11 @@ public final class PostgresStore: PetitionStore {
   /// phone number, as hex HMAC-SHA-256 under the store's secret (the same as the SQLite store's,
   /// so copy-store moves them with the secret).
   func suppressionHash(email canonicalEmail: String) -> String {
-    Self.hex(Secrets.hmacSHA256(key: secret, message: Array(("email:" + canonicalEmail).utf8)))
+    Self.hex(suppressionHMAC.authenticate(Array(("email:" + canonicalEmail).utf8)))
   }
 
   func suppressionHash(phone: String) -> String {
-    Self.hex(Secrets.hmacSHA256(key: secret, message: Array(("phone:" + phone).utf8)))
+    Self.hex(suppressionHMAC.authenticate(Array(("phone:" + phone).utf8)))
   }
 
   static func bits(_ channels: some Sequence<Channel>) -> Int {

@@ -464,24 +464,26 @@ extension SQLiteStore {
 
   // MARK: Suppression
 
-  private var suppressionKey: [UInt8] {
+  /// The HMAC under the store's suppression key, prepared once (read from the store the first
+  /// time it is needed).
+  private var suppressionHMAC: HMACSHA256 {
     get throws {
       if let suppressionKeyCache { return suppressionKeyCache }
       let select = try connection.cachedStatement("SELECT value FROM meta WHERE name = 'suppression_key'")
       defer { select.reset() }
       guard try select.step() else { throw StoreError.unavailable("the store has no suppression key") }
-      let key = select.blob(at: 0)
-      suppressionKeyCache = key
-      return key
+      let hmac = HMACSHA256(key: select.blob(at: 0))
+      suppressionKeyCache = hmac
+      return hmac
     }
   }
 
   func suppressionHash(email canonicalEmail: String) throws -> [UInt8] {
-    Secrets.hmacSHA256(key: try suppressionKey, message: Array(("email:" + canonicalEmail).utf8))
+    try suppressionHMAC.authenticate(Array(("email:" + canonicalEmail).utf8))
   }
 
   func suppressionHash(phone: String) throws -> [UInt8] {
-    Secrets.hmacSHA256(key: try suppressionKey, message: Array(("phone:" + phone).utf8))
+    try suppressionHMAC.authenticate(Array(("phone:" + phone).utf8))
   }
 
   func suppress(_ hash: [UInt8], _ channel: Channel) throws {

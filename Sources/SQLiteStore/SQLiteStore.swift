@@ -1,3 +1,4 @@
+import Crypto
 import Petitions
 import SQLite
 
@@ -34,8 +35,8 @@ public final class SQLiteStore: PetitionStore {
   var counters = PetitionCounters()
   /// The file store's identity, checked before each commit; nil for `:memory:`.
   let fileIdentity: StoreFileIdentity?
-  /// The key of the suppression list's HMAC, read once.
-  var suppressionKeyCache: [UInt8]?
+  /// The suppression list's HMAC under the store's key, read and prepared once.
+  var suppressionKeyCache: HMACSHA256?
 
   /// Opens the store at `path`, creating it (mode 0600) and bringing its schema up to date.
   /// `":memory:"` is a private throw-away store.
