@@ -110,8 +110,8 @@ private let message896 =
 }
 
 /// The prepared-key HMAC against RFC 4231's cases 1 (short key), 6 (a key longer than the
-/// block, hashed first) and 7 (long key and long message), with keys alternating so the
-/// prepared key is replaced, and a message that is not contiguous storage.
+/// block, hashed first) and 7 (long key and long message), one prepared key used twice, and a
+/// message that is not contiguous storage.
 @Test func preparedHMACMatchesRFC4231() {
   let short = [UInt8](repeating: 0x0b, count: 20)
   let long = [UInt8](repeating: 0xaa, count: 131)
@@ -119,9 +119,10 @@ private let message896 =
   let case7 = Array(
     ("This is a test using a larger than block-size key and a larger than block-size data. The key needs to be "
       + "hashed before being used by the HMAC algorithm.").utf8)
+  let prepared = HMACSHA256(key: short)
   for _ in 0..<2 {
     #expect(
-      SHA256.hexDigest(Secrets.hmacSHA256(key: short, message: Array("Hi There".utf8)))
+      SHA256.hexDigest(prepared.authenticate(Array("Hi There".utf8)))
         == "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7")
     #expect(
       SHA256.hexDigest(Secrets.hmacSHA256(key: long, message: case6))
