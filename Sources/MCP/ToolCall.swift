@@ -108,7 +108,7 @@ final class ToolCall: ServiceCall {
     let isStateless = isStateless
     server.writeResult(serializedID: serializedID) { line in
       line.append(contentsOf: Self.contentPrefix)
-      Self.appendString(result, to: &line)
+      JSONWriter.appendString(result, to: &line)
       line.append(contentsOf: Self.structuredMember)
       line.append(contentsOf: result)
       if isStateless { line.append(contentsOf: Self.resultTypeMember) }
@@ -116,36 +116,6 @@ final class ToolCall: ServiceCall {
     }
   }
 
-  /// Appends `text` (valid UTF-8: compact JSON written by jansson) as a JSON string: quotes,
-  /// backslashes and control characters escaped, everything else as it is.
-  static func appendString(_ text: [UInt8], to output: inout [UInt8]) {
-    output.append(UInt8(ascii: "\""))
-    for byte in text {
-      switch byte {
-      case UInt8(ascii: "\""), UInt8(ascii: "\\"):
-        output.append(UInt8(ascii: "\\"))
-        output.append(byte)
-      case UInt8(ascii: "\n"):
-        output.append(UInt8(ascii: "\\"))
-        output.append(UInt8(ascii: "n"))
-      case UInt8(ascii: "\r"):
-        output.append(UInt8(ascii: "\\"))
-        output.append(UInt8(ascii: "r"))
-      case UInt8(ascii: "\t"):
-        output.append(UInt8(ascii: "\\"))
-        output.append(UInt8(ascii: "t"))
-      case 0..<0x20:
-        output.append(contentsOf: Array("\\u00".utf8))
-        output.append(hexDigits[Int(byte >> 4)])
-        output.append(hexDigits[Int(byte & 0xF)])
-      default:
-        output.append(byte)
-      }
-    }
-    output.append(UInt8(ascii: "\""))
-  }
-
-  private static let hexDigits = Array("0123456789abcdef".utf8)
   private static let contentPrefix = Array(#"{"content":[{"type":"text","text":"#.utf8)
   private static let structuredMember = Array(#"}],"structuredContent":"#.utf8)
   private static let resultTypeMember = Array(#","resultType":"complete""#.utf8)

@@ -233,22 +233,30 @@ enum ResultEncoder {
     return bytes
   }
 
-  static func count(_ result: CountResult) -> JSON {
-    let object = JSON.object()
-    object.set("petition", result.petitionID)
-    object.set("total", result.total)
-    object.set("goal", result.goal)
+  /// The count result written directly (a grouping by postal code can have tens of thousands
+  /// of groups); the same JSON as a jansson tree of it would serialise to.
+  static func serializedCount(_ result: CountResult) -> [UInt8] {
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(64 + (result.groups?.count ?? 0) * 32)
+    bytes += #"{"petition":"#.utf8
+    JSONWriter.appendString(result.petitionID.utf8, to: &bytes)
+    bytes += #","total":"#.utf8
+    JSONWriter.appendInteger(result.total, to: &bytes)
+    bytes += #","goal":"#.utf8
+    if let goal = result.goal { JSONWriter.appendInteger(goal, to: &bytes) } else { bytes += "null".utf8 }
     if let groups = result.groups {
-      let list = JSON.array()
-      for group in groups {
-        let entry = JSON.object()
-        entry.set("key", group.key)
-        entry.set("count", group.count)
-        list.append(entry)
+      bytes += #","groups":["#.utf8
+      for (index, group) in groups.enumerated() {
+        bytes += index == 0 ? #"{"key":"#.utf8 : #",{"key":"#.utf8
+        JSONWriter.appendString(group.key.utf8, to: &bytes)
+        bytes += #","count":"#.utf8
+        JSONWriter.appendInteger(group.count, to: &bytes)
+        bytes.append(UInt8(ascii: "}"))
       }
-      object.set("groups", list)
+      bytes.append(UInt8(ascii: "]"))
     }
-    return object
+    bytes.append(UInt8(ascii: "}"))
+    return bytes
   }
 
   static func channels(_ channels: [Channel]) -> JSON {

@@ -219,7 +219,7 @@ public final class PetitionService: Service {
             ResultEncoder.serializedSignOutcome(
               try store.sign(signing, at: clock.now(), newToken: Self.newConfirmationToken))))
       case .count(let query):
-        return .success(.json(ResultEncoder.count(try store.count(query))))
+        return .success(.serialized(ResultEncoder.serializedCount(try store.count(query))))
       case .unsubscribe(let unsubscription):
         try store.unsubscribe(unsubscription, at: clock.now())
         // The same answer whether or not the store knows the person.

@@ -45,4 +45,30 @@ import Testing
   @Test func trailingGarbage() {
     #expect(throws: JSONParseError.self) { try JSON.parse("{} x").get() }
   }
+
+  /// JSONWriter's strings parse back to the text written, for every byte that needs escaping,
+  /// quotes, backslashes and non-ASCII; where jansson writes the same escape, the bytes agree.
+  @Test func writerStrings() throws {
+    var texts = ["", "plain", "quote\"back\\slash", "tab\tline\ncr\r", "ñandú 東京 🙂", "\u{7F}del"]
+    texts.append(String(decoding: (0..<0x20).map { UInt8($0) } + [0x41], as: UTF8.self))
+    for text in texts {
+      var bytes: [UInt8] = []
+      JSONWriter.appendString(text.utf8, to: &bytes)
+      let parsed = try JSON.parse(bytes).get()
+      #expect(parsed.serializedString == JSON.string(text).serializedString)
+      #expect(JSON.string(String(decoding: bytes, as: UTF8.self)).serializedString.count > 0)
+      if !text.utf8.contains(where: { $0 < 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) {
+        #expect(bytes == JSON.string(text).serialized(), "\(text)")
+      }
+    }
+  }
+
+  /// JSONWriter's integers are jansson's, at the edges too.
+  @Test func writerIntegers() {
+    for value in [0, 1, -1, 9, 10, 99, 100, 1_000_000, 123_456_789, Int.max, Int.min, Int.min + 1] {
+      var bytes: [UInt8] = []
+      JSONWriter.appendInteger(value, to: &bytes)
+      #expect(bytes == JSON.integer(value).serialized(), "\(value)")
+    }
+  }
 }

@@ -146,7 +146,7 @@ import Testing
     value.set("comment", "line one\nline \"two\"\t\\ \u{1}\u{1F} é 中文 🎉 </script>")
     let text = value.serialized()
     var output: [UInt8] = []
-    ToolCall.appendString(text, to: &output)
+    JSONWriter.appendString(text, to: &output)
     guard case .success(let parsed) = JSON.parse(output) else {
       Issue.record("not JSON: \(String(decoding: output, as: UTF8.self))")
       return
