@@ -84,6 +84,9 @@ final class PGConnection {
   /// The libpq connection string (a URI); may hold a password, so it is never printed.
   private let conninfo: String
   private var prepared: [String: String] = [:]
+  /// While set (by a write group), `execute` and `query` send their statement and call this
+  /// until the answer is in, instead of blocking (see `query(_:_:whileWaiting:)`).
+  var whileWaiting: (() -> Bool)?
 
   /// Connects; throws with libpq's message (which never includes the password).
   init(conninfo: String) throws(PGError) {
@@ -137,6 +140,7 @@ final class PGConnection {
   @discardableResult
   func execute(_ sql: String) throws(PGError) -> PGResult {
     guard let handle else { throw lost("the database connection is closed") }
+    if let whileWaiting { return try query(sql, nil, whileWaiting: whileWaiting) }
     return try check(PQexec(handle, sql))
   }
 
@@ -144,6 +148,7 @@ final class PGConnection {
   @discardableResult
   func query(_ sql: String, _ parameters: [String?] = []) throws(PGError) -> PGResult {
     guard let handle else { throw lost("the database connection is closed") }
+    if let whileWaiting { return try query(sql, parameters, whileWaiting: whileWaiting) }
     let name: String
     if let known = prepared[sql] {
       name = known
@@ -154,6 +159,57 @@ final class PGConnection {
     }
     return try withCStrings(parameters) { values throws(PGError) in
       try check(PQexecPrepared(handle, name, Int32(values.count), values, nil, nil, 0))
+    }
+  }
+
+  /// Runs `sql` like `query` (or like `execute` when `parameters` is nil), and while the server
+  /// works on it lets this thread do other work: `whileWaiting` is called until the answer is
+  /// in (the serving thread reads and checks the next requests meanwhile, so a big write costs
+  /// the longer of the two, not their sum). It returns whether it found anything to do; when it
+  /// did not, the connection waits on its socket for up to a millisecond before asking again.
+  @discardableResult
+  func query(_ sql: String, _ parameters: [String?]?, whileWaiting: () -> Bool) throws(PGError) -> PGResult {
+    guard let handle else { throw lost("the database connection is closed") }
+    let sent: Int32
+    if let parameters {
+      let name: String
+      if let known = prepared[sql] {
+        name = known
+      } else {
+        name = "s\(prepared.count + 1)"
+        try check(PQprepare(handle, name, sql, 0, nil))
+        prepared[sql] = name
+      }
+      sent = withCStrings(parameters) { values in
+        PQsendQueryPrepared(handle, name, Int32(values.count), values, nil, nil, 0)
+      }
+    } else {
+      sent = PQsendQuery(handle, sql)
+    }
+    guard sent == 1 else { throw lost(Self.trimmed(String(cString: PQerrorMessage(handle)))) }
+    // PQconsumeInput fails only when the connection does; PQgetResult then reports it.
+    while PQconsumeInput(handle) == 1 && PQisBusy(handle) == 1 {
+      if whileWaiting() { continue }
+      var socket = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+      _ = poll(&socket, 1, 1)
+    }
+    // A result per statement, then NULL: as PQexec, the last one, or the first failure.
+    var kept: OpaquePointer? = nil
+    while let result = PQgetResult(handle) {
+      if let previous = kept, !Self.succeeded(previous) {
+        PQclear(result)
+      } else {
+        if let previous = kept { PQclear(previous) }
+        kept = result
+      }
+    }
+    return try check(kept)
+  }
+
+  private static func succeeded(_ result: OpaquePointer) -> Bool {
+    switch PQresultStatus(result) {
+    case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_SINGLE_TUPLE, PGRES_EMPTY_QUERY: true
+    default: false
     }
   }
 

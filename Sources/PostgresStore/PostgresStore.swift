@@ -203,7 +203,9 @@ public final class PostgresStore: PetitionStore {
 
   // MARK: Write groups
 
-  public func performWriteGroup(stopIf shouldStop: () -> Bool, _ body: () -> Void) throws(StoreError) {
+  public func performWriteGroup(stopIf shouldStop: () -> Bool, whileWaiting: () -> Bool, _ body: () -> Void)
+    throws(StoreError)
+  {
     if isInsideWriteGroup {
       body()
       return
@@ -214,24 +216,28 @@ public final class PostgresStore: PetitionStore {
     } catch {
       throw unavailable(error)
     }
-    isInsideWriteGroup = true
-    groupFailure = nil
-    deltas = CountDeltas()
-    body()
-    isInsideWriteGroup = false
-    if let failure = groupFailure {
+    try withoutActuallyEscaping(whileWaiting) { whileWaiting throws(StoreError) in
+      connection.whileWaiting = whileWaiting
+      defer { connection.whileWaiting = nil }
+      isInsideWriteGroup = true
       groupFailure = nil
       deltas = CountDeltas()
-      connection.rollbackQuietly()
-      throw failure
-    }
-    do throws(PGError) {
-      try flushDeltas()
-      try connection.execute("COMMIT")
-    } catch {
-      deltas = CountDeltas()
-      connection.rollbackQuietly()
-      throw unavailable(error)
+      body()
+      isInsideWriteGroup = false
+      if let failure = groupFailure {
+        groupFailure = nil
+        deltas = CountDeltas()
+        connection.rollbackQuietly()
+        throw failure
+      }
+      do throws(PGError) {
+        try flushDeltas()
+        try connection.execute("COMMIT")
+      } catch {
+        deltas = CountDeltas()
+        connection.rollbackQuietly()
+        throw unavailable(error)
+      }
     }
   }
 

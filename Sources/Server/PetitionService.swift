@@ -149,7 +149,8 @@ public final class PetitionService: Service {
           // One look at the input (through the first token) then every call's flag.
           let calls = group.map(\.call)
           try store.performWriteGroup(
-            stopIf: { calls[0].isCancelled || calls.contains { $0.cancellation.wasCancelled } }, execute)
+            stopIf: { calls[0].isCancelled || calls.contains { $0.cancellation.wasCancelled } },
+            whileWaiting: { calls[0].cancellation.readAhead() }, execute)
         } catch .interrupted {
           var rest: [(call: ServiceCall, operation: Operation)] = []
           for entry in group {

@@ -8,11 +8,20 @@ import Synchronization
 public final class CancellationToken: Sendable {
   private let flag = Atomic<Bool>(false)
   private let refresh: (@Sendable () -> Void)?
+  private let readMore: (@Sendable () -> Bool)?
 
-  /// `refresh`, when given, is called on every `isCancelled` read, on the reading thread.
-  public init(refresh: (@Sendable () -> Void)? = nil) {
+  /// `refresh`, when given, is called on every `isCancelled` read, on the reading thread;
+  /// `readMore` by `readAhead`.
+  public init(refresh: (@Sendable () -> Void)? = nil, readMore: (@Sendable () -> Bool)? = nil) {
     self.refresh = refresh
+    self.readMore = readMore
   }
+
+  /// While the service waits for a store that is working on its behalf (a PostgreSQL server
+  /// running a batch), lets the front read and check one more piece of its input: the calls in
+  /// it are queued for a later run. Returns whether anything was read (false: nothing waits, or
+  /// the front's read-ahead budget is full).
+  public func readAhead() -> Bool { readMore?() ?? false }
 
   public var isCancelled: Bool {
     if let refresh, !flag.load(ordering: .relaxed) { refresh() }

@@ -72,6 +72,13 @@ public final class OutputWriter: @unchecked Sendable {
     return OutputWriter(descriptor: frames)
   }
 
+  /// Whether answers wait for a client that reads slower than they are made (more than
+  /// `flushThreshold` bytes handed to the writer and not written yet). Reading requests ahead
+  /// then only fills memory: the pipeline holds back.
+  public var isBehind: Bool {
+    monitor.withLock { handed.count >= Self.flushThreshold }
+  }
+
   /// Appends whole messages; they are written at the next `flush` (or sooner when many wait).
   public func append(_ bytes: [UInt8]) {
     pending.append(contentsOf: bytes)

@@ -58,8 +58,9 @@ public final class Pipeline {
   private var isPumping = false
   private let ownerThread: pthread_t
   private let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
-  /// The refresh hook shared by every token this pipeline makes.
+  /// The hooks shared by every token this pipeline makes.
   private var refresh: (@Sendable () -> Void)!
+  private var readMore: (@Sendable () -> Bool)!
 
   public init(service: Service, output: OutputWriter, limits: Limits = Limits(), logger: Logger) {
     self.service = service
@@ -71,15 +72,25 @@ public final class Pipeline {
     refresh = {
       let pipeline = unowned_self.takeUnretainedValue()
       guard pthread_equal(pthread_self(), pipeline.ownerThread) != 0 else { return }
-      pipeline.readWaitingInput()
+      _ = pipeline.readWaitingInput(chunks: .max, budget: pipeline.limits.maxQueuedBytes)
+    }
+    readMore = {
+      let pipeline = unowned_self.takeUnretainedValue()
+      guard pthread_equal(pthread_self(), pipeline.ownerThread) != 0 else { return false }
+      // A client that is not reading its answers gets no read-ahead: its requests would only
+      // wait in memory beside the run's.
+      guard !pipeline.output.isBehind else { return false }
+      return pipeline.readWaitingInput(chunks: 1, budget: pipeline.limits.maxQueuedBytes / 2)
     }
   }
 
   deinit { chunk.deallocate() }
 
   /// A token whose `isCancelled` reads cancel notifications waiting on the input.
+  /// Its `readAhead` reads one chunk of waiting input (one read, up to 64 KiB), unless answers
+  /// are waiting for the client to read them.
   public func makeCancellationToken() -> CancellationToken {
-    CancellationToken(refresh: refresh)
+    CancellationToken(refresh: refresh, readMore: readMore)
   }
 
   /// Queues a call for the next run; `bytes` is the size of its message (for the budget).
@@ -149,23 +160,28 @@ public final class Pipeline {
     front.receive(UnsafeRawBufferPointer(rebasing: chunk[0..<count]), pipeline: self)
   }
 
-  /// While the service works: reads what is waiting on the input, without blocking and within
-  /// the byte budget, so that cancellations reach running calls.
-  private func readWaitingInput() {
-    guard !isPumping, !inputEnded, !stopRequested, let front, input >= 0 else { return }
+  /// While the service works: reads what is waiting on the input (at most `chunks` reads),
+  /// without blocking and while fewer than `budget` bytes are queued, so that cancellations
+  /// reach running calls and the next calls are checked while a store works. Returns whether
+  /// anything was read.
+  private func readWaitingInput(chunks: Int, budget: Int) -> Bool {
+    guard !isPumping, !inputEnded, !stopRequested, let front, input >= 0 else { return false }
     isPumping = true
     defer { isPumping = false }
     var descriptors = [pollfd(fd: input, events: Int16(POLLIN), revents: 0)]
     if stopSignal >= 0 { descriptors.append(pollfd(fd: stopSignal, events: Int16(POLLIN), revents: 0)) }
-    while queuedBytes < limits.maxQueuedBytes && !inputEnded {
+    var reads = 0
+    while reads < chunks && queuedBytes < budget && !inputEnded {
       let ready = poll(&descriptors, nfds_t(descriptors.count), 0)
-      guard ready > 0 else { return }
+      guard ready > 0 else { break }
       if descriptors.count > 1 && descriptors[1].revents != 0 {
         stopRequested = true
-        return
+        break
       }
       readChunk(front: front)
+      reads += 1
     }
+    return reads > 0
   }
 
   /// Runs what is queued through the service. Calls cancelled while queued are answered without

@@ -9,8 +9,13 @@ import Testing
 /// A service that records the runs it is given and answers by method name.
 private final class RecordingService: Service, @unchecked Sendable {
   var runs: [[String]] = []
+  /// Calls prepared so far, and how many of them were prepared while "ahead" ran.
+  var prepared = 0
+  var preparedWhileAhead = 0
 
   func isQuick(_ call: ServiceCall) -> Bool { call.method != "wait" }
+
+  func prepare(_ call: ServiceCall) { prepared += 1 }
 
   func process(_ calls: [ServiceCall]) {
     runs.append(calls.map(\.method))
@@ -20,6 +25,15 @@ private final class RecordingService: Service, @unchecked Sendable {
         call.complete(.success(call.params ?? .null))
       case "bytes":
         call.complete(.serialized(Array(#"{"fast":true}"#.utf8)))
+      case "ahead":
+        // Stands for a wait on a database server working for the run: reads ahead meanwhile.
+        let before = prepared
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline && prepared < before + 2 {
+          if !call.cancellation.readAhead() { usleep(1000) }
+        }
+        preparedWhileAhead = prepared - before
+        call.complete(.success(.string("ahead")))
       case "wait":
         // Stands for a wait on a locked store: polls the token, as the store's busy handler does.
         let deadline = Date().addingTimeInterval(5)
@@ -139,5 +153,22 @@ private final class Harness: @unchecked Sendable {
     let lines = harness.finish()
     #expect(harness.service.runs.isEmpty)
     #expect(lines == [#"{"jsonrpc":"2.0","id":1,"error":{"code":-32800,"message":"Request cancelled"}}"#])
+  }
+
+  /// While the service waits for a store working on its behalf, `readAhead` reads and prepares
+  /// the requests that arrive meanwhile; they run in the next run, after the waiting one.
+  @Test func requestsAreReadAheadWhileTheServiceWaits() {
+    let harness = Harness()
+    harness.send(#"{"jsonrpc":"2.0","id":"a","method":"ahead"}"# + "\n")
+    usleep(100_000)
+    harness.send(
+      #"{"jsonrpc":"2.0","id":1,"method":"echo","params":{"n":1}}"# + "\n"
+        + #"{"jsonrpc":"2.0","id":2,"method":"echo","params":{"n":2}}"# + "\n")
+    let first = harness.readLine()
+    #expect(first == #"{"jsonrpc":"2.0","id":"a","result":"ahead"}"#)
+    let lines = harness.finish()
+    #expect(harness.service.preparedWhileAhead == 2)
+    #expect(harness.service.runs == [["ahead"], ["echo", "echo"]])
+    #expect(lines == [#"{"jsonrpc":"2.0","id":1,"result":{"n":1}}"#, #"{"jsonrpc":"2.0","id":2,"result":{"n":2}}"#])
   }
 }
