@@ -57,9 +57,12 @@ let package = Package(
     // The methods of the contract: params in, domain calls, results out.
     .target(
       name: "Server",
-      dependencies: ["JSON", "Service", "Petitions", "Files", "Crypto", "CSV", .product(name: "Logging", package: "swift-log")]),
+      dependencies: [
+        "JSON", "Service", "Petitions", "Files", "Crypto", "CSV", .product(name: "Logging", package: "swift-log"),
+      ]),
     // The Model Context Protocol over stdio: the methods as tools; one more front on the Service.
-    .target(name: "MCP", dependencies: ["JSON", "JSONRPC", "Service", .product(name: "Logging", package: "swift-log")]),
+    .target(
+      name: "MCP", dependencies: ["JSON", "JSONRPC", "Service", .product(name: "Logging", package: "swift-log")]),
     .executableTarget(
       name: "petition-rpc",
       dependencies: [

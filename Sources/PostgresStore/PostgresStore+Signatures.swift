@@ -131,7 +131,9 @@ extension PostgresStore {
           case 2: countBefore[petition] = result.int(row, 1)
           case 0: added[Person(petition: petition, key: result.string(row, 3))] = result.int64(row, 1)
           default:
-            existing[Person(petition: petition, key: result.string(row, 3))] = (result.int64(row, 1), result.string(row, 4))
+            existing[Person(petition: petition, key: result.string(row, 3))] = (
+              result.int64(row, 1), result.string(row, 4)
+            )
           }
         }
         signsSentInBatches += batch.count
@@ -144,10 +146,11 @@ extension PostgresStore {
           }
           let person = Person(petition: petitionKey, key: signing.signer.canonicalEmail)
           // The first sign of a person added in this batch is new; a later one is its duplicate.
-          let isNew = added.removeValue(forKey: person).map { id in
-            existing[person] = (id, SignatureStatus.confirmed.rawValue)
-            return true
-          } ?? false
+          let isNew =
+            added.removeValue(forKey: person).map { id in
+              existing[person] = (id, SignatureStatus.confirmed.rawValue)
+              return true
+            } ?? false
           guard let signature = existing[person], let status = SignatureStatus(rawValue: signature.status) else {
             outcomes.append(.failure(.unavailable("the store did not answer for a signature of the batch")))
             continue
@@ -409,8 +412,9 @@ extension PostgresStore {
   }
 
   /// One `import_batch` call for rows of one petition.
-  private func importBatch(_ batch: [ImportedSigning], at time: Timestamp) throws -> [Result<ImportRowOutcome, StoreError>]
-  {
+  private func importBatch(_ batch: [ImportedSigning], at time: Timestamp) throws -> [Result<
+    ImportRowOutcome, StoreError
+  >] {
     let petitionID = batch[0].petitionID
     var columns = Array(repeating: [String?](), count: 10)
     for index in columns.indices { columns[index].reserveCapacity(batch.count) }

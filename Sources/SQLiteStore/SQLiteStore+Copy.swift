@@ -174,7 +174,8 @@ extension SQLiteStore: CopyableStore {
       try insert.execute()
       petitionKeys[petition.id] = connection.lastInsertedRowID
     case .signature(let signature):
-      guard let rowID = Self.rowID(signatureID: signature.signatureID), let petition = petitionKeys[signature.petitionID]
+      guard let rowID = Self.rowID(signatureID: signature.signatureID),
+        let petition = petitionKeys[signature.petitionID]
       else { throw StoreError.unavailable("a signature of the source has an unknown id or petition") }
       let insert = try connection.cachedStatement(
         """
@@ -236,10 +237,12 @@ extension SQLiteStore: CopyableStore {
       try insert.bind(stored.record.revalidated, at: 7)
       try insert.execute()
     case .invalidationMember(let member):
-      guard let id = InvalidationID.rowID(member.invalidationID), let rowID = Self.rowID(signatureID: member.signatureID)
+      guard let id = InvalidationID.rowID(member.invalidationID),
+        let rowID = Self.rowID(signatureID: member.signatureID)
       else { throw StoreError.unavailable("an invalidation record of the source has an unknown id") }
       let insert = try connection.cachedStatement(
-        "INSERT INTO invalidated_signatures (invalidation, signature, prior_status, revalidated) VALUES (?1, ?2, ?3, ?4)")
+        "INSERT INTO invalidated_signatures (invalidation, signature, prior_status, revalidated) VALUES (?1, ?2, ?3, ?4)"
+      )
       defer { insert.reset() }
       try insert.bind(id, at: 1)
       try insert.bind(rowID, at: 2)

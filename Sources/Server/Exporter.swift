@@ -2,9 +2,8 @@ import Crypto
 import Files
 import JSON
 import Logging
-import Service
 import Petitions
-
+import Service
 
 /// The `export` method: one page inline, or the whole export written atomically to a file.
 struct Exporter {

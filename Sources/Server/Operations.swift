@@ -1,6 +1,6 @@
 import JSON
-import Service
 import Petitions
+import Service
 
 /// A request whose params are valid, ready to run against the store.
 enum Operation {

@@ -1,6 +1,6 @@
 import JSON
-import Service
 import Petitions
+import Service
 
 /// Reads a params object field by field, collecting every problem with its JSON Pointer path,
 /// so one response lists all of them. Fields not read by the handler are reported as unknown.

@@ -1,7 +1,7 @@
 import Crypto
 import JSON
-import Service
 import Petitions
+import Service
 
 /// Contract v2's methods of trust: `confirm`, `consent.history`, `signature.invalidate`,
 /// `invalidation.list`, `signature.revalidate`, `person.erase` and `petition.anonymise`.

@@ -109,7 +109,8 @@ enum CopyStore {
       }
       let seconds = max(monotonicSeconds() - started, 0.001)
       StandardError.write(
-        "copy-store: done: \(copied) in \(formatted(seconds)) s (\(Int(Double(done) / seconds)) records/s); counts checked")
+        "copy-store: done: \(copied) in \(formatted(seconds)) s (\(Int(Double(done) / seconds)) records/s); counts checked"
+      )
       return true
     } catch {
       if case .unavailable(let reason) = error {

@@ -138,7 +138,10 @@ private let message896 =
   let second = Secrets.newConfirmationToken()
   #expect(first.token != second.token)
   #expect(first.token.count == 32)  // 192 bits in base64url
-  #expect(first.token.utf8.allSatisfy { $0 == 45 || $0 == 95 || ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) })
+  #expect(
+    first.token.utf8.allSatisfy {
+      $0 == 45 || $0 == 95 || ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122)
+    })
   #expect(first.hash == Secrets.sha256Hex(first.token))
   #expect(Secrets.base64URL([0xfb, 0xff]) == "-_8")
 }

@@ -259,7 +259,12 @@ struct PostgresStoreTests {
     _ = try store.createPetition(newPetition("p"), at: at(march1))
     var asked = 0
     var outcomes: [Result<SignOutcome, StoreError>] = []
-    try store.performWriteGroup(stopIf: { false }, whileWaiting: { asked += 1; return asked % 2 == 0 }) {
+    try store.performWriteGroup(
+      stopIf: { false },
+      whileWaiting: {
+        asked += 1; return asked % 2 == 0
+      }
+    ) {
       outcomes = store.signMany((0..<500).map { signing("p", "w\($0)@x.org", optIns: [.email]) }, at: at(march1 + 1)) {
         ConfirmationToken(token: "t", hash: "h")
       }

@@ -59,7 +59,8 @@ struct ServerOnPostgresTests {
     var failures = 0
     for case let pair as [Any] in results.value {
       let email = pair[0] as! String
-      guard let result = (pair[1] as? [String: Any])?["result"] as? [String: Any], let id = result["signatureId"] as? String
+      guard let result = (pair[1] as? [String: Any])?["result"] as? [String: Any],
+        let id = result["signatureId"] as? String
       else {
         failures += 1
         continue
@@ -70,7 +71,9 @@ struct ServerOnPostgresTests {
     #expect(ids.count == people)
     #expect(ids.values.allSatisfy { $0.count == 1 })
     #expect(first.total("shared") == people)
-    #expect(try TestDatabase.psql("SELECT count(*), count(DISTINCT person_key) FROM \(schema).signatures") == "\(people)|\(people)")
+    #expect(
+      try TestDatabase.psql("SELECT count(*), count(DISTINCT person_key) FROM \(schema).signatures")
+        == "\(people)|\(people)")
     let groups = first.result("count", ["petition": "shared", "groupBy": "postalCode"])?["groups"] as? [[String: Any]]
     #expect(groups?.first?["count"] as? Int == people)
     for server in servers.value { server.closeInput() }
@@ -82,9 +85,11 @@ struct ServerOnPostgresTests {
   /// -32000 retryable, and the same server process serves again.
   @Test func databaseRestartLosesNoAcknowledgedSign() throws {
     guard let cluster = ProcessInfo.processInfo.environment["PG_TEST_CLUSTER_DIR"],
-      let bin = try? String(contentsOfFile: cluster + "/bin", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+      let bin = try? String(contentsOfFile: cluster + "/bin", encoding: .utf8).trimmingCharacters(
+        in: .whitespacesAndNewlines)
     else {
-      Issue.record("PG_TEST_CLUSTER_DIR is not set: this test restarts the throw-away cluster of scripts/pg-test-cluster.sh")
+      Issue.record(
+        "PG_TEST_CLUSTER_DIR is not set: this test restarts the throw-away cluster of scripts/pg-test-cluster.sh")
       return
     }
     let schema = TestDatabase.freshSchema("restart")
@@ -142,7 +147,8 @@ struct ServerOnPostgresTests {
     #expect(total != nil)
     let after = server.sign("p", makeSigner(email: "after-restart@example.org"))
     #expect((after?["result"] as? [String: Any])?["duplicate"] as? Bool == false)
-    let stored = Set((server.exportRecords("p", audience: "delivery") ?? []).compactMap { $0["signatureId"] as? String })
+    let stored = Set(
+      (server.exportRecords("p", audience: "delivery") ?? []).compactMap { $0["signatureId"] as? String })
     let lost = acknowledged.subtracting(stored).count
     #expect(lost == 0, "acknowledged signatures missing after the restart")
     #expect(stored.count == (total ?? 0) + 1)
@@ -227,7 +233,8 @@ struct ServerOnPostgresTests {
       }
     }
     _ = try store.sign(signing("p", "unsubscribed@example.org", optIns: [.email]), at: at(march1 + 5))
-    try store.unsubscribe(Unsubscription(subject: .canonicalEmail("unsubscribed@example.org"), channels: [.email]), at: at(march1 + 6))
+    try store.unsubscribe(
+      Unsubscription(subject: .canonicalEmail("unsubscribed@example.org"), channels: [.email]), at: at(march1 + 6))
     _ = try store.erase(.canonicalEmail("person5@example.org"), at: at(march1 + 7))
     var tokens: [ConfirmationToken] = []
     for index in 0..<20 {
@@ -273,11 +280,14 @@ struct ServerOnPostgresTests {
     for petition in try store.petitions(status: nil) {
       lines.append(String(describing: petition))
       for grouping in CountGrouping.allCases {
-        lines.append(String(describing: try store.count(CountQuery(petitionID: petition.id, grouping: grouping, window: TimeWindow()))))
+        lines.append(
+          String(
+            describing: try store.count(CountQuery(petitionID: petition.id, grouping: grouping, window: TimeWindow()))))
       }
       lines.append(
-        String(describing: try store.count(
-          CountQuery(petitionID: petition.id, grouping: .postalCode, window: TimeWindow(since: at(march1 + day))))))
+        String(
+          describing: try store.count(
+            CountQuery(petitionID: petition.id, grouping: .postalCode, window: TimeWindow(since: at(march1 + day))))))
       for record in try store.invalidations(petitionID: petition.id) { lines.append(String(describing: record)) }
       if petition.anonymisedAt == nil {
         for audience in ExportAudience.allCases {
@@ -285,7 +295,10 @@ struct ServerOnPostgresTests {
         }
       }
     }
-    for person in ["person0@example.org", "person1@example.org", "person3@example.org", "unsubscribed@example.org", "import2@example.org"] {
+    for person in [
+      "person0@example.org", "person1@example.org", "person3@example.org", "unsubscribed@example.org",
+      "import2@example.org",
+    ] {
       lines.append(String(describing: try store.consentHistory(.canonicalEmail(person))))
     }
     lines.append(String(describing: try store.consentHistory(.phone("+12025551004"))))

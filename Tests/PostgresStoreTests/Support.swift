@@ -58,7 +58,8 @@ enum TestDatabase {
 struct SkipInfo: Error {}
 
 /// The condition for suites that need PostgreSQL.
-let postgresAvailable = ConditionTrait.enabled(if: TestDatabase.uri != nil || TestDatabase.isCI, Comment(rawValue: TestDatabase.missingMessage))
+let postgresAvailable = ConditionTrait.enabled(
+  if: TestDatabase.uri != nil || TestDatabase.isCI, Comment(rawValue: TestDatabase.missingMessage))
 
 /// 2026-03-01T00:00:00Z.
 let march1: Int64 = 1_772_323_200_000
@@ -101,7 +102,8 @@ extension PetitionStore {
 
   func allRows(_ petition: String, _ audience: ExportAudience) throws -> [ExportRow] {
     var rows: [ExportRow] = []
-    try exportRows(ExportQuery(petitionID: petition, audience: audience, window: TimeWindow(), after: nil, limit: nil)) {
+    try exportRows(ExportQuery(petitionID: petition, audience: audience, window: TimeWindow(), after: nil, limit: nil))
+    {
       rows.append($0)
       return true
     }

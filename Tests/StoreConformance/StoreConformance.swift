@@ -391,9 +391,16 @@ public enum StoreConformance {
         outcomes += results.map { "\($0)" }
       }
       var closed: [Result<ImportRowOutcome, StoreError>] = []
-      try store.performWriteGroup { closed = store.importMany(Array(rows.prefix(2)).map { var row = $0; row.petitionID = "shut"; return row }, at: at(march1 + 11 * day)) }
+      try store.performWriteGroup {
+        closed = store.importMany(
+          Array(rows.prefix(2)).map {
+            var row = $0; row.petitionID = "shut"; return row
+          }, at: at(march1 + 11 * day))
+      }
       outcomes += closed.map { "\($0)" }
-      outcomes += try ["ada@x.org", "bob@x.org", "carl@x.org", "erin@x.org", "old@x.org"].flatMap { try store.history(email: $0) }
+      outcomes += try ["ada@x.org", "bob@x.org", "carl@x.org", "erin@x.org", "old@x.org"].flatMap {
+        try store.history(email: $0)
+      }
       outcomes += try store.history(phone: phone)
       outcomes += try store.contacts("p").sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.sorted())" }
       outcomes += try store.everyCount("p")
@@ -402,7 +409,12 @@ public enum StoreConformance {
       answers.append(outcomes)
     }
     #expect(answers[0] == answers[1])
-    #expect(answers[0].prefix(6) == ["success(Petitions.ImportRowOutcome.imported)", "success(Petitions.ImportRowOutcome.imported)", "success(Petitions.ImportRowOutcome.duplicate)", "success(Petitions.ImportRowOutcome.imported)", "success(Petitions.ImportRowOutcome.imported)", "success(Petitions.ImportRowOutcome.duplicate)"])
+    #expect(
+      answers[0].prefix(6) == [
+        "success(Petitions.ImportRowOutcome.imported)", "success(Petitions.ImportRowOutcome.imported)",
+        "success(Petitions.ImportRowOutcome.duplicate)", "success(Petitions.ImportRowOutcome.imported)",
+        "success(Petitions.ImportRowOutcome.imported)", "success(Petitions.ImportRowOutcome.duplicate)",
+      ])
     #expect(answers[0].contains("failure(Petitions.StoreError.petitionClosed(\"shut\"))"))
   }
 

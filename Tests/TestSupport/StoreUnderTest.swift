@@ -38,7 +38,9 @@ public enum StoreUnderTest {
       let argument = arguments[index]
       if argument == "--db", index + 1 < arguments.count, !arguments[index + 1].hasPrefix("postgres") {
         var path = arguments[index + 1]
-        if path != ":memory:" && !path.hasPrefix("/") { path = (workingDirectory ?? FileManager.default.currentDirectoryPath) + "/" + path }
+        if path != ":memory:" && !path.hasPrefix("/") {
+          path = (workingDirectory ?? FileManager.default.currentDirectoryPath) + "/" + path
+        }
         result += ["--db", uri, "--pg-schema", schema(for: path)]
         index += 2
       } else if argument.hasPrefix("--db="), !argument.hasPrefix("--db=postgres") {
