@@ -177,15 +177,23 @@ public final class PostgresStore: PetitionStore {
       SET lock_timeout TO \(max(lockTimeoutMilliseconds, 1));
       SET client_min_messages TO warning;
       """)
-    let slot = try connection.queryOnce(
+    // One lock tried at a time, stopping at the first taken: a query that filtered the 64
+    // candidates with pg_try_advisory_lock took every free one (its sort read them all), so
+    // each connection held 64 locks until it closed - the first process had every slot and a
+    // few hundred connections filled PostgreSQL's shared lock table ("out of shared memory").
+    try connection.execute(
       """
-      SELECT coalesce(
-        (SELECT s FROM generate_series(1, 64) AS s
-         WHERE pg_try_advisory_lock(hashtext('petition-rpc-slot:' || $1), s) ORDER BY s LIMIT 1),
-        65 + pg_backend_pid() % 64)
-      """, [schema]
-    ).int64(0, 0)
-    try connection.execute("SET petition_rpc.slot TO '\(slot)'")
+      DO $slot$
+      BEGIN
+        FOR s IN 1..64 LOOP
+          IF pg_try_advisory_lock(hashtext('petition-rpc-slot:' || '\(schema)'), s) THEN
+            PERFORM set_config('petition_rpc.slot', s::text, false);
+            RETURN;
+          END IF;
+        END LOOP;
+        PERFORM set_config('petition_rpc.slot', (65 + pg_backend_pid() % 64)::text, false);
+      END $slot$
+      """)
   }
 
   /// Connects again when the last operation lost the connection.

@@ -280,6 +280,27 @@ struct PostgresStoreTests {
     #expect(try store.total("p") == 501)
   }
 
+  /// Each connection claims one counter slot of its own: one session advisory lock, the first
+  /// free slot; a connection that closes frees its slot for the next.
+  @Test func eachConnectionHoldsOneSlot() throws {
+    let schema = TestDatabase.freshSchema("slots")
+    var stores = try (0..<3).map { _ in try TestDatabase.store(schema: schema) }
+    func slotLocks(_ store: PostgresStore) throws -> Int {
+      let result = try store.connection.query(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
+      return result.int(0, 0)
+    }
+    func slot(_ store: PostgresStore) throws -> String {
+      try store.connection.query("SELECT current_setting('petition_rpc.slot')").string(0, 0)
+    }
+    for store in stores { #expect(try slotLocks(store) == 1) }
+    #expect(try stores.map(slot) == ["1", "2", "3"])
+    stores.remove(at: 1)
+    let next = try TestDatabase.store(schema: schema)
+    #expect(try slot(next) == "2")
+    #expect(try slotLocks(next) == 1)
+  }
+
   @Test func eraseAndAnonymise() throws {
     let store = try TestDatabase.store()
     _ = try store.createPetition(newPetition("p"), at: at(march1))
