@@ -256,7 +256,8 @@ extension PostgresStore: CopyableStore {
         SELECT setval(pg_get_serial_sequence('signatures', 'id'), coalesce((SELECT max(id) FROM signatures), 0) + 1, false);
         SELECT setval(pg_get_serial_sequence('consent_events', 'id'), coalesce((SELECT max(id) FROM consent_events), 0) + 1, false);
         SELECT setval(pg_get_serial_sequence('invalidations', 'id'), coalesce((SELECT max(id) FROM invalidations), 0) + 1, false);
-        ANALYZE;
+        ANALYZE petitions, signatures, counters, group_counts, hourly_counts, consent_events, suppressions,
+          invalidations, invalidated_signatures;
         """)
       try connection.execute("COMMIT")
       loader = nil

@@ -159,7 +159,9 @@ struct ServerOnPostgresTests {
   /// copy-store from SQLite to PostgreSQL: petitions, counts, groups, exports, invalidation
   /// records and consent histories equal before and after (and a contacts export file's sha256
   /// through the real server); suppression keeps working; a second copy is refused; and back
-  /// to a new SQLite file, equal again.
+  /// to a new SQLite file, equal again. Tables of other schemas in the database are left alone
+  /// (copy-store analyses only its own: a database-wide ANALYZE locked every table of every
+  /// schema in one transaction).
   @Test func copyStoreSQLiteToPostgresAndBack() throws {
     let directory = try TemporaryFolder()
     let sqlitePath = directory.file("source.sqlite3")
@@ -167,10 +169,18 @@ struct ServerOnPostgresTests {
     let before = try describe(try SQLiteStore(path: sqlitePath, busyTimeoutMilliseconds: 5000))
 
     let schema = TestDatabase.freshSchema("copy")
+    let bystander = TestDatabase.freshSchema("bystander")
+    _ = try TestDatabase.psql(
+      "CREATE SCHEMA \(bystander); CREATE TABLE \(bystander).other (n int); INSERT INTO \(bystander).other VALUES (1), (2)")
     let copy = try ServerProcess(
       arguments: ["copy-store", "--from", sqlitePath, "--to", TestDatabase.uri!, "--pg-schema", schema])
     #expect(copy.waitForExit(timeout: 120) == 0)
     #expect(copy.standardError.contains("counts checked"))
+    // reltuples is -1 until a table is first analysed (set at the analysing commit).
+    #expect(
+      try TestDatabase.psql("SELECT reltuples FROM pg_class WHERE oid = '\(bystander).other'::regclass") == "-1")
+    #expect(
+      try TestDatabase.psql("SELECT reltuples FROM pg_class WHERE oid = '\(schema).signatures'::regclass") != "-1")
     let copied = try TestDatabase.store(schema: schema)
     let after = try describe(copied)
     #expect(after.count == before.count)
