@@ -531,5 +531,20 @@ enum Schema {
       END $$;
       """
     ),
+    (
+      5,
+      """
+      -- Two fewer indexes to update for every new signature (of six): a person's signatures are
+      -- found through the one-signature-per-person index with its columns turned round (person
+      -- first; ON CONFLICT (petition, person_key) still finds it: the column set is the same),
+      -- and the token index holds only signatures that wait for confirmation (every lookup is
+      -- token_hash = value, which implies NOT NULL).
+      CREATE UNIQUE INDEX IF NOT EXISTS signatures_one_per_person ON signatures (person_key, petition);
+      ALTER TABLE signatures DROP CONSTRAINT IF EXISTS signatures_petition_person_key_key;
+      DROP INDEX IF EXISTS signatures_by_person;
+      ALTER TABLE signatures DROP CONSTRAINT IF EXISTS signatures_token_hash_key;
+      CREATE UNIQUE INDEX IF NOT EXISTS signatures_by_token ON signatures (token_hash) WHERE token_hash IS NOT NULL;
+      """
+    ),
   ]
 }

@@ -434,6 +434,45 @@ struct PostgresStoreTests {
     #expect(try store.count(CountQuery(petitionID: "p", grouping: nil, window: window)).total == 15)
   }
 
+  /// Migration 5: a version-4 store keeps two fewer indexes on signatures (one per person with
+  /// the person first, tokens only where present), and one signature per person and
+  /// confirmation by token still hold.
+  @Test func signatureIndexesMigrate() throws {
+    let schema = TestDatabase.freshSchema("indexes")
+    do {
+      let store = try TestDatabase.store(schema: schema)
+      _ = try store.createPetition(newPetition("p"), at: at(march1))
+      _ = try store.createPetition(newPetition("e", confirmation: .email), at: at(march1))
+      _ = try store.sign(signing("p", "a@x.org"), at: at(march1 + 1))
+    }
+    _ = try TestDatabase.psql(
+      """
+      SET search_path TO \(schema);
+      DROP INDEX signatures_one_per_person; DROP INDEX signatures_by_token;
+      ALTER TABLE signatures ADD CONSTRAINT signatures_petition_person_key_key UNIQUE (petition, person_key),
+        ADD CONSTRAINT signatures_token_hash_key UNIQUE (token_hash);
+      CREATE INDEX signatures_by_person ON signatures (person_key) WHERE person_key IS NOT NULL;
+      DELETE FROM schema_migrations WHERE version = 5
+      """)
+    let indexes = """
+      SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes
+      WHERE schemaname = '\(schema)' AND tablename = 'signatures'
+      """
+    #expect(try TestDatabase.psql(indexes).contains("signatures_by_person"))
+    let store = try TestDatabase.store(schema: schema)
+    #expect(
+      try TestDatabase.psql(indexes)
+        == "signatures_by_phone,signatures_by_time,signatures_by_token,signatures_one_per_person,signatures_pkey")
+    #expect(try store.sign(signing("p", "A@x.org"), at: at(march1 + 2)).isDuplicate)
+    #expect(try store.total("p") == 1)
+    let pending = try store.sign(signing("e", "a@x.org"), at: at(march1 + 3)) {
+      ConfirmationToken(token: "t", hash: "hash-1")
+    }
+    #expect(pending.status == .pending)
+    #expect(try store.confirm(tokenHash: "hash-1", at: at(march1 + 4)).status == .confirmed)
+    #expect(try store.total("e") == 1)
+  }
+
   /// A connection ended by the server: the operation fails as unavailable, the next one
   /// connects again.
   @Test func reconnectsAfterLostConnection() throws {
