@@ -171,7 +171,8 @@ struct ServerOnPostgresTests {
     let schema = TestDatabase.freshSchema("copy")
     let bystander = TestDatabase.freshSchema("bystander")
     _ = try TestDatabase.psql(
-      "CREATE SCHEMA \(bystander); CREATE TABLE \(bystander).other (n int); INSERT INTO \(bystander).other VALUES (1), (2)")
+      "CREATE SCHEMA \(bystander); CREATE TABLE \(bystander).other (n int); INSERT INTO \(bystander).other VALUES (1), (2)"
+    )
     let copy = try ServerProcess(
       arguments: ["copy-store", "--from", sqlitePath, "--to", TestDatabase.uri!, "--pg-schema", schema])
     #expect(copy.waitForExit(timeout: 120) == 0)
