@@ -802,6 +802,63 @@ def scenario_parallel_signs(side, state: dict, procs: int, n_each: int):
     return {"parallel_%d_rate" % procs: procs * n_each / (t1 - t0)}
 
 
+def pg_floor_sql(n: int, batch: int = 1000) -> str:
+    """What the pipelined-sign scenario's signs leave in PostgreSQL, made by PostgreSQL itself: per
+    1,000-row transaction, the signature rows (ON CONFLICT on one signature per person, RETURNING
+    as sign_batch does), one consent event each (every bench sign opts in to email), the counter
+    and the per-key and per-hour aggregate upserts (every bench signer has their own postal
+    code). No client, no parsing, no network: the database's floor for these signs here."""
+    out = ["SET synchronous_commit TO on;"]
+    key = "md5(i::text) || md5((i + 1)::text)"  # 64 hex characters, as the HMAC person keys
+    for a in range(0, n, batch):
+        b = min(n, a + batch) - 1
+        rows = "FROM generate_series(%d, %d) AS i" % (a, b)
+        out.append(
+            "BEGIN;\n"
+            "INSERT INTO signatures AS s (petition, person_key, email, first_name, last_name, postal_code, country, "
+            "phone, comment, source, signed_at, status) SELECT 1, %s, 'floor' || i || '@example.org', 'Ada', "
+            "'Lovelace', lpad((i %% 100000)::text, 5, '0'), 'US', '+1202555' || lpad((i %% 10000)::text, 4, '0'), "
+            "NULL, 'bench', 1764800000000, 'confirmed' %s ORDER BY i ON CONFLICT (petition, person_key) DO NOTHING "
+            "RETURNING s.id, s.petition, s.person_key \\g /dev/null\n"
+            "INSERT INTO consent_events (person_key, channel, granted, at, petition, source, via) SELECT %s, "
+            "'email', true, 1764800000000, 'floor', 'bench', 'sign' %s ORDER BY i;\n"
+            "INSERT INTO counters AS c (petition, slot, confirmed, pending) VALUES (1, 1, %d, 0) "
+            "ON CONFLICT (petition, slot) DO UPDATE SET confirmed = c.confirmed + excluded.confirmed;\n"
+            "INSERT INTO group_counts AS g (petition, dimension, key, slot, n) SELECT 1, 1, "
+            "lpad((i %% 100000)::text, 5, '0'), 1, 1 %s UNION ALL SELECT 1, 0, '20424', 1, %d UNION ALL "
+            "SELECT 1, 2, 'US', 1, %d UNION ALL SELECT 1, 3, 'bench', 1, %d "
+            "ON CONFLICT (petition, dimension, key, slot) DO UPDATE SET n = g.n + excluded.n;\n"
+            "INSERT INTO hourly_counts AS o (petition, dimension, hour, key, slot, n) SELECT 1, 1, 490222, "
+            "lpad((i %% 100000)::text, 5, '0'), 1, 1 %s UNION ALL SELECT 1, 0, 490222, '', 1, %d UNION ALL "
+            "SELECT 1, 2, 490222, 'US', 1, %d UNION ALL SELECT 1, 3, 490222, 'bench', 1, %d "
+            "ON CONFLICT (petition, dimension, hour, key, slot) DO UPDATE SET n = o.n + excluded.n;\n"
+            "COMMIT;" % (key, rows, key, rows, b - a + 1, rows, b - a + 1, b - a + 1, b - a + 1, rows,
+                         b - a + 1, b - a + 1, b - a + 1))
+    return "\n".join(out) + "\n"
+
+
+def scenario_pg_floor(side, state: dict, n: int):
+    """The database's own floor for the pipelined-sign scenario's rows (see pg_floor_sql), in a
+    schema made by petition-rpc itself (so the tables, indexes and constraints are the real ones)."""
+    d = side.workdir("pg-floor")
+    db = side.fresh_db(d)
+    s = side.spawn(db, d)
+    try:
+        expect_result(s.call(create_req(0, "floor")), "petition.create")
+        s.close()
+    finally:
+        s.kill()
+    script = pg_floor_sql(n)
+    name = db.split("///", 1)[1].split("?", 1)[0]
+    t0 = time.perf_counter()
+    side.pg.psql_script(script, database=name, search_path="petition_rpc")
+    t1 = time.perf_counter()
+    total = int(side.pg.psql("SELECT count(*) FROM petition_rpc.signatures", database=name).strip())
+    if total != n:
+        raise BenchError("database floor: %d rows, expected %d" % (total, n))
+    return {"pg_floor_rate": n / (t1 - t0)}
+
+
 # --------------------------------------------------------------------------------------------
 # PostgreSQL: a throw-away cluster (PostgreSQL 15 from Debian), run as the `postgres` user.
 
@@ -851,13 +908,24 @@ class PostgresCluster:
         if out.returncode != 0:
             raise BenchError("%s failed: %s" % (os.path.basename(argv[0]), out.stderr.decode("utf-8", "replace")[-400:]))
 
-    def psql(self, sql):
+    def psql(self, sql, database="postgres"):
         argv = [os.path.join(self.bindir, "psql"), "-h", self.sock, "-p", str(self.port), "-U", "postgres",
-                "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql]
+                "-d", database, "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql]
         out = subprocess.run(self.as_postgres + argv, capture_output=True, timeout=120)
         if out.returncode != 0:
             raise BenchError("psql: %s" % out.stderr.decode("utf-8", "replace")[-300:])
         return out.stdout.decode()
+
+    def psql_script(self, script: str, database, search_path):
+        """Runs a script given on psql's standard input (so no file needs to be readable by
+        the postgres user)."""
+        argv = [os.path.join(self.bindir, "psql"), "-h", self.sock, "-p", str(self.port), "-U", "postgres",
+                "-d", database, "-v", "ON_ERROR_STOP=1", "-qAt", "-f", "-"]
+        env = dict(os.environ, PGOPTIONS="-c search_path=%s" % search_path)
+        out = subprocess.run(self.as_postgres + argv, input=script.encode(), capture_output=True, timeout=600,
+                             env=env)
+        if out.returncode != 0:
+            raise BenchError("psql: %s" % out.stderr.decode("utf-8", "replace")[-300:])
 
     def new_database(self, name):
         self.psql("DROP DATABASE IF EXISTS %s" % name)
@@ -1171,6 +1239,8 @@ def main():
             pg_rows = [
                 ("sign throughput, pipelined, %s signs" % n(sizes["throughput"]), "rate", "sign_throughput",
                  "≥ 40,000/s", lambda v: v >= 40_000),
+                ("  database floor: the same signs' rows made inside PostgreSQL (1,000 per transaction)", "rate",
+                 "pg_floor_rate", "", None),
                 ("sign latency p50, one at a time", "time", "sign_p50", "", None),
                 ("seeding rate, batches of 1000", "rate", "seed_rate", "", None),
                 ("count latency p50 at %s" % n(big), "time", "count_p50", "", None),
@@ -1249,6 +1319,7 @@ def run_postgres(a, sizes, base, root, samples, errors, states, measure, log, gr
         side = Side("postgres", os.path.abspath(a.server), root, a.timeout, pg=cluster)
         on = [side]
         measure("pg-throughput", 1, scenario_throughput, sizes["throughput"], on=on)
+        measure("pg-floor", 1, scenario_pg_floor, sizes["throughput"], on=on)
         measure("pg-latency", 1, scenario_sign_latency, sizes["latency"], on=on)
         measure("pg-seed", 1, seed, sizes["big"], sizes["mid"], None, on=on)
         measure("pg-count", 1, scenario_count, sizes["count"], on=on)
