@@ -87,6 +87,21 @@ final class PGConnection {
   /// While set (by a write group), `execute` and `query` send their statement and call this
   /// until the answer is in, instead of blocking (see `query(_:_:whileWaiting:)`).
   var whileWaiting: (() -> Bool)?
+  /// While set (by a write group), a statement that has waited `stopCheckAfter` is cancelled
+  /// when this answers true (a caller cancelled a request of the group while it waits for a lock
+  /// another process holds): PostgreSQL ends it with an error and `takeWasStopped()` says why.
+  var shouldStop: (() -> Bool)?
+  private var wasStopped = false
+  /// Statements shorter than this are never stopped: asking costs a look at the client's input,
+  /// and a batch's normal work is not a wait.
+  static let stopCheckAfter = 0.1
+  static let stopCheckInterval = 0.02
+
+  /// Whether a statement was cancelled because `shouldStop` said so (and forgets it).
+  func takeWasStopped() -> Bool {
+    defer { wasStopped = false }
+    return wasStopped
+  }
 
   /// Connects; throws with libpq's message (which never includes the password).
   init(conninfo: String) throws(PGError) {
@@ -188,8 +203,18 @@ final class PGConnection {
     }
     guard sent == 1 else { throw lost(Self.trimmed(String(cString: PQerrorMessage(handle)))) }
     // PQconsumeInput fails only when the connection does; PQgetResult then reports it.
+    let started = Self.seconds()
+    var nextStopCheck = started + Self.stopCheckAfter
+    var cancelled = false
     while PQconsumeInput(handle) == 1 && PQisBusy(handle) == 1 {
       if whileWaiting() { continue }
+      if let shouldStop, !cancelled, Self.seconds() >= nextStopCheck {
+        nextStopCheck = Self.seconds() + Self.stopCheckInterval
+        if shouldStop() {
+          cancelled = true
+          wasStopped = cancel(handle)
+        }
+      }
       var socket = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
       _ = poll(&socket, 1, 1)
     }
@@ -204,6 +229,21 @@ final class PGConnection {
       }
     }
     return try check(kept)
+  }
+
+  /// Asks the server to cancel the running statement (over a connection of its own, as libpq
+  /// does); the statement then ends with SQLSTATE 57014, or completes if it was done already.
+  private func cancel(_ handle: OpaquePointer) -> Bool {
+    guard let request = PQgetCancel(handle) else { return false }
+    defer { PQfreeCancel(request) }
+    var message = [CChar](repeating: 0, count: 256)
+    return PQcancel(request, &message, Int32(message.count)) == 1
+  }
+
+  private static func seconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
   }
 
   private static func succeeded(_ result: OpaquePointer) -> Bool {

@@ -225,26 +225,38 @@ public final class PostgresStore: PetitionStore {
       throw unavailable(error)
     }
     try withoutActuallyEscaping(whileWaiting) { whileWaiting throws(StoreError) in
-      connection.whileWaiting = whileWaiting
-      defer { connection.whileWaiting = nil }
-      isInsideWriteGroup = true
-      groupFailure = nil
-      deltas = CountDeltas()
-      body()
-      isInsideWriteGroup = false
-      if let failure = groupFailure {
+      try withoutActuallyEscaping(shouldStop) { shouldStop throws(StoreError) in
+        connection.whileWaiting = whileWaiting
+        connection.shouldStop = shouldStop
+        defer {
+          connection.whileWaiting = nil
+          connection.shouldStop = nil
+        }
+        _ = connection.takeWasStopped()
+        isInsideWriteGroup = true
         groupFailure = nil
         deltas = CountDeltas()
-        connection.rollbackQuietly()
-        throw failure
-      }
-      do throws(PGError) {
-        try flushDeltas()
-        try connection.execute("COMMIT")
-      } catch {
-        deltas = CountDeltas()
-        connection.rollbackQuietly()
-        throw unavailable(error)
+        body()
+        isInsideWriteGroup = false
+        // A statement cancelled because a request of the group was: nothing of the group is
+        // written, and the caller runs the rest again.
+        let stopped = connection.takeWasStopped()
+        if let failure = groupFailure {
+          groupFailure = nil
+          deltas = CountDeltas()
+          connection.rollbackQuietly()
+          throw stopped ? .interrupted : failure
+        }
+        do throws(PGError) {
+          try flushDeltas()
+          // The commit is not stopped: once it is sent, its answer decides.
+          connection.shouldStop = nil
+          try connection.execute("COMMIT")
+        } catch {
+          deltas = CountDeltas()
+          connection.rollbackQuietly()
+          throw connection.takeWasStopped() ? .interrupted : unavailable(error)
+        }
       }
     }
   }
@@ -389,6 +401,7 @@ public final class PostgresStore: PetitionStore {
       case "53100": "the database's disk is full"
       case "25006": "the database is read-only"
       case "57P01", "57P02", "57P03": "the database is shutting down or starting"
+      case "57014": "the statement was cancelled"
       default: "the database failed"
       }
     return .unavailable(summary + " (PostgreSQL: " + error.message + ")")

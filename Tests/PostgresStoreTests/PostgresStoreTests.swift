@@ -301,6 +301,38 @@ struct PostgresStoreTests {
     #expect(try slotLocks(next) == 1)
   }
 
+  /// A write group waiting for a lock another process holds (the petition's, taken by a group
+  /// signing into it) ends when `stopIf` says so: the statement is cancelled on the server,
+  /// the group throws `interrupted`, nothing of it is written, and the store serves on.
+  @Test func stoppedGroupEndsItsWaitForALock() throws {
+    let schema = TestDatabase.freshSchema("stop")
+    let store = try TestDatabase.store(schema: schema)
+    let other = try TestDatabase.store(schema: schema)
+    _ = try store.createPetition(newPetition("p"), at: at(march1))
+    let key = try TestDatabase.psql("SELECT pk FROM \(schema).petitions WHERE id = 'p'")
+    try other.connection.execute("BEGIN")
+    try other.connection.execute("SELECT pg_advisory_xact_lock(1886352498, \(key))")
+    let started = Date()
+    var asked = 0
+    #expect(throws: StoreError.interrupted) {
+      try store.performWriteGroup(
+        stopIf: {
+          asked += 1
+          return Date().timeIntervalSince(started) > 0.3
+        }, whileWaiting: { false }
+      ) {
+        _ = try? store.sign(signing("p", "a@x.org"), at: at(march1 + 1))
+      }
+    }
+    let waited = Date().timeIntervalSince(started)
+    #expect(waited > 0.3 && waited < 2, "waited \(waited) s (the lock timeout is 5 s)")
+    #expect(asked > 0)
+    try other.connection.execute("ROLLBACK")
+    #expect(try store.total("p") == 0)
+    _ = try store.sign(signing("p", "a@x.org"), at: at(march1 + 2))
+    #expect(try store.total("p") == 1)
+  }
+
   @Test func eraseAndAnonymise() throws {
     let store = try TestDatabase.store()
     _ = try store.createPetition(newPetition("p"), at: at(march1))

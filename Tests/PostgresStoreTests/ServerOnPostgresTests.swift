@@ -1,9 +1,10 @@
 import Foundation
 import Petitions
-import PostgresStore
 import SQLiteStore
 import TestSupport
 import Testing
+
+@testable import PostgresStore
 
 #if canImport(Glibc)
   import Glibc
@@ -20,6 +21,40 @@ struct ServerOnPostgresTests {
 
   func server(schema: String, _ extra: [String] = []) throws -> ServerProcess {
     try ServerProcess(arguments: ["--db", TestDatabase.uri!, "--pg-schema", schema] + extra)
+  }
+
+  /// `$/cancelRequest` ends a sign's wait for a lock another process holds (the petition's,
+  /// held by a write group of another server): -32800 within 200 ms and nothing of it written;
+  /// the sign read with it waits on and is answered once the lock is free.
+  @Test func cancelEndsAWaitForALockedPetition() throws {
+    let schema = TestDatabase.freshSchema("cancel")
+    let server = try server(schema: schema)
+    #expect(server.createPetition("p") != nil)
+    let locker = try TestDatabase.store(schema: schema)
+    let key = try TestDatabase.psql("SELECT pk FROM \(schema).petitions WHERE id = 'p'")
+    try locker.connection.execute("BEGIN")
+    try locker.connection.execute("SELECT pg_advisory_xact_lock(1886352498, \(key))")
+    func signLine(id: Int, email: String) -> String {
+      #"{"jsonrpc":"2.0","id":\#(id),"method":"sign","params":{"petition":"p","signer":"#
+        + #"{"email":"\#(email)","firstName":"Ada","lastName":"Lovelace","postalCode":"12345"}}}"# + "\n"
+    }
+    server.send(signLine(id: 41, email: "cancelled@example.org") + signLine(id: 42, email: "waits@example.org"))
+    usleep(300_000)  // both signs now wait for the lock
+    let sent = Date()
+    server.send(#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":41}}"# + "\n")
+    let response = server.readObject(timeout: 5)
+    let elapsed = Date().timeIntervalSince(sent)
+    #expect(RPC.errorCode(response) == -32800)
+    #expect(response?["id"] as? Int == 41)
+    #expect(elapsed < 0.2, "answered after \(elapsed) s")
+    try locker.connection.execute("ROLLBACK")
+    let waited = server.readObject(timeout: 10)
+    #expect(waited?["id"] as? Int == 42)
+    #expect(RPC.result(waited)?["count"] as? Int == 1)
+    #expect(server.total("p") == 1)
+    #expect(try TestDatabase.psql("SELECT count(*) FROM \(schema).signatures WHERE email LIKE 'cancelled%'") == "0")
+    server.closeInput()
+    #expect(server.waitForExit() == 0)
   }
 
   /// A database that cannot be reached at start: one line on stderr without the password, exit 1.
