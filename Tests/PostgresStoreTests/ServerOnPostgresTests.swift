@@ -57,6 +57,30 @@ struct ServerOnPostgresTests {
     #expect(server.waitForExit() == 0)
   }
 
+  /// Past the busy timeout (PostgreSQL's lock_timeout), a sign waiting for a locked petition
+  /// gets -32000 with `data.retryable`, nothing written, and the same sign succeeds once the
+  /// lock is free.
+  @Test func lockedPastTheTimeoutIsRetryable() throws {
+    let schema = TestDatabase.freshSchema("timeout")
+    let server = try server(schema: schema, ["--busy-timeout-ms", "300"])
+    #expect(server.createPetition("p") != nil)
+    let locker = try TestDatabase.store(schema: schema)
+    let key = try TestDatabase.psql("SELECT pk FROM \(schema).petitions WHERE id = 'p'")
+    try locker.connection.execute("BEGIN")
+    try locker.connection.execute("SELECT pg_advisory_xact_lock(1886352498, \(key))")
+    let started = Date()
+    let response = server.sign("p", makeSigner(email: "late@example.org"))
+    let elapsed = Date().timeIntervalSince(started)
+    #expect(RPC.errorCode(response) == -32000)
+    #expect(((response?["error"] as? [String: Any])?["data"] as? [String: Any])?["retryable"] as? Bool == true)
+    #expect(elapsed >= 0.3 && elapsed < 3, "answered after \(elapsed) s")
+    try locker.connection.execute("ROLLBACK")
+    #expect(server.total("p") == 0)
+    #expect(RPC.result(server.sign("p", makeSigner(email: "late@example.org")))?["count"] as? Int == 1)
+    server.closeInput()
+    #expect(server.waitForExit() == 0)
+  }
+
   /// A database that cannot be reached at start: one line on stderr without the password, exit 1.
   @Test func unreachableDatabaseAtStart() throws {
     let server = try ServerProcess(arguments: ["--db", "postgresql://ann:s3cret-pw@127.0.0.1:1/petitions"])
