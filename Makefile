@@ -62,23 +62,13 @@ fuzz:
 	Fuzz/run.sh
 
 # The whole test suite under ThreadSanitizer, then under AddressSanitizer, each in its own
-# scratch path (the end-to-end tests spawn the sanitized binary built beside them). Every
-# process writes its reports to .build-tsan/reports or .build-asan/reports (a server's stderr
-# is a temporary file the tests delete); any report fails the target.
-# A sanitizer report starts llvm-symbolizer, which keeps the test runner's output pipe open
-# after the tests end: `timeout` turns that hang into a failure (each run takes ~5 minutes).
+# scratch path (the end-to-end tests spawn the sanitized binary built beside them), beside a
+# throw-away PostgreSQL cluster. Any sanitizer report, from the test runner or from a server it
+# spawned, fails the target and is printed symbolized (scripts/sanitized-test.sh says how).
 test-sanitizers:
 	scripts/bootstrap.sh
-	swift build --build-tests --sanitize=thread --build-path .build-tsan
-	rm -rf .build-tsan/reports && mkdir -p .build-tsan/reports
-	PETITION_RPC_TEST_MEMORY_FACTOR=4 TSAN_OPTIONS="second_deadlock_stack=1 log_path=$(CURDIR)/.build-tsan/reports/tsan" \
-	  scripts/pg-test-run.sh timeout 2400 swift test --skip-build --sanitize=thread --build-path .build-tsan
-	@if ls .build-tsan/reports/* >/dev/null 2>&1; then echo "ThreadSanitizer reports:"; ls .build-tsan/reports; exit 1; fi
-	swift build --build-tests --sanitize=address --build-path .build-asan
-	rm -rf .build-asan/reports && mkdir -p .build-asan/reports
-	PETITION_RPC_TEST_MEMORY_FACTOR=4 ASAN_OPTIONS="detect_leaks=0 verify_asan_link_order=0 quarantine_size_mb=16 log_path=$(CURDIR)/.build-asan/reports/asan" \
-	  SWIFT_BACKTRACE=enable=no scripts/pg-test-run.sh timeout 2400 swift test --skip-build --sanitize=address --build-path .build-asan
-	@if ls .build-asan/reports/* >/dev/null 2>&1; then echo "AddressSanitizer reports:"; ls .build-asan/reports; exit 1; fi
+	scripts/sanitized-test.sh thread
+	scripts/sanitized-test.sh address
 
 # Mixed traffic from several clients on one store for SOAK_MINUTES (default 30), sampling RSS,
 # open descriptors and latency each minute; fails if RSS grows more than 10% after minute 5.

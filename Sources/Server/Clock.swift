@@ -14,8 +14,13 @@ public protocol Clock: Sendable {
 
 /// The system's real-time clock, never going backwards within the process, so that rows
 /// ordered by signedAt keep the order in which they were written.
+///
+/// The last time given is an `Atomic`, not a `Mutex`: reading the clock never waits, and the
+/// atomic's operations compile into this module, where ThreadSanitizer sees them (a `Mutex`
+/// locks inside the prebuilt Synchronization library, so TSan cannot tell that it orders the
+/// accesses it guards and reports them as races).
 public final class SystemClock: Clock {
-  private let last = Mutex<Int64>(0)
+  private let last = Atomic<Int64>(0)
 
   public init() {}
 
@@ -23,10 +28,13 @@ public final class SystemClock: Clock {
     var spec = timespec()
     clock_gettime(CLOCK_REALTIME, &spec)
     let milliseconds = Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
-    return Timestamp(
-      millisecondsSinceEpoch: last.withLock { last in
-        last = max(last, milliseconds)
-        return last
-      })
+    var seen = last.load(ordering: .relaxed)
+    while seen < milliseconds {
+      let (exchanged, current) = last.compareExchange(
+        expected: seen, desired: milliseconds, ordering: .relaxed)
+      if exchanged { return Timestamp(millisecondsSinceEpoch: milliseconds) }
+      seen = current
+    }
+    return Timestamp(millisecondsSinceEpoch: seen)
   }
 }
