@@ -44,6 +44,40 @@ def symbolize(module, offsets):
     return names
 
 
+def demangle(text):
+    """Swift's mangled names ($s...) made readable by swift-demangle, when it is there."""
+    tool = shutil.which("swift-demangle")
+    if tool is None:
+        return text
+    try:
+        result = subprocess.run([tool, "--simplified"], input=text, capture_output=True, text=True, timeout=60)
+    except (subprocess.TimeoutExpired, OSError):
+        return text
+    return result.stdout if result.returncode == 0 and result.stdout else text
+
+
+def locate(module, texts, directory):
+    """The file behind a module name: reports name a module by its path or by its base name
+    alone; a base name is looked for in the report's paths, beside the sanitized build (the
+    reports directory's parent) and among the Swift runtime's and the system's libraries."""
+    if os.path.isabs(module):
+        return module
+    for text in texts:
+        for path in re.findall(r"(/[^\s()]*/" + re.escape(module) + r")\+0x", text):
+            if os.path.exists(path):
+                return path
+    build = os.path.dirname(os.path.abspath(directory))
+    candidates = [os.path.join(build, triple, configuration, module)
+                  for triple in (os.listdir(build) if os.path.isdir(build) else [])
+                  for configuration in ("debug", "release")]
+    swift = shutil.which("swift")
+    if swift:
+        toolchain = os.path.dirname(os.path.dirname(os.path.realpath(swift)))
+        candidates.append(os.path.join(toolchain, "lib", "swift", "linux", module))
+    candidates += [os.path.join(d, module) for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/lib")]
+    return next((path for path in candidates if os.path.isfile(path)), module)
+
+
 def main():
     directory = sys.argv[1]
     reports = sorted(os.listdir(directory)) if os.path.isdir(directory) else []
@@ -59,7 +93,7 @@ def main():
     names = {}
     for module, offsets in wanted.items():
         ordered = sorted(offsets)
-        for offset, text in symbolize(module, ordered).items():
+        for offset, text in symbolize(locate(module, texts.values(), directory), ordered).items():
             names[(module, offset)] = text
 
     def annotate(match):
@@ -68,7 +102,7 @@ def main():
 
     print(f"{len(reports)} sanitizer report(s) in {directory}:")
     for name in reports:
-        lines = FRAME.sub(annotate, texts[name]).splitlines()
+        lines = demangle(FRAME.sub(annotate, texts[name])).splitlines()
         print(f"==== {name} ({len(lines)} lines)")
         print("\n".join(lines[:MAX_LINES_PER_REPORT]))
         if len(lines) > MAX_LINES_PER_REPORT:

@@ -13,31 +13,34 @@
 
 #include "CPostgres.h"
 
+// The handle of libpq once loaded. Only ever read and written atomically: the first
+// connections of several threads may load it at once (dlopen gives each the same handle).
 static void *libpq_handle;
-static const char *libpq_error;
 
-int petition_rpc_pq_load(const char **error) {
+static void *libpq(const char **error) {
   void *handle = __atomic_load_n(&libpq_handle, __ATOMIC_ACQUIRE);
-  if (handle) return 1;
+  if (handle) return handle;
   handle = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
-    libpq_error = "libpq (libpq.so.5, Debian package libpq5) cannot be loaded";
-    if (error) *error = libpq_error;
-    return 0;
+    if (error) *error = "libpq (libpq.so.5, Debian package libpq5) cannot be loaded";
+    return NULL;
   }
   __atomic_store_n(&libpq_handle, handle, __ATOMIC_RELEASE);
-  return 1;
+  return handle;
 }
+
+int petition_rpc_pq_load(const char **error) { return libpq(error) != NULL; }
 
 // Called only after petition_rpc_pq_load succeeded (a connection exists); a libpq without the
 // function is older than this program supports, which no request can recover from.
 static void *libpq_symbol(const char *name) {
   const char *error = NULL;
-  if (!petition_rpc_pq_load(&error)) {
+  void *handle = libpq(&error);
+  if (!handle) {
     fprintf(stderr, "petition-rpc: %s\n", error);
     abort();
   }
-  void *symbol = dlsym(libpq_handle, name);
+  void *symbol = dlsym(handle, name);
   if (!symbol) {
     fprintf(stderr, "petition-rpc: the installed libpq has no %s (libpq 14 or later is needed)\n", name);
     abort();
