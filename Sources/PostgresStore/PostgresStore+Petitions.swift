@@ -65,6 +65,16 @@ extension PostgresStore {
       guard lock.string(0, 1) == "closed" else { throw StoreError.petitionOpen(id) }
       if lock.bool(0, 2) { return try petitionRow(id: id).petition }
       let key = lock.string(0, 0)
+      // Consent gathered through the petition goes. Every event recorded through a petition
+      // (sign, confirm, import) belongs to someone with a signature on it, kept while the
+      // event is (erasure removes both), so the petition's signers, pending ones included,
+      // lead to the events through the person index: no index by petition to keep up.
+      try connection.query(
+        """
+        DELETE FROM consent_events
+        WHERE petition = $2
+          AND person_key IN (SELECT person_key FROM signatures WHERE petition = $1 AND person_key IS NOT NULL)
+        """, [key, id])
       try connection.query("DELETE FROM signatures WHERE petition = $1 AND status = 'pending'", [key])
       try connection.query(
         """
@@ -72,7 +82,6 @@ extension PostgresStore {
           comment = NULL, token_hash = NULL, pending_opt_ins = 0, pending_notice = NULL
         WHERE petition = $1
         """, [key])
-      try connection.query("DELETE FROM consent_events WHERE petition = $1", [id])
       try connection.query(
         "UPDATE petitions SET anonymised_at = $2 WHERE pk = $1", [key, String(time.millisecondsSinceEpoch)])
       return try petitionRow(id: id).petition

@@ -546,5 +546,14 @@ enum Schema {
       CREATE UNIQUE INDEX IF NOT EXISTS signatures_by_token ON signatures (token_hash) WHERE token_hash IS NOT NULL;
       """
     ),
+    (
+      6,
+      """
+      -- One index fewer to update for every consent event a sign or an import records:
+      -- anonymisation, the only reader of consent events by petition, finds them through the
+      -- petition's signers and the person index (as the SQLite store does).
+      DROP INDEX IF EXISTS consent_by_petition;
+      """
+    ),
   ]
 }

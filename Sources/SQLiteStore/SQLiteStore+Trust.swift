@@ -240,6 +240,32 @@ extension SQLiteStore {
         try statement.bind(petition.key, at: 1)
         try statement.execute()
       }
+      // Consent gathered through the petition goes, and its people's consent is recomputed
+      // from what remains. Every event recorded through a petition (sign, confirm, import)
+      // belongs to someone with a signature on it, kept while the event is (erasure removes
+      // both), so the petition's signers, pending ones included, lead to the events through
+      // the person index: no index by petition to keep up on every sign, and no scan of
+      // everyone's history.
+      let select = try connection.cachedStatement(
+        """
+        SELECT DISTINCT s.person_key FROM signatures AS s
+        WHERE s.petition = ?1 AND s.person_key IS NOT NULL
+          AND EXISTS (SELECT 1 FROM consent_events AS e WHERE e.person_key = s.person_key AND e.petition = ?1)
+        """)
+      defer { select.reset() }
+      try select.bind(petition.key, at: 1)
+      var people: [String] = []
+      while try select.step() { people.append(select.string(at: 0)) }
+      select.reset()
+      let deleteEvents = try connection.cachedStatement(
+        "DELETE FROM consent_events WHERE person_key = ?1 AND petition = ?2")
+      defer { deleteEvents.reset() }
+      for personKey in people {
+        try deleteEvents.bind(personKey, at: 1)
+        try deleteEvents.bind(petition.key, at: 2)
+        try deleteEvents.execute()
+        deleteEvents.reset()
+      }
       // Pending signatures go (they were never counted).
       try run(
         """
@@ -247,16 +273,6 @@ extension SQLiteStore {
         WHERE signature IN (SELECT id FROM signatures WHERE petition = ?1 AND status = 'pending')
         """)
       try run("DELETE FROM signatures WHERE petition = ?1 AND status = 'pending'")
-      // Consent gathered through the petition goes, and its people's consent is recomputed
-      // from what remains.
-      let select = try connection.cachedStatement(
-        "SELECT DISTINCT person_key FROM consent_events WHERE petition = ?1")
-      defer { select.reset() }
-      try select.bind(petition.key, at: 1)
-      var people: [String] = []
-      while try select.step() { people.append(select.string(at: 0)) }
-      select.reset()
-      try run("DELETE FROM consent_events WHERE petition = ?1")
       try run("UPDATE signatures SET \(Self.erasedColumns), token_hash = NULL WHERE petition = ?1")
       for personKey in people { try recomputeConsent(personKey: personKey) }
       let update = try connection.cachedStatement(

@@ -466,7 +466,7 @@ struct PostgresStoreTests {
     #expect(try store.count(CountQuery(petitionID: "p", grouping: nil, window: window)).total == 15)
   }
 
-  /// Migration 5: a version-4 store keeps two fewer indexes on signatures (one per person with
+  /// Migrations 5 and 6: a version-4 store keeps two fewer indexes on signatures (one per person with
   /// the person first, tokens only where present), and one signature per person and
   /// confirmation by token still hold.
   @Test func signatureIndexesMigrate() throws {
@@ -484,7 +484,8 @@ struct PostgresStoreTests {
       ALTER TABLE signatures ADD CONSTRAINT signatures_petition_person_key_key UNIQUE (petition, person_key),
         ADD CONSTRAINT signatures_token_hash_key UNIQUE (token_hash);
       CREATE INDEX signatures_by_person ON signatures (person_key) WHERE person_key IS NOT NULL;
-      DELETE FROM schema_migrations WHERE version = 5
+      CREATE INDEX consent_by_petition ON consent_events (petition) WHERE petition IS NOT NULL;
+      DELETE FROM schema_migrations WHERE version >= 5
       """)
     let indexes = """
       SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes
@@ -495,6 +496,11 @@ struct PostgresStoreTests {
     #expect(
       try TestDatabase.psql(indexes)
         == "signatures_by_phone,signatures_by_time,signatures_by_token,signatures_one_per_person,signatures_pkey")
+    // Migration 6: consent events are no longer indexed by petition.
+    #expect(
+      try TestDatabase.psql(
+        "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE schemaname = '\(schema)' AND tablename = 'consent_events'"
+      ) == "consent_by_number,consent_by_person,consent_events_pkey")
     #expect(try store.sign(signing("p", "A@x.org"), at: at(march1 + 2)).isDuplicate)
     #expect(try store.total("p") == 1)
     let pending = try store.sign(signing("e", "a@x.org"), at: at(march1 + 3)) {

@@ -200,4 +200,34 @@ struct Version2Tests {
     }
     #expect(throws: SQLiteError.self) { try connection.execute("UPDATE signatures SET status = 'lost'") }
   }
+
+  /// The fourth migration drops the index of consent events by petition from a store that has
+  /// it; anonymisation still finds and removes the petition's consent, through its signers.
+  @Test func consentEventsLoseTheirPetitionIndex() throws {
+    let directory = try TemporaryDirectory()
+    let path = directory.file("events.sqlite3")
+    do {
+      let store = try SQLiteStore(path: path, busyTimeoutMilliseconds: 1000)
+      _ = try store.createPetition(newPetition("p"), at: at(march1))
+      _ = try store.sign(signing("p", "ada@x.org", optIns: [.email]), at: at(march1))
+    }
+    let index = "SELECT count(*) FROM sqlite_schema WHERE name = 'consent_events_by_petition'"
+    do {
+      let connection = try Connection(path: path)
+      #expect(try connection.textValue(index) == "0")
+      // As a store of the previous release has it.
+      try connection.execute(
+        """
+        CREATE INDEX consent_events_by_petition ON consent_events (petition) WHERE petition IS NOT NULL;
+        DELETE FROM schema_migrations WHERE identifier = 'v2-consent-events-without-petition-index';
+        """)
+    }
+    let store = try SQLiteStore(path: path, busyTimeoutMilliseconds: 1000)
+    #expect(try Connection(path: path).textValue(index) == "0")
+    _ = try store.sign(signing("p", "bob@x.org", optIns: [.sms]), at: at(march1 + 1))
+    _ = try store.closePetition(id: "p", at: at(march1 + 2))
+    _ = try store.anonymisePetition(id: "p", at: at(march1 + 3))
+    #expect(try Connection(path: path).textValue("SELECT count(*) FROM consent_events") == "0")
+    #expect(try Connection(path: path).textValue("PRAGMA integrity_check") == "ok")
+  }
 }

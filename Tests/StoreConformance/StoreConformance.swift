@@ -606,6 +606,12 @@ public enum StoreConformance {
     _ = try store.confirm(c.confirmToken, at: march1 + 5)
     _ = try store.sign(signing("q", "c@x.org", optIns: [.email]), at: march1 + 6)
     #expect(try store.contacts("q") == ["a@x.org": [.email], "c@x.org": [.email]])
+    // Dan's consent came from an import into p, then a second import of him (a duplicate).
+    _ = try store.importSignature(
+      imported("p", "dan@x.org", signedAt: march1 + 6, optIns: [.email: true]), at: at(march1 + 7))
+    _ = try store.importSignature(
+      imported("p", "dan@x.org", signedAt: march1 + 7, optIns: [.email: true]), at: at(march1 + 7))
+    #expect(try store.history(email: "dan@x.org").count == 2)
 
     #expect(
       storeError { () throws(StoreError) in try store.anonymisePetition(id: "p", at: at(march1 + 7)) }
@@ -616,7 +622,7 @@ public enum StoreConformance {
     _ = try store.closePetition(id: "p", at: at(march1 + 8))
     let before = try store.everyCount("p")
     let anonymised = try store.anonymisePetition(id: "p", at: at(march1 + 9))
-    #expect(anonymised.anonymisedAt == at(march1 + 9) && anonymised.pending == 0 && anonymised.count == 2)
+    #expect(anonymised.anonymisedAt == at(march1 + 9) && anonymised.pending == 0 && anonymised.count == 3)
     #expect(try store.everyCount("p") == before)
     #expect(try store.anonymisePetition(id: "p", at: at(march1 + 10)) == anonymised)
     #expect(storeError { () throws(StoreError) in try store.confirm(b.confirmToken, at: march1 + 10) } == .tokenUnknown)
@@ -634,9 +640,10 @@ public enum StoreConformance {
       } == .petitionAnonymised("p"))
     #expect(try store.contacts("q") == ["c@x.org": [.email]])
     #expect(try store.history(email: "a@x.org").isEmpty)
+    #expect(try store.history(email: "dan@x.org").isEmpty)
     #expect(try store.history(email: "c@x.org") == ["email + sign q _ _ _ @6"])
     // Its signers may sign elsewhere as new people; the petition's counts stay.
-    #expect(try store.petition(id: "p").count == 2)
+    #expect(try store.petition(id: "p").count == 3)
   }
 
   // MARK: Write groups
