@@ -276,15 +276,29 @@ extension SQLiteStore {
   /// Inserts the signature unless the person already signed this petition. Returns the new
   /// row id, or nil for a duplicate.
   private func insertSignature(_ new: NewSignatureRow, consent: Set<Channel>) throws -> Int64? {
+    // SQLite gives a new row the largest row id plus one; past a floor (the ids of deleted
+    // signatures that were the newest), the id is given explicitly.
+    let floor = try currentSignatureIDFloor()
     let insert = try connection.cachedStatement(
-      """
-      INSERT INTO signatures (
-        petition, person_key, email, first_name, last_name, postal_code, country, phone, comment, source, signed_at,
-        email_ok, phone_ok, sms_ok, status, token_hash, pending_opt_ins, pending_notice)
-      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
-      ON CONFLICT (person_key, petition) DO NOTHING
-      """)
+      floor == 0
+        ? """
+        INSERT INTO signatures (
+          petition, person_key, email, first_name, last_name, postal_code, country, phone, comment, source, signed_at,
+          email_ok, phone_ok, sms_ok, status, token_hash, pending_opt_ins, pending_notice)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+        ON CONFLICT (person_key, petition) DO NOTHING
+        """
+        : """
+        INSERT INTO signatures (
+          petition, person_key, email, first_name, last_name, postal_code, country, phone, comment, source, signed_at,
+          email_ok, phone_ok, sms_ok, status, token_hash, pending_opt_ins, pending_notice, id)
+        VALUES (
+          ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+          max(?19, coalesce((SELECT max(id) FROM signatures), 0)) + 1)
+        ON CONFLICT (person_key, petition) DO NOTHING
+        """)
     defer { insert.reset() }
+    if floor != 0 { try insert.bind(floor, at: 19) }
     let signer = new.signer
     try insert.bind(new.petitionKey, at: 1)
     try insert.bind(signer.canonicalEmail, at: 2)
@@ -306,6 +320,17 @@ extension SQLiteStore {
     try insert.bind(new.pendingNotice, at: 18)
     try insert.execute()
     return connection.changes == 1 ? connection.lastInsertedRowID : nil
+  }
+
+  /// `meta.signature_id_floor` (0 when there is none), read once per transaction: the
+  /// transaction holds the write lock, so no other process changes it meanwhile.
+  private func currentSignatureIDFloor() throws -> Int64 {
+    if let signatureIDFloor { return signatureIDFloor }
+    let select = try connection.cachedStatement("SELECT value FROM meta WHERE name = 'signature_id_floor'")
+    defer { select.reset() }
+    let floor = try select.step() ? select.int64(at: 0) : 0
+    signatureIDFloor = floor
+    return floor
   }
 
   private func existingSignature(petitionKey: Int64, personKey: String) throws -> (

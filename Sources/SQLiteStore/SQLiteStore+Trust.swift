@@ -272,7 +272,9 @@ extension SQLiteStore {
         DELETE FROM invalidated_signatures
         WHERE signature IN (SELECT id FROM signatures WHERE petition = ?1 AND status = 'pending')
         """)
+      try SignatureIDFloor.keepAbove(pendingOf: petition.key, in: connection)
       try run("DELETE FROM signatures WHERE petition = ?1 AND status = 'pending'")
+      signatureIDFloor = nil
       try run("UPDATE signatures SET \(Self.erasedColumns), token_hash = NULL WHERE petition = ?1")
       for personKey in people { try recomputeConsent(personKey: personKey) }
       let update = try connection.cachedStatement(

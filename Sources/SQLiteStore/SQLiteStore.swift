@@ -37,6 +37,9 @@ public final class SQLiteStore: PetitionStore {
   let fileIdentity: StoreFileIdentity?
   /// The suppression list's HMAC under the store's key, read and prepared once.
   var suppressionKeyCache: HMACSHA256?
+  /// The lowest row id a new signature may take minus one, as `meta.signature_id_floor` holds
+  /// it (see `SignatureIDFloor`), read once per transaction: nil until read in this one.
+  var signatureIDFloor: Int64?
 
   /// Opens the store at `path`, creating it (mode 0600) and bringing its schema up to date.
   /// `":memory:"` is a private throw-away store.
@@ -97,6 +100,7 @@ public final class SQLiteStore: PetitionStore {
     }
     isInsideWriteGroup = true
     groupFailure = nil
+    signatureIDFloor = nil
     petitionsInGroup.removeAll(keepingCapacity: true)
     tallies.removeAll()
     counters.removeAll()
@@ -157,6 +161,7 @@ public final class SQLiteStore: PetitionStore {
     } catch {
       throw unavailable(error)
     }
+    signatureIDFloor = nil
     do {
       let value = try operation()
       try counters.apply(to: connection)

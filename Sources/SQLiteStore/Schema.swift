@@ -25,7 +25,9 @@ import SQLite
 ///   token itself is never stored); `pending_opt_ins` and `pending_notice`, the opt-ins a
 ///   pending signature will record when confirmed. The table is rebuilt (SQLite cannot drop a
 ///   NOT NULL) with AUTOINCREMENT, since anonymisation deletes pending signatures and a row id,
-///   hence a signature id, must never be given out twice.
+///   hence a signature id, must never be given out twice. Since the fifth migration the table
+///   is without AUTOINCREMENT and `meta.signature_id_floor` keeps that promise (see
+///   `SignatureIDFloor`).
 /// - Counters on the petition (`signature_count` confirmed, `pending_count`,
 ///   `invalidated_count`), `confirmation`, `goal_reached_at`, `anonymised_at`.
 /// - Maintained aggregates of confirmed signatures, kept exact in every write transaction (see
@@ -85,6 +87,7 @@ enum Schema {
     // consent events through the petition's signers instead (see `anonymisePetition`).
     migrator.registerMigration(
       "v2-consent-events-without-petition-index", sql: "DROP INDEX IF EXISTS consent_events_by_petition")
+    migrator.registerMigration("v2-signatures-without-autoincrement", SignatureIDFloor.migrate)
     return migrator
   }()
 }

@@ -1,6 +1,6 @@
 /// Signature ids are "sig_" and the row id in base 36, zero-padded to a fixed width, so that
-/// their byte order is the order of insertion (row ids only grow: the table is AUTOINCREMENT, so
-/// the id of a deleted pending signature is never given out again).
+/// their byte order is the order of insertion (row ids only grow: the id of a deleted pending
+/// signature is never given out again, see `SignatureIDFloor`).
 enum SignatureID {
   static let prefix = "sig_"
   /// Eleven base-36 digits count 1.3e17 signatures, and keep the whole id at 15 bytes: Swift

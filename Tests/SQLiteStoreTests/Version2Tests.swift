@@ -230,4 +230,44 @@ struct Version2Tests {
     #expect(try Connection(path: path).textValue("SELECT count(*) FROM consent_events") == "0")
     #expect(try Connection(path: path).textValue("PRAGMA integrity_check") == "ok")
   }
+
+  /// The fifth migration drops AUTOINCREMENT from the signatures table (no sqlite_sequence page
+  /// written per sign) and keeps its promise: the largest id ever given, from sqlite_sequence,
+  /// becomes the floor of new ids.
+  @Test func signaturesLoseAutoincrementAndKeepTheirFloor() throws {
+    let directory = try TemporaryDirectory()
+    let path = directory.file("ids.sqlite3")
+    do {
+      let store = try SQLiteStore(path: path, busyTimeoutMilliseconds: 1000)
+      _ = try store.createPetition(newPetition("p"), at: at(march1))
+      #expect(try store.sign(signing("p", "ada@x.org"), at: at(march1)).signatureID == "sig_00000000001")
+    }
+    let schema = "SELECT sql FROM sqlite_schema WHERE name = 'signatures'"
+    do {
+      let connection = try Connection(path: path)
+      #expect(try connection.textValue(schema)?.contains("AUTOINCREMENT") == false)
+      // As a store of the previous release has it, whose ids went up to 10 (the newest ones
+      // deleted since).
+      let version = Int(try connection.textValue("PRAGMA schema_version") ?? "0") ?? 0
+      try connection.execute(
+        """
+        PRAGMA writable_schema = ON;
+        UPDATE sqlite_schema SET sql = replace(sql, 'id INTEGER PRIMARY KEY', 'id INTEGER PRIMARY KEY AUTOINCREMENT')
+        WHERE name = 'signatures';
+        PRAGMA schema_version = \(version + 1);
+        PRAGMA writable_schema = OFF;
+        INSERT INTO sqlite_sequence (name, seq) VALUES ('signatures', 10);
+        DELETE FROM schema_migrations WHERE identifier = 'v2-signatures-without-autoincrement';
+        """)
+      #expect(try connection.textValue(schema)?.contains("AUTOINCREMENT") == true)
+    }
+    let store = try SQLiteStore(path: path, busyTimeoutMilliseconds: 1000)
+    let connection = try Connection(path: path)
+    #expect(try connection.textValue(schema)?.contains("AUTOINCREMENT") == false)
+    #expect(try connection.textValue("SELECT value FROM meta WHERE name = 'signature_id_floor'") == "10")
+    #expect(try connection.textValue("SELECT count(*) FROM sqlite_sequence WHERE name = 'signatures'") == "0")
+    #expect(try store.sign(signing("p", "bob@x.org"), at: at(march1 + 1)).signatureID == "sig_0000000000b")
+    #expect(try store.sign(signing("p", "cy@x.org"), at: at(march1 + 2)).signatureID == "sig_0000000000c")
+    #expect(try connection.textValue("PRAGMA integrity_check") == "ok")
+  }
 }

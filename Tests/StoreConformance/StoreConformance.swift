@@ -23,6 +23,7 @@ public enum StoreConformance {
     ConformanceCase("erase: signer data and consent gone, counts stay, signing again", erasure),
     ConformanceCase("erase by phone: every person with the number", erasureByPhone),
     ConformanceCase("anonymise: closed only, pending deleted, consent through it gone", anonymisation),
+    ConformanceCase("anonymise: the id of a deleted pending signature is never given again", idsAfterAnonymising),
     ConformanceCase("write groups: a refused operation does not affect the others", writeGroups),
     ConformanceCase("write groups: signs taken together answer and record as if alone", signsTakenTogether),
     ConformanceCase("aggregates: exact after a random mix of every operation", randomMix),
@@ -591,6 +592,28 @@ public enum StoreConformance {
   }
 
   // MARK: Anonymisation
+
+  /// Anonymising deletes pending signatures, the newest signatures of the store among them:
+  /// the next signatures (in this store or after reopening it) take new ids.
+  static func idsAfterAnonymising(_ makeStore: StoreFactory) throws {
+    let store = try makeStore()
+    let tokens = Tokens()
+    _ = try store.createPetition(newPetition("p"), at: at(march1))
+    _ = try store.createPetition(newPetition("e", confirmation: .email), at: at(march1))
+    let first = try store.sign(signing("p", "a@x.org"), at: march1 + 1)
+    let pending = try store.sign(signing("e", "b@x.org"), at: march1 + 2, tokens: tokens)
+    let newest = try store.sign(signing("e", "c@x.org"), at: march1 + 3, tokens: tokens)
+    #expect(pending.status == .pending && newest.status == .pending)
+    _ = try store.closePetition(id: "e", at: at(march1 + 4))
+    _ = try store.anonymisePetition(id: "e", at: at(march1 + 5))
+    var seen: Set<String> = [first.signatureID, pending.signatureID, newest.signatureID]
+    for (index, email) in ["d@x.org", "f@x.org"].enumerated() {
+      let next = try store.sign(signing("p", email), at: march1 + 6 + Int64(index))
+      #expect(!next.isDuplicate)
+      #expect(seen.insert(next.signatureID).inserted, "\(next.signatureID) was given out before")
+      #expect(next.signatureID > newest.signatureID)
+    }
+  }
 
   static func anonymisation(_ makeStore: StoreFactory) throws {
     let store = try makeStore()
