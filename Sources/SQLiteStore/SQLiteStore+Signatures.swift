@@ -23,7 +23,8 @@ extension SQLiteStore {
         pendingNotice: token == nil ? nil : signing.notice)
       // With opt-ins on a new confirmed signature, its row is written with the consent the
       // person will have after them (so recording them rewrites no row of a new person).
-      var consent = try cachedConsent(personKey: personKey)
+      let known = try cachedConsent(personKey: personKey)
+      var consent = known ?? []
       let grantsAreNewest =
         token == nil && !signing.optIns.isEmpty ? try !hasEvent(of: personKey, after: time) : false
       if grantsAreNewest { consent.formUnion(signing.optIns) }
@@ -40,9 +41,12 @@ extension SQLiteStore {
           source: signing.source, delta: 1)
         let count = try changeCounters(petitionKey: petition.key, confirmed: 1, at: time)
         if !signing.optIns.isEmpty {
+          // Someone signing for the first time has no other row to give the consent to: the
+          // new row was written with it.
           try recordGrants(
             signing.optIns, personKey: personKey, phone: signer.phone, petitionKey: petition.key,
-            source: signing.source, notice: signing.notice, via: .sign, at: time, areNewest: grantsAreNewest)
+            source: signing.source, notice: signing.notice, via: .sign, at: time, areNewest: grantsAreNewest,
+            rowsHaveConsent: grantsAreNewest && known == nil)
         }
         return SignOutcome(signatureID: id, petitionID: signing.petitionID, isDuplicate: false, count: count)
       }
@@ -149,7 +153,7 @@ extension SQLiteStore {
         signedAt: row.signedAt.millisecondsSinceEpoch, status: .confirmed, tokenHash: nil, pendingOptIns: 0,
         pendingNotice: nil)
       let outcome: ImportRowOutcome
-      if try insertSignature(new, consent: try cachedConsent(personKey: personKey)) != nil {
+      if try insertSignature(new, consent: try cachedConsent(personKey: personKey) ?? []) != nil {
         tallies.add(
           petition: petition.key, signedAt: new.signedAt, postalCode: signer.postalCode, country: signer.country,
           source: row.source, delta: 1)
@@ -350,13 +354,13 @@ extension SQLiteStore {
   // MARK: Consent
 
   /// The person's consent now, as cached on any of their signatures (all carry the same);
-  /// empty when they have none.
-  private func cachedConsent(personKey: String) throws -> Set<Channel> {
+  /// nil when they have none.
+  private func cachedConsent(personKey: String) throws -> Set<Channel>? {
     let select = try connection.cachedStatement(
       "SELECT email_ok, phone_ok, sms_ok FROM signatures WHERE person_key = ?1 LIMIT 1")
     defer { select.reset() }
     try select.bind(personKey, at: 1)
-    guard try select.step() else { return [] }
+    guard try select.step() else { return nil }
     var channels: Set<Channel> = []
     if select.bool(at: 0) { channels.insert(.email) }
     if select.bool(at: 1) { channels.insert(.phone) }
@@ -366,10 +370,12 @@ extension SQLiteStore {
 
   /// Records a granting event per channel (an explicit opt-in) and lifts the channel's
   /// suppression of the person's email and phone. `areNewest`: whether the caller already
-  /// knows that no event of the person is dated after `time`.
+  /// knows that no event of the person is dated after `time`; `rowsHaveConsent`: whether every
+  /// signature of the person already carries the channels (their only one was just written
+  /// with them).
   private func recordGrants(
     _ channels: Set<Channel>, personKey: String, phone: String?, petitionKey: Int64, source: String?,
-    notice: String?, via: ConsentVia, at time: Timestamp, areNewest: Bool? = nil
+    notice: String?, via: ConsentVia, at time: Timestamp, areNewest: Bool? = nil, rowsHaveConsent: Bool = false
   ) throws {
     for channel in Channel.allCases where channels.contains(channel) {
       try insertEvent(
@@ -383,7 +389,7 @@ extension SQLiteStore {
     // channels unless one is dated later (an import of future-dated rows, another process's
     // clock): then the consent is recomputed from all the events.
     if try areNewest ?? !hasEvent(of: personKey, after: time) {
-      try addConsent(channels, personKey: personKey)
+      if !rowsHaveConsent { try addConsent(channels, personKey: personKey) }
     } else {
       try recomputeConsent(personKey: personKey)
     }
