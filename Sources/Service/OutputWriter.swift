@@ -30,6 +30,11 @@ public final class OutputWriter: @unchecked Sendable {
   private var isWriting = false
   /// The pipe's capacity when the output is a pipe; nil otherwise.
   private let pipeCapacity: Int?
+  /// At least the bytes in the pipe not read yet (guarded by `monitor`): what FIONREAD said last
+  /// plus everything written since. Only this process writes to the pipe and the client's reads
+  /// only lower the true figure, so while this bound leaves room, a write fits without asking
+  /// the kernel (a system call per answer saved when a client sends one request at a time).
+  private var unreadBound = Int.max / 4
   /// A file or a character device (`/dev/null`, a terminal): writes do not wait for a reader.
   private let isFileOrDevice: Bool
 
@@ -55,8 +60,10 @@ public final class OutputWriter: @unchecked Sendable {
   /// in `write` while a client that reads only after sending everything waited for it: a deadlock.
   private func fitsInPipe(_ count: Int) -> Bool {
     guard let pipeCapacity else { return isFileOrDevice }
+    if 2 * unreadBound + count + 5 * Self.pageSize <= pipeCapacity { return true }
     var unread: Int32 = 0
     guard ioctl(descriptor, UInt(FIONREAD), &unread) == 0 else { return false }
+    unreadBound = Int(unread)
     return 2 * Int(unread) + count + 5 * Self.pageSize <= pipeCapacity
   }
 
@@ -97,6 +104,7 @@ public final class OutputWriter: @unchecked Sendable {
     let wroteDirectly: Bool = monitor.withLock {
       guard handed.isEmpty && !isWriting && !isBroken && fitsInPipe(pending.count) else { return false }
       if !writeAll(pending) { isBroken = true }
+      unreadBound += pending.count
       pending.removeAll(keepingCapacity: true)
       return true
     }
@@ -149,6 +157,7 @@ public final class OutputWriter: @unchecked Sendable {
       let written = writeAll(writing)
       monitor.withLock {
         if !written { isBroken = true }
+        unreadBound += writing.count
         isWriting = false
         monitor.broadcast()
       }

@@ -136,8 +136,11 @@ public final class Pipeline {
         processQueued()
         continue
       }
-      readChunk(front: front)
-      if queuedBytes >= limits.maxQueuedBytes { processQueued() }
+      // A read that did not fill the chunk emptied the pipe: what is queued is everything that
+      // was waiting, so it runs now (asking poll again would find nothing, at the cost of a
+      // system call per request when a client sends one at a time).
+      let drained = readChunk(front: front)
+      if queuedBytes >= limits.maxQueuedBytes || (drained && !queue.isEmpty) { processQueued() }
     }
     front.finishInput(pipeline: self)
     processQueued()
@@ -145,19 +148,22 @@ public final class Pipeline {
   }
 
   /// Reads one chunk of input into the front; notes end of input.
-  private func readChunk(front: PipelineFront) {
+  /// Returns whether the read emptied the input (it read less than a whole chunk).
+  @discardableResult
+  private func readChunk(front: PipelineFront) -> Bool {
     let count = read(input, chunk.baseAddress, chunk.count)
     if count < 0 {
-      if errno == EINTR || errno == EAGAIN { return }
+      if errno == EINTR || errno == EAGAIN { return false }
       logger.error("read failed", metadata: ["errno": "\(errno)"])
       inputEnded = true
-      return
+      return false
     }
     if count == 0 {
       inputEnded = true
-      return
+      return false
     }
     front.receive(UnsafeRawBufferPointer(rebasing: chunk[0..<count]), pipeline: self)
+    return count < chunk.count
   }
 
   /// While the service works: reads what is waiting on the input (at most `chunks` reads),
