@@ -47,7 +47,9 @@ let package = Package(
     // The petition domain: values, rules and the store protocol. No C, no I/O.
     .target(name: "Petitions"),
     // A thin owning wrapper over sqlite3: connections, statements, errors, migrations.
-    .target(name: "SQLite", dependencies: ["CSQLite"]),
+    // A SQLite VFS that writes a commit's WAL frames with one system call (wal_buffer.c).
+    .target(name: "CSQLiteWAL", dependencies: ["CSQLite"]),
+    .target(name: "SQLite", dependencies: ["CSQLite", "CSQLiteWAL"]),
     // The embedded default store: PetitionStore on SQLite.
     .target(name: "SQLiteStore", dependencies: ["SQLite", "Petitions", "Crypto"]),
     // POSIX file work: files published whole (temporary file, fsync, link/rename, directory fsync).
