@@ -1,17 +1,23 @@
-// A SQLite VFS that writes a transaction's WAL frames with one system call.
+// A SQLite VFS that writes a commit's WAL frames with one system call.
 //
 // SQLite appends each frame to the WAL with two writes (its 24-byte header, then the page)
 // and syncs the file at commit: a one-at-a-time sign that changes ~11 pages made ~22 pwrite
 // calls and one fdatasync, and on this machine the pwrite calls cost as much kernel time as
 // the sync (4.4 us each). This VFS wraps the default one (unix) and, for WAL files only, keeps
-// appended bytes in a buffer that is written with one pwrite before anything that needs
-// them on disk or in the file: the sync (so a commit is exactly as durable as before: the
-// same bytes reach the file, then the same fdatasync), a read, a size query, a truncation,
-// a write elsewhere in the file, a file control, the close, or 96 KiB gathered. Other processes read the WAL
-// only through frames a commit made visible, which is after its sync, so after the write.
+// the frames a transaction appends in a buffer, written with one pwrite:
+//   - right after the page of a commit frame (its header's "database size" field is not 0):
+//     so a commit's frames are in the file before SQLite syncs (synchronous=FULL: the same
+//     bytes, then the same fdatasync, as durable as before) and before it publishes them in
+//     the WAL index for other connections (whatever the synchronous setting);
+//   - before anything that needs the file as SQLite left it: a sync, a read, a size query, a
+//     truncation, a write elsewhere, a file control, or 96 KiB gathered.
+// Frames of a transaction that does not commit (written out of a small cache, then rolled
+// back) are dropped, never written late over frames another connection committed since: the
+// connection's rollback hook (csqlitewal_watch) and the close discard the buffer. SQLite never
+// counted on those frames. The WAL header (offset 0) is written at once, as SQLite wrote it.
 // A write inside the buffered range (SQLite rewriting a frame of the running transaction)
-// lands in the buffer. Errors of the deferred write are returned by the call that flushed
-// (e.g. SQLITE_FULL from the sync for a full disk), which fails the transaction as before.
+// lands in the buffer. Errors of a deferred write are returned by the call that flushed (e.g.
+// SQLITE_FULL for a full disk), which fails the transaction as before.
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +38,7 @@ typedef struct WALFile {
   sqlite3_int64 start;  // file offset of buffer[0]
   int length;
   int capacity;
+  int commit_pending;  // a commit frame's header is buffered: flush after its page
 } WALFile;
 
 static sqlite3_vfs *real_vfs;
@@ -49,13 +56,21 @@ static int flush(WALFile *file) {
   return file->real->pMethods->xWrite(file->real, file->buffer, length, file->start);
 }
 
+// Frames of a transaction that ended without a commit: never to be written.
+static void discard(WALFile *file) {
+  file->length = 0;
+  file->commit_pending = 0;
+}
+
 static int wal_close(sqlite3_file *handle) {
   WALFile *file = (WALFile *)handle;
-  int rc = flush(file);
+  // Every commit was written at its commit frame: what is left belongs to a transaction the
+  // close rolled back.
+  discard(file);
   int closed = file->real->pMethods->xClose(file->real);
   free(file->buffer);
   file->buffer = NULL;
-  return rc != SQLITE_OK ? rc : closed;
+  return closed;
 }
 
 static int wal_read(sqlite3_file *handle, void *out, int amount, sqlite3_int64 offset) {
@@ -65,9 +80,7 @@ static int wal_read(sqlite3_file *handle, void *out, int amount, sqlite3_int64 o
   return file->real->pMethods->xRead(file->real, out, amount, offset);
 }
 
-static int wal_write(sqlite3_file *handle, const void *data, int amount, sqlite3_int64 offset) {
-  WALFile *file = (WALFile *)handle;
-  if (!file->isWAL) return file->real->pMethods->xWrite(file->real, data, amount, offset);
+static int buffer_write(WALFile *file, const void *data, int amount, sqlite3_int64 offset) {
   sqlite3_int64 end = file->start + file->length;
   if (file->length > 0 && offset >= file->start && offset + amount <= end) {
     memcpy(file->buffer + (offset - file->start), data, (size_t)amount);
@@ -94,6 +107,35 @@ static int wal_write(sqlite3_file *handle, const void *data, int amount, sqlite3
   }
   memcpy(file->buffer + file->length, data, (size_t)amount);
   file->length += amount;
+  return SQLITE_OK;
+}
+
+// The 24-byte frame header's second field: the database size in pages after a commit, 0 in
+// the frames before a transaction's last.
+static int is_commit_frame_header(const void *data, int amount) {
+  const unsigned char *bytes = data;
+  return amount == 24 && (bytes[4] | bytes[5] | bytes[6] | bytes[7]) != 0;
+}
+
+static int wal_write(sqlite3_file *handle, const void *data, int amount, sqlite3_int64 offset) {
+  WALFile *file = (WALFile *)handle;
+  if (!file->isWAL) return file->real->pMethods->xWrite(file->real, data, amount, offset);
+  if (offset == 0) {
+    int rc = flush(file);
+    if (rc != SQLITE_OK) return rc;
+    return file->real->pMethods->xWrite(file->real, data, amount, offset);
+  }
+  int commit_header = is_commit_frame_header(data, amount);
+  int rc = buffer_write(file, data, amount, offset);
+  if (rc != SQLITE_OK) {
+    discard(file);
+    return rc;
+  }
+  if (file->commit_pending && !commit_header) {
+    file->commit_pending = 0;
+    return flush(file);
+  }
+  if (commit_header) file->commit_pending = 1;
   return SQLITE_OK;
 }
 
@@ -248,6 +290,20 @@ static int vfs_get_last_error(sqlite3_vfs *vfs, int size, char *out) {
 static int vfs_current_time_int64(sqlite3_vfs *vfs, sqlite3_int64 *out) {
   (void)vfs;
   return real_vfs->xCurrentTimeInt64(real_vfs, out);
+}
+
+static void on_rollback(void *argument) {
+  sqlite3 *db = argument;
+  sqlite3_file *journal = NULL;
+  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &journal) != SQLITE_OK || !journal) return;
+  if (journal->pMethods != &wal_methods && journal->pMethods != &wal_methods_v1) return;
+  WALFile *file = (WALFile *)journal;
+  if (file->isWAL) discard(file);
+}
+
+int csqlitewal_watch(sqlite3 *db) {
+  sqlite3_rollback_hook(db, on_rollback, db);
+  return SQLITE_OK;
 }
 
 int csqlitewal_register(void) {

@@ -71,6 +71,8 @@ public final class Connection {
     handle = connection
     // Extended codes tell apart e.g. a busy timeout from a stale WAL snapshot.
     sqlite3_extended_result_codes(connection, 1)
+    // A transaction that rolls back leaves no buffered WAL frame behind (CSQLiteWAL).
+    _ = csqlitewal_watch(connection)
   }
 
   deinit {

@@ -3,6 +3,67 @@ import Testing
 
 @Suite("SQLite wrapper")
 struct SQLiteWrapperTests {
+  /// The WAL buffering of CSQLiteWAL around transactions that end without a commit: frames a
+  /// transaction wrote (spilled from a small cache) and then rolled back must never reach the
+  /// file later, where another connection's commit has put its own frames since. Connection A
+  /// spills and rolls back, B commits into the same part of the WAL, A reads; then every
+  /// connection sees B's rows and the file is sound. Also for a connection closed in the middle
+  /// of a transaction, and with synchronous=NORMAL (commits are not synced, yet must reach the
+  /// file before other connections can see them).
+  @Test(arguments: ["FULL", "NORMAL"])
+  func rolledBackFramesNeverReachTheFile(synchronous: String) throws {
+    let directory = try TemporaryDirectory()
+    let path = directory.file("wal.sqlite3")
+    let setup = try Connection(path: path)
+    try setup.execute(
+      """
+      PRAGMA journal_mode = WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+      INSERT INTO t (body) VALUES ('first')
+      """)
+    // 400 rows of 900 bytes (far more than 8 pages of cache) for A; 800 rows for B.
+    let aRows = """
+      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400)
+      INSERT INTO t (body) SELECT printf('%0900d', i) FROM n
+      """
+    func bRows(_ round: Int) -> String {
+      """
+      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 800)
+      INSERT INTO t (body) SELECT printf('b\(round)-%0800d', i) FROM n
+      """
+    }
+    let a = try Connection(path: path)
+    let b = try Connection(path: path)
+    for connection in [a, b] {
+      try connection.execute("PRAGMA synchronous = \(synchronous); PRAGMA cache_size = 8")
+    }
+    for round in 0..<3 {
+      // An empty WAL: what A's rollback reloads comes from the database file, not the WAL.
+      _ = try setup.textValue("PRAGMA wal_checkpoint(TRUNCATE)")
+      // A writes far more than its cache holds (pages go to the WAL), then rolls back.
+      try a.execute("BEGIN IMMEDIATE")
+      try a.execute(aRows)
+      try a.execute("ROLLBACK")
+      // B commits over the same stretch of the WAL (more frames than A wrote).
+      try b.execute("BEGIN IMMEDIATE")
+      try b.execute(bRows(round))
+      try b.execute("COMMIT")
+      // A reads (and so touches its WAL file) and writes a little.
+      #expect(try a.textValue("SELECT count(*) FROM t WHERE body LIKE 'b\(round)-%'") == "800")
+      try a.execute("INSERT INTO t (body) VALUES ('a\(round)')")
+    }
+    // A connection closed in the middle of a transaction that spilled.
+    do {
+      let c = try Connection(path: path)
+      try c.execute("PRAGMA cache_size = 8; BEGIN IMMEDIATE")
+      try c.execute(aRows)
+    }
+    try b.execute("INSERT INTO t (body) VALUES ('after close')")
+    let check = try Connection(path: path)
+    #expect(try check.textValue("PRAGMA integrity_check") == "ok")
+    #expect(try check.textValue("SELECT count(*) FROM t") == String(1 + 3 * 801 + 1))
+    #expect(try check.textValue("SELECT count(*) FROM t WHERE length(body) = 900") == "0")
+  }
+
   /// Text round-trips as UTF-8, including the empty string (not NULL), embedded NUL and
   /// non-ASCII; integers, Booleans and NULL round-trip too.
   @Test func bindAndRead() throws {
