@@ -55,6 +55,9 @@ public final class Engine: PipelineFront {
   }
 
   public func finishInput(pipeline: Pipeline) {
+    // Stopped by a signal: the client may be in the middle of writing a message; its fragment
+    // is not one to answer (every whole message was handled as it arrived).
+    guard !pipeline.wasStopped else { return }
     while let event = decoder.finish() { handle(event) }
   }
 

@@ -55,6 +55,10 @@ public struct FrameDecoder: Sendable {
   private var buffer: [UInt8] = []
   private var start = 0
   private var skip: Skip = .none
+  /// Spaces, tabs and CRs already consumed at the start of the current line: dropped as they
+  /// arrive (a line of whitespace is never held whole, nor scanned again on every read) and
+  /// counted against the message limit. A line that starts with them is an NDJSON line.
+  private var leadingWhitespace = 0
 
   private enum Skip: Sendable {
     case none
@@ -118,15 +122,24 @@ public struct FrameDecoder: Sendable {
         continue
       }
       if isHorizontalSpace(first) || first == UInt8(ascii: "\r") {
-        if let end = firstIndex(of: UInt8(ascii: "\n"), from: start) {
-          if buffer[start..<end].allSatisfy({ isHorizontalSpace($0) || $0 == UInt8(ascii: "\r") }) {
-            start = end + 1
-            continue
-          }
-        } else if buffer[start...].allSatisfy({ isHorizontalSpace($0) || $0 == UInt8(ascii: "\r") }) {
-          return nil
+        var end = start
+        while end < buffer.count, isHorizontalSpace(buffer[end]) || buffer[end] == UInt8(ascii: "\r") { end += 1 }
+        leadingWhitespace += end - start
+        start = end
+        if leadingWhitespace > maxMessageBytes {
+          leadingWhitespace = 0
+          skip = .throughLineFeed
+          return .error(.tooLarge(limit: maxMessageBytes), framing: .lineDelimited)
+        }
+        guard start < buffer.count else { return nil }
+        if buffer[start] == UInt8(ascii: "\n") {
+          // A blank line.
+          leadingWhitespace = 0
+          start += 1
+          continue
         }
       }
+      if leadingWhitespace > 0 { return nextLine() }
 
       switch startsWithHeader() {
       case nil:
@@ -150,12 +163,14 @@ public struct FrameDecoder: Sendable {
       start = buffer.count
       return nil
     }
-    let framing: Framing = startsWithHeader() == true ? .contentLength : .lineDelimited
+    let framing: Framing = leadingWhitespace == 0 && startsWithHeader() == true ? .contentLength : .lineDelimited
     if framing == .lineDelimited {
       // A last line without its line feed is still a whole message.
       let body = Array(rest)
       start = buffer.count
-      if body.count > maxMessageBytes {
+      let leading = leadingWhitespace
+      leadingWhitespace = 0
+      if body.count + leading > maxMessageBytes {
         return .error(.tooLarge(limit: maxMessageBytes), framing: .lineDelimited)
       }
       return .message(body: body, framing: .lineDelimited, contentType: nil)
@@ -167,21 +182,25 @@ public struct FrameDecoder: Sendable {
   // MARK: Line-delimited
 
   private mutating func nextLine() -> FrameEvent? {
-    let searchLimit = min(buffer.count, start + maxMessageBytes + 2)
+    // The line's leading whitespace, already dropped, counts against the limit.
+    let limit = maxMessageBytes - leadingWhitespace
+    let searchLimit = min(buffer.count, start + limit + 2)
     if let lineFeed = firstIndex(of: UInt8(ascii: "\n"), from: start, before: searchLimit) {
       var end = lineFeed
       if end > start && buffer[end - 1] == UInt8(ascii: "\r") { end -= 1 }
       let body = Array(buffer[start..<end])
       start = lineFeed + 1
-      if body.count > maxMessageBytes {
+      leadingWhitespace = 0
+      if body.count > limit {
         return .error(.tooLarge(limit: maxMessageBytes), framing: .lineDelimited)
       }
       return .message(body: body, framing: .lineDelimited, contentType: nil)
     }
-    if buffer.count - start > maxMessageBytes + 1 {
+    if buffer.count - start > limit + 1 {
       // Drop what was searched; the rest of the line is dropped as it arrives.
       start = searchLimit
       skip = .throughLineFeed
+      leadingWhitespace = 0
       return .error(.tooLarge(limit: maxMessageBytes), framing: .lineDelimited)
     }
     return nil

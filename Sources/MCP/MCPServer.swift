@@ -88,6 +88,8 @@ public final class MCPServer: PipelineFront {
   }
 
   public func finishInput(pipeline: Pipeline) {
+    // Stopped by a signal: a line the client was still writing is not a message.
+    guard !pipeline.wasStopped else { return }
     while let event = splitter.finish() { handle(event) }
   }
 

@@ -12,7 +12,8 @@ import Logging
 public protocol PipelineFront: AnyObject {
   /// Takes bytes read from the input (any cut: a message may span several reads).
   func receive(_ bytes: UnsafeRawBufferPointer, pipeline: Pipeline)
-  /// The input ended (or a stop signal came): handle what is left buffered.
+  /// The input ended (or a stop signal came, `pipeline.wasStopped`): handle what is left
+  /// buffered.
   func finishInput(pipeline: Pipeline)
 }
 
@@ -55,6 +56,9 @@ public final class Pipeline {
   private weak var front: PipelineFront?
   private var inputEnded = false
   private var stopRequested = false
+  /// Whether serving ended on a stop signal rather than at the end of input: a message the
+  /// client had only partly sent then is not a message (fronts drop it, not answer it).
+  public var wasStopped: Bool { stopRequested }
   private var isPumping = false
   private let ownerThread: pthread_t
   private let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)

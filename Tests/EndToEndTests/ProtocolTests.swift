@@ -362,6 +362,17 @@ private func id(_ response: Any?) -> Any? {
     #expect(server.waitForExit(timeout: 10) == 0)
   }
 
+  /// A stop signal while the client is in the middle of a message: what was whole is answered,
+  /// the fragment is dropped (not answered -32700: the client sent nothing malformed).
+  @Test(arguments: [SIGTERM, SIGINT]) func stopSignalDropsAPartialMessage(signal: Int32) throws {
+    let server = try start()
+    server.send(#"{"jsonrpc":"2.0","method":"petition.list","id":1}"# + "\n" + #"{"jsonrpc":"2.0","met"#)
+    #expect(id(server.readObject()) as? Int == 1)
+    server.signal(signal)
+    #expect(server.waitForExit(timeout: 10) == 0)
+    #expect(server.readLine(timeout: 2) == nil)
+  }
+
   /// stdout carries frames only: every line of a mixed session is a JSON-RPC message.
   @Test func stdoutCarriesFramesOnly() throws {
     let run = try runServer(

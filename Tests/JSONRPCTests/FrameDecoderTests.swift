@@ -40,6 +40,36 @@ private func framed(_ text: String, contentType: String? = nil) -> FrameEvent {
     #expect(decodeAll("\n\r\n  \n{\"a\":1}\n\n\t\n") == [line("{\"a\":1}")])
   }
 
+  /// A line of whitespace is dropped as it arrives, never held whole nor scanned again on each
+  /// read: over the limit it is one tooLarge error, and the message after it is read.
+  @Test func longWhitespaceLineIsNotHeld() {
+    var decoder = FrameDecoder(maxMessageBytes: 1 << 20)
+    let piece = [UInt8](repeating: 0x20, count: 65536) + [UInt8](repeating: 0x09, count: 10) + [0x0D]
+    var events: [FrameEvent] = []
+    var largest = 0
+    for _ in 0..<64 {
+      decoder.append(piece)
+      while let event = decoder.next() { events.append(event) }
+      largest = max(largest, decoder.bufferedCount)
+    }
+    decoder.append(Array("\n{\"a\":1}\n".utf8))
+    while let event = decoder.next() { events.append(event) }
+    #expect(largest == 0)
+    #expect(events == [.error(.tooLarge(limit: 1 << 20), framing: .lineDelimited), line("{\"a\":1}")])
+  }
+
+  /// Whitespace before a message on its line: the message is read (in any cut), the whitespace
+  /// counts against the limit, and such a line is never an LSP header.
+  @Test func leadingWhitespace() {
+    #expect(decodeAll("  \t{\"a\":1}\n", chunk: 1) == [line("{\"a\":1}")])
+    #expect(decodeAll("  \t{\"a\":1}", chunk: 2) == [line("{\"a\":1}")])
+    #expect(decodeAll(" Content-Length: 2\r\n\r\n{}\n") == [line("Content-Length: 2"), line("{}")])
+    let padded = String(repeating: " ", count: 10) + "{\"a\":1}\n{}\n"
+    #expect(
+      decodeAll(padded, chunk: 3, limit: 12) == [.error(.tooLarge(limit: 12), framing: .lineDelimited), line("{}")])
+    #expect(decodeAll(padded, limit: 17) == [line("{\"a\":1}"), line("{}")])
+  }
+
   /// A last line without its line feed is still read at end of input.
   @Test func lastLineWithoutLineFeed() {
     #expect(decodeAll("{\"a\":1}\n[1]") == [line("{\"a\":1}"), line("[1]")])
