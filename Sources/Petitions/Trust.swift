@@ -178,20 +178,29 @@ public struct ImportedSigning: Equatable, Sendable {
   public var comment: String?
   public var source: String?
   public var signedAt: Timestamp
+  /// Whether the row gave its own `signedAt`. A row without one is signed at the store's time
+  /// of the call, and its consent is recorded at its signature's time: the new one's, or for a
+  /// duplicate the existing one's, so the same file imported again records nothing new (dated
+  /// "now", a re-run would add an event each time, newer than any change since).
+  public var hasOwnTime: Bool
   /// Explicit opt-in columns: true grants, false withholds, absent says nothing. A grant on a
   /// suppressed channel is not recorded.
   public var optIns: [Channel: Bool]
   public init(
     petitionID: String, signer: Signer, comment: String?, source: String?, signedAt: Timestamp,
-    optIns: [Channel: Bool]
+    hasOwnTime: Bool = true, optIns: [Channel: Bool]
   ) {
     self.petitionID = petitionID
     self.signer = signer
     self.comment = comment
     self.source = source
     self.signedAt = signedAt
+    self.hasOwnTime = hasOwnTime
     self.optIns = optIns
   }
+
+  /// The signature's time if this row makes a new one: its own, else the call's.
+  public func signatureTime(calledAt time: Timestamp) -> Timestamp { hasOwnTime ? signedAt : time }
 }
 
 public enum ImportRowOutcome: Equatable, Sendable {

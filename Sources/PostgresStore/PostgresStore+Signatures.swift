@@ -361,7 +361,8 @@ extension PostgresStore {
         "SELECT code, petition_key FROM import_signature($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         [
           row.petitionID, signer.canonicalEmail, signer.email, signer.firstName, signer.lastName, signer.postalCode,
-          signer.country, signer.phone, row.comment, row.source, String(row.signedAt.millisecondsSinceEpoch),
+          signer.country, signer.phone, row.comment, row.source,
+          row.hasOwnTime ? String(row.signedAt.millisecondsSinceEpoch) : nil,
           String(grants), String(withholds), emailHash, phoneHash, String(time.millisecondsSinceEpoch), String(extra),
         ])
       switch result.int(0, 0) {
@@ -376,8 +377,8 @@ extension PostgresStore {
           }
         }
         deltas.addConfirmed(
-          petitionKey, signedAt: row.signedAt, postalCode: signer.postalCode, country: signer.country,
-          source: row.source)
+          petitionKey, signedAt: row.signatureTime(calledAt: time), postalCode: signer.postalCode,
+          country: signer.country, source: row.source)
         return .imported
       case 1: return .duplicate
       case 2: throw StoreError.petitionNotFound(row.petitionID)
@@ -432,7 +433,8 @@ extension PostgresStore {
       columns[6].append(signer.phone)
       columns[7].append(row.comment)
       columns[8].append(row.source)
-      columns[9].append(String(row.signedAt.millisecondsSinceEpoch))
+      // NULL: signed at the call's time, consent at the signature's (see ImportedSigning.hasOwnTime).
+      columns[9].append(row.hasOwnTime ? String(row.signedAt.millisecondsSinceEpoch) : nil)
       guard !row.optIns.isEmpty else { continue }
       let grants = row.optIns.values.contains(true)
       let emailHash = grants ? suppressionHash(email: signer.canonicalEmail) : nil
@@ -473,8 +475,8 @@ extension PostgresStore {
       // The first row of a person added by this batch is new; a later one is its duplicate.
       guard let petitionKey, added.remove(row.signer.canonicalEmail) != nil else { return .success(.duplicate) }
       deltas.addConfirmed(
-        petitionKey, signedAt: row.signedAt, postalCode: row.signer.postalCode, country: row.signer.country,
-        source: row.source)
+        petitionKey, signedAt: row.signatureTime(calledAt: time), postalCode: row.signer.postalCode,
+        country: row.signer.country, source: row.source)
       return .success(.imported)
     }
   }

@@ -555,5 +555,117 @@ enum Schema {
       DROP INDEX IF EXISTS consent_by_petition;
       """
     ),
+    (
+      7,
+      """
+      -- Imported rows without a time of their own (signed_at NULL): signed at the call's time,
+      -- their consent recorded at their signature's time, the new one's or for a duplicate the
+      -- existing one's, so that the same file imported again records nothing (dated "now", a
+      -- re-run added an event each time, newer than any opt-out since).
+      CREATE OR REPLACE FUNCTION import_signature(
+        petition_id text, person text, p_email text, p_first text, p_last text, p_postal text, p_country text,
+        p_phone text, p_comment text, p_source text, signed bigint, grants integer, withholds integer,
+        email_hash text, phone_hash text, at bigint, extra bigint
+      ) RETURNS TABLE (code integer, petition_key bigint) LANGUAGE plpgsql AS $$
+      DECLARE
+        pet record;
+        new_id bigint;
+        ch record;
+        ev_number text;
+        ev_at bigint;
+      BEGIN
+        SELECT p.pk, p.status INTO pet FROM petitions AS p WHERE p.id = petition_id;
+        IF NOT FOUND THEN RETURN QUERY SELECT 2, NULL::bigint; RETURN; END IF;
+        IF pet.status <> 'open' THEN RETURN QUERY SELECT 3, pet.pk; RETURN; END IF;
+        PERFORM pg_advisory_xact_lock(1886352498, pet.pk::integer);
+        INSERT INTO signatures AS s (
+          petition, person_key, email, first_name, last_name, postal_code, country, phone, comment, source,
+          signed_at, status)
+        VALUES (
+          pet.pk, person, p_email, p_first, p_last, p_postal, p_country, p_phone, p_comment, p_source,
+          coalesce(signed, at), 'confirmed')
+        ON CONFLICT (petition, person_key) DO NOTHING
+        RETURNING s.id INTO new_id;
+        ev_at := coalesce(signed, (SELECT s.signed_at FROM signatures AS s WHERE s.petition = pet.pk AND s.person_key = person));
+        FOR ch IN SELECT * FROM (VALUES (1, 'email'), (2, 'phone'), (4, 'sms')) AS c (bit, channel) ORDER BY 1 LOOP
+          CONTINUE WHEN (grants | withholds) & ch.bit = 0;
+          CONTINUE WHEN grants & ch.bit <> 0 AND is_suppressed(ch.channel, email_hash, phone_hash);
+          ev_number := CASE WHEN ch.channel = 'email' THEN NULL ELSE p_phone END;
+          CONTINUE WHEN EXISTS (
+            SELECT 1 FROM consent_events AS e
+            WHERE e.person_key = person AND e.channel = ch.channel AND e.at = ev_at
+              AND e.granted = (grants & ch.bit <> 0) AND e.petition IS NOT DISTINCT FROM petition_id
+              AND e.source IS NOT DISTINCT FROM p_source AND e.via = 'import'
+              AND e.number IS NOT DISTINCT FROM ev_number AND e.notice IS NULL);
+          PERFORM record_consent(
+            person, ch.bit, grants & ch.bit <> 0, ev_at, petition_id, p_source, 'import', p_phone, NULL);
+        END LOOP;
+        IF new_id IS NULL THEN RETURN QUERY SELECT 1, pet.pk; RETURN; END IF;
+        PERFORM note_goal(pet.pk, at, extra + 1);
+        RETURN QUERY SELECT 0, pet.pk;
+      END $$;
+
+      CREATE OR REPLACE FUNCTION import_batch(
+        petition_id text, at bigint, extra bigint,
+        p_persons text[], p_emails text[], p_firsts text[], p_lasts text[], p_postals text[], p_countries text[],
+        p_phones text[], p_comments text[], p_sources text[], p_signed bigint[],
+        e_places bigint[], e_channels text[], e_granted boolean[], e_email_hashes text[], e_phone_hashes text[]
+      ) RETURNS TABLE (out_kind integer, out_petition bigint, out_person text)
+      LANGUAGE plpgsql AS $$
+      DECLARE
+        pet record;
+        added bigint;
+      BEGIN
+        SELECT p.pk, p.status INTO pet FROM petitions AS p WHERE p.id = petition_id;
+        IF NOT FOUND THEN RETURN QUERY SELECT 2, NULL::bigint, NULL::text; RETURN; END IF;
+        IF pet.status <> 'open' THEN RETURN QUERY SELECT 3, pet.pk, NULL::text; RETURN; END IF;
+        PERFORM pg_advisory_xact_lock(1886352498, pet.pk::integer);
+        RETURN QUERY
+        WITH added_rows AS (
+          INSERT INTO signatures AS s (
+            petition, person_key, email, first_name, last_name, postal_code, country, phone, comment, source,
+            signed_at, status)
+          SELECT pet.pk, r.person, r.email, r.first_name, r.last_name, r.postal_code, r.country, r.phone, r.comment,
+            r.source, coalesce(r.signed, at), 'confirmed'
+          FROM unnest(
+            p_persons, p_emails, p_firsts, p_lasts, p_postals, p_countries, p_phones, p_comments, p_sources, p_signed)
+            WITH ORDINALITY
+            AS r (person, email, first_name, last_name, postal_code, country, phone, comment, source, signed, place)
+          ORDER BY r.place
+          ON CONFLICT (petition, person_key) DO NOTHING
+          RETURNING s.person_key
+        )
+        SELECT 0, pet.pk, a.person_key FROM added_rows AS a;
+        GET DIAGNOSTICS added = ROW_COUNT;
+        INSERT INTO consent_events (person_key, channel, granted, at, petition, source, via, number)
+        SELECT x.person, x.channel, x.granted, x.signed, petition_id, x.source, 'import', x.number
+        FROM (
+          SELECT r.person, e.channel, e.granted,
+            coalesce(r.signed, (SELECT s.signed_at FROM signatures AS s WHERE s.petition = pet.pk AND s.person_key = r.person))
+              AS signed,
+            r.source, e.email_hash, e.phone_hash, e.n,
+            CASE WHEN e.channel = 'email' THEN NULL ELSE r.phone END AS number,
+            row_number() OVER (
+              PARTITION BY r.person, e.channel, e.granted, coalesce(r.signed, -1), r.source,
+                CASE WHEN e.channel = 'email' THEN NULL ELSE r.phone END
+              ORDER BY e.n) AS copy
+          FROM unnest(e_places, e_channels, e_granted, e_email_hashes, e_phone_hashes) WITH ORDINALITY
+            AS e (place, channel, granted, email_hash, phone_hash, n)
+          JOIN unnest(p_persons, p_sources, p_phones, p_signed) WITH ORDINALITY
+            AS r (person, source, phone, signed, place) ON r.place = e.place
+        ) AS x
+        WHERE x.copy = 1
+          AND NOT (x.granted AND EXISTS (
+            SELECT 1 FROM suppressions AS u WHERE u.channel = x.channel AND u.hash IN (x.email_hash, x.phone_hash)))
+          AND NOT EXISTS (
+            SELECT 1 FROM consent_events AS c
+            WHERE c.person_key = x.person AND c.channel = x.channel AND c.at = x.signed AND c.granted = x.granted
+              AND c.petition IS NOT DISTINCT FROM petition_id AND c.source IS NOT DISTINCT FROM x.source
+              AND c.via = 'import' AND c.number IS NOT DISTINCT FROM x.number AND c.notice IS NULL)
+        ORDER BY x.n;
+        IF added > 0 THEN PERFORM note_goal(pet.pk, at, extra + added); END IF;
+      END $$;
+      """
+    ),
   ]
 }

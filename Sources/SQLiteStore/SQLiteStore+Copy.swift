@@ -289,6 +289,8 @@ extension SQLiteStore: CopyableStore {
         SELECT petition, 2, \(hour) AS h, country, count(*) \(confirmed) GROUP BY petition, h, country;
       INSERT INTO hourly_tallies
         SELECT petition, 3, \(hour) AS h, coalesce(source, '') AS k, count(*) \(confirmed) GROUP BY petition, h, k;
+      INSERT INTO meta (name, value) SELECT 'tally_watermark', coalesce(max(id), 0) FROM signatures WHERE true
+      ON CONFLICT (name) DO UPDATE SET value = excluded.value;
       UPDATE signatures SET email_ok = \(newest("email")), phone_ok = \(newest("phone")), sms_ok = \(newest("sms"))
       WHERE person_key IS NOT NULL;
       """)

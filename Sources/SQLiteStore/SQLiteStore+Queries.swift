@@ -19,7 +19,7 @@ extension SQLiteStore {
     // One snapshot: the total and the groups agree even while other processes sign.
     return try read(consistent: true) {
       let petition = try petitionRow(id: query.petitionID)
-      let counter = TallyCounter(connection: connection, petitionKey: petition.key)
+      let counter = try TallyCounter(connection: connection, petitionKey: petition.key)
       let total: Int
       let groups: [(key: String, count: Int)]?
       if query.window.since == nil && query.window.until == nil {

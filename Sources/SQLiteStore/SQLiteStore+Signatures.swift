@@ -36,7 +36,8 @@ extension SQLiteStore {
             signatureID: id, petitionID: signing.petitionID, isDuplicate: false, status: .pending, count: count,
             confirmToken: token.token)
         }
-        tallies.add(
+        // A new signature is in the tail (see TallyTail).
+        tailTallies.add(
           petition: petition.key, signedAt: new.signedAt, postalCode: signer.postalCode, country: signer.country,
           source: signing.source, delta: 1)
         let count = try changeCounters(petitionKey: petition.key, confirmed: 1, at: time)
@@ -130,8 +131,9 @@ extension SQLiteStore {
       defer { update.reset() }
       try update.bind(rowID, at: 1)
       try update.execute()
-      tallies.add(
-        petition: petitionKey, signedAt: signedAt, postalCode: postalCode, country: country, source: source, delta: 1)
+      try countChange(
+        rowID: rowID, petition: petitionKey, signedAt: signedAt, postalCode: postalCode, country: country,
+        source: source)
       let count = try changeCounters(petitionKey: petitionKey, confirmed: 1, pending: -1, at: time)
       if let personKey, !optIns.isEmpty {
         try recordGrants(
@@ -150,17 +152,22 @@ extension SQLiteStore {
       let personKey = signer.canonicalEmail
       let new = NewSignatureRow(
         petitionKey: petition.key, signer: signer, comment: row.comment, source: row.source,
-        signedAt: row.signedAt.millisecondsSinceEpoch, status: .confirmed, tokenHash: nil, pendingOptIns: 0,
-        pendingNotice: nil)
+        signedAt: row.signatureTime(calledAt: time).millisecondsSinceEpoch, status: .confirmed, tokenHash: nil,
+        pendingOptIns: 0, pendingNotice: nil)
       let outcome: ImportRowOutcome
+      // Consent is recorded at the row's time; without one, at its signature's (see hasOwnTime).
+      var eventTime = Timestamp(millisecondsSinceEpoch: new.signedAt)
       if try insertSignature(new, consent: try cachedConsent(personKey: personKey) ?? []) != nil {
-        tallies.add(
+        tailTallies.add(
           petition: petition.key, signedAt: new.signedAt, postalCode: signer.postalCode, country: signer.country,
           source: row.source, delta: 1)
         try changeCounters(petitionKey: petition.key, confirmed: 1, at: time)
         outcome = .imported
       } else {
         outcome = .duplicate
+        if !row.hasOwnTime {
+          eventTime = try existingSignature(petitionKey: petition.key, personKey: personKey).signedAt
+        }
       }
       // Consent only from explicit columns, at the row's time; never a grant on a suppressed
       // channel; an event already recorded (the same import run again) is not recorded twice.
@@ -169,7 +176,7 @@ extension SQLiteStore {
         guard let granted = row.optIns[channel] else { continue }
         if granted, try isSuppressed(channel, personKey: personKey, phone: signer.phone) { continue }
         let event = ConsentEvent(
-          channel: channel, granted: granted, at: row.signedAt, petitionID: nil, source: row.source, via: .import,
+          channel: channel, granted: granted, at: eventTime, petitionID: nil, source: row.source, via: .import,
           number: channel == .email ? nil : signer.phone, notice: nil)
         if try hasEvent(event, personKey: personKey, petitionKey: petition.key) { continue }
         try insertEvent(event, personKey: personKey, petitionKey: petition.key)
@@ -280,6 +287,8 @@ extension SQLiteStore {
   /// Inserts the signature unless the person already signed this petition. Returns the new
   /// row id, or nil for a duplicate.
   private func insertSignature(_ new: NewSignatureRow, consent: Set<Channel>) throws -> Int64? {
+    // Where the tail stood before this transaction's first new signature (see TallyTail).
+    _ = try currentTallyTail()
     // SQLite gives a new row the largest row id plus one; past a floor (the ids of deleted
     // signatures that were the newest), the id is given explicitly.
     let floor = try currentSignatureIDFloor()
@@ -338,17 +347,17 @@ extension SQLiteStore {
   }
 
   private func existingSignature(petitionKey: Int64, personKey: String) throws -> (
-    rowID: Int64, status: SignatureStatus
+    rowID: Int64, status: SignatureStatus, signedAt: Timestamp
   ) {
     let select = try connection.cachedStatement(
-      "SELECT id, status FROM signatures WHERE person_key = ?2 AND petition = ?1")
+      "SELECT id, status, signed_at FROM signatures WHERE person_key = ?2 AND petition = ?1")
     defer { select.reset() }
     try select.bind(petitionKey, at: 1)
     try select.bind(personKey, at: 2)
     guard try select.step(), let status = SignatureStatus(rawValue: select.string(at: 1)) else {
       throw StoreError.unavailable("the store lost track of a signature it reported as existing")
     }
-    return (select.int64(at: 0), status)
+    return (select.int64(at: 0), status, Timestamp(millisecondsSinceEpoch: select.int64(at: 2)))
   }
 
   // MARK: Consent

@@ -53,8 +53,10 @@ extension SQLiteStore {
       try counting.step()
       let confirmed = counting.int(at: 0)
       counting.reset()
+      // Those in the tail (see TallyTail) are counted from their rows, which say invalidated.
+      tailTalliesExact = false
       if confirmed > 0 {
-        try Tallies.apply(rows: confirmedRows, petition: petition.key, delta: -1, to: connection) {
+        try Tallies.apply(rows: confirmedRows + Self.inAggregates, petition: petition.key, delta: -1, to: connection) {
           statement throws(SQLiteError) in try statement.bind(recordID, at: 1)
         }
       }
@@ -139,9 +141,11 @@ extension SQLiteStore {
         confirmed += select.int(at: 2)
       }
       select.reset()
+      tailTalliesExact = false
       if confirmed > 0 {
         try Tallies.apply(
-          rows: "SELECT s.signed_at, s.postal_code, s.country, s.source \(from) AND i.prior_status = 'confirmed'",
+          rows: "SELECT s.signed_at, s.postal_code, s.country, s.source \(from) AND i.prior_status = 'confirmed'"
+            + Self.inAggregates,
           petition: petition.key, delta: 1, to: connection, binding: bindTarget)
       }
       let restore = try connection.cachedStatement(
@@ -180,6 +184,7 @@ extension SQLiteStore {
 
   public func erase(_ subject: PersonSubject, at time: Timestamp) throws(StoreError) -> Int {
     try write {
+      truncateWALAfterCommit = true
       var erased = 0
       // Suppressed even when the store does not know them (the answer reveals nothing).
       let subjectHash =
@@ -230,6 +235,7 @@ extension SQLiteStore {
 
   public func anonymisePetition(id: String, at time: Timestamp) throws(StoreError) -> Petition {
     try write {
+      truncateWALAfterCommit = true
       petitionsInGroup[id] = nil
       let petition = try petitionRow(id: id)
       guard petition.petition.status == .closed else { throw StoreError.petitionOpen(id) }
@@ -289,6 +295,9 @@ extension SQLiteStore {
 
   /// What erasing a signature sets: signer data gone; postal code, country, time, source and
   /// status stay (the counts and groups).
+  /// The condition on `s` (a signature) of being counted in the aggregates, not in the tail.
+  static let inAggregates = " AND s.id <= coalesce((SELECT value FROM meta WHERE name = 'tally_watermark'), 0)"
+
   static let erasedColumns = """
     person_key = NULL, email = NULL, first_name = NULL, last_name = NULL, phone = NULL, comment = NULL,
     email_ok = 0, phone_ok = 0, sms_ok = 0, pending_opt_ins = 0, pending_notice = NULL

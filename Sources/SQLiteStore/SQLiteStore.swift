@@ -30,6 +30,22 @@ public final class SQLiteStore: PetitionStore {
   /// the transaction commits (a write group of many signs makes a few upserts, not several per
   /// sign), dropped with a transaction that rolls back.
   var tallies = Tallies()
+  /// The aggregates' tail as this transaction found it (see `TallyTail`), read before its first
+  /// new signature or status change; nil until then.
+  var tallyTail: TallyTail?
+  /// The count changes of signatures in the tail made by this transaction, handed to the
+  /// aggregates when the transaction's signatures are the whole tail.
+  var tailTallies = Tallies()
+  /// False once the transaction changed the status of signatures in bulk (invalidate,
+  /// revalidate), which `tailTallies` does not follow.
+  var tailTalliesExact = true
+  /// When the tail goes into the aggregates (see `TallyTail`); tests set other limits to run
+  /// every path often.
+  var tailLimits = TallyTail.Limits()
+  /// Set by erasure and anonymisation: once their transaction commits, the WAL is checkpointed
+  /// and truncated, so the erased data's old page images leave the WAL file at once (the main
+  /// file's pages are overwritten by secure_delete) rather than at the next checkpoint.
+  var truncateWALAfterCommit = false
   /// The petitions' counters changed in this transaction, written once per petition before it
   /// commits (or by `flushCounters` before an operation that reads them by SQL).
   var counters = PetitionCounters()
@@ -103,6 +119,7 @@ public final class SQLiteStore: PetitionStore {
     signatureIDFloor = nil
     petitionsInGroup.removeAll(keepingCapacity: true)
     tallies.removeAll()
+    forgetTail()
     counters.removeAll()
     body()
     isInsideWriteGroup = false
@@ -110,17 +127,22 @@ public final class SQLiteStore: PetitionStore {
     if let failure = groupFailure {
       groupFailure = nil
       tallies.removeAll()
+      forgetTail()
+      truncateWALAfterCommit = false
       counters.removeAll()
       connection.rollbackIfInsideTransaction()
       throw failure
     }
     do {
       try counters.apply(to: connection)
-      try tallies.apply(to: connection)
+      try applyTalliesBeforeCommit()
       try fileIdentity?.check()
       try connection.commit()
+      truncateWALIfAsked()
     } catch {
       tallies.removeAll()
+      forgetTail()
+      truncateWALAfterCommit = false
       counters.removeAll()
       connection.rollbackIfInsideTransaction()
       throw storeError(error)
@@ -162,19 +184,31 @@ public final class SQLiteStore: PetitionStore {
       throw unavailable(error)
     }
     signatureIDFloor = nil
+    forgetTail()
     do {
       let value = try operation()
       try counters.apply(to: connection)
-      try tallies.apply(to: connection)
+      try applyTalliesBeforeCommit()
       try fileIdentity?.check()
       try connection.commit()
+      truncateWALIfAsked()
       return value
     } catch {
       tallies.removeAll()
+      forgetTail()
+      truncateWALAfterCommit = false
       counters.removeAll()
       connection.rollbackIfInsideTransaction()
       throw storeError(error)
     }
+  }
+
+  /// After a commit that erased data: a best effort (a checkpoint cannot pass a reader of
+  /// another process that still needs the old pages; the next one then does it).
+  private func truncateWALIfAsked() {
+    guard truncateWALAfterCommit else { return }
+    truncateWALAfterCommit = false
+    try? connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
   }
 
   /// Writes the pending aggregate changes now, inside the running write group (for a read of

@@ -88,6 +88,13 @@ enum Schema {
     migrator.registerMigration(
       "v2-consent-events-without-petition-index", sql: "DROP INDEX IF EXISTS consent_events_by_petition")
     migrator.registerMigration("v2-signatures-without-autoincrement", SignatureIDFloor.migrate)
+    // Every signature so far is in the aggregates; newer ones start the tail (see TallyTail).
+    migrator.registerMigration(
+      "v2-tally-tail",
+      sql: """
+        INSERT INTO meta (name, value) SELECT 'tally_watermark', coalesce(max(id), 0) FROM signatures WHERE true
+        ON CONFLICT (name) DO UPDATE SET value = excluded.value
+        """)
     return migrator
   }()
 }

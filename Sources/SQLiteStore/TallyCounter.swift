@@ -5,9 +5,49 @@ import SQLite
 /// a window from the hours wholly inside it in `hourly_tallies` plus the confirmed rows of its
 /// two partial edge hours, read through the (petition, signed_at) index. The cost grows with the
 /// groups asked for and the rows of the edge hours, never with the petition's signatures.
+///
+/// Both add the tail: the confirmed signatures newer than the aggregates (see `TallyTail`), at
+/// most a few hundred rows, read by id from the table itself. The caller runs all of this in
+/// one read snapshot, so aggregates, watermark and tail agree.
 struct TallyCounter {
   let connection: Connection
   let petitionKey: Int64
+  /// Signatures with an id above this are not in the aggregates yet.
+  let watermark: Int64
+
+  init(connection: Connection, petitionKey: Int64) throws(SQLiteError) {
+    self.connection = connection
+    self.petitionKey = petitionKey
+    self.watermark = try TallyTail.watermark(connection)
+  }
+
+  /// The first millisecond of an hour number; the open ends (`.min`, `.max`) stay open.
+  private static func start(ofHour hour: Int64) -> Int64 {
+    hour == .min || hour == .max ? hour : hour * Tallies.hour
+  }
+
+  /// Runs `body` on each group of the tail's confirmed signatures of the petition (key column
+  /// 0, count column 1), with a time range in milliseconds when given. `+petition` and
+  /// `+signed_at` keep SQLite on the id range rather than an index of the whole petition.
+  private func tailGroups(
+    _ grouping: CountGrouping?, from lowest: Int64? = nil, to end: Int64? = nil, _ body: (Statement) -> Void
+  ) throws(SQLiteError) {
+    let key = grouping.map(Self.rowKey) ?? "''"
+    let range = lowest == nil ? "" : " AND +signed_at >= ?3 AND +signed_at < ?4"
+    let select = try connection.cachedStatement(
+      """
+      SELECT \(key) AS key, count(*) FROM signatures
+      WHERE id > ?2 AND +petition = ?1 AND status = 'confirmed'\(range) GROUP BY key
+      """)
+    defer { select.reset() }
+    try select.bind(petitionKey, at: 1)
+    try select.bind(watermark, at: 2)
+    if let lowest, let end {
+      try select.bind(lowest, at: 3)
+      try select.bind(end, at: 4)
+    }
+    while try select.step() { body(select) }
+  }
 
   /// Keys: day numbers for `.day`, else the text (sorted by the caller).
   private static func dimension(_ grouping: CountGrouping) -> Int64 {
@@ -45,7 +85,35 @@ struct TallyCounter {
         ? RFC3339.day(Timestamp(millisecondsSinceEpoch: select.int64(at: 0) * Tallies.day)) : select.string(at: 0)
       groups.append((key: key, count: select.int(at: 1)))
     }
-    return groups
+    select.reset()
+    var tail: [(key: String, count: Int)] = []
+    try tailGroups(grouping) { row in
+      let key =
+        grouping == .day
+        ? RFC3339.day(Timestamp(millisecondsSinceEpoch: row.int64(at: 0) * Tallies.day)) : row.string(at: 0)
+      tail.append((key: key, count: row.int(at: 1)))
+    }
+    guard !tail.isEmpty else { return groups }
+    // Both sorted by key (the tail here: stored text is NFC, for which String's < is the byte
+    // order of SQLite's BINARY collation), merged in one pass.
+    tail.sort { $0.key < $1.key }
+    var merged: [(key: String, count: Int)] = []
+    merged.reserveCapacity(groups.count + tail.count)
+    var (i, j) = (0, 0)
+    while i < groups.count || j < tail.count {
+      if j == tail.count || (i < groups.count && groups[i].key < tail[j].key) {
+        merged.append(groups[i])
+        i += 1
+      } else if i == groups.count || tail[j].key < groups[i].key {
+        merged.append(tail[j])
+        j += 1
+      } else {
+        merged.append((key: groups[i].key, count: groups[i].count + tail[j].count))
+        i += 1
+        j += 1
+      }
+    }
+    return merged
   }
 
   func total(_ window: WindowBounds) throws -> Int {
@@ -63,6 +131,10 @@ struct TallyCounter {
       try select.bind(hours.end, at: 3)
       try select.step()
       total += select.int(at: 0)
+      select.reset()
+      try tailGroups(nil, from: Self.start(ofHour: hours.first), to: Self.start(ofHour: hours.end)) {
+        total += $0.int(at: 1)
+      }
     }
     for edge in split.edges {
       let select = try connection.cachedStatement(
@@ -111,6 +183,8 @@ struct TallyCounter {
       try select.bind(hours.end, at: 3)
       if grouping != .day { try select.bind(Self.dimension(grouping), at: 4) }
       while try select.step() { add(select) }
+      select.reset()
+      try tailGroups(grouping, from: Self.start(ofHour: hours.first), to: Self.start(ofHour: hours.end), add)
     }
     for edge in split.edges {
       let select = try connection.cachedStatement(

@@ -172,9 +172,16 @@ struct ImportRowReader {
       source = check(.source, Rules.source(raw))
     }
     var signedAt = now
+    var hasOwnTime = false
     if let raw = text(signedAtIndex), !ImportText.trimmed(raw).isEmpty {
       if let time = ImportTime.parse(ImportText.trimmed(raw), zone: zone) {
+        // A signature from the future would also date its consent there: an opt-in that no
+        // unsubscribe made before that date could ever override.
+        if time.millisecondsSinceEpoch > now.millisecondsSinceEpoch {
+          issues.append(.init(path: ImportColumn.signedAt.path, message: "must not be in the future"))
+        }
         signedAt = time
+        hasOwnTime = true
       } else {
         issues.append(
           .init(
@@ -206,7 +213,7 @@ struct ImportRowReader {
     return .success(
       ImportedSigning(
         petitionID: petitionID, signer: signer, comment: comment, source: source, signedAt: signedAt,
-        optIns: optIns))
+        hasOwnTime: hasOwnTime, optIns: optIns))
   }
 
   /// nil for an empty name (names may be empty in an import), else the raw text to check.

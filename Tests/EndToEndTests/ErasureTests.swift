@@ -97,6 +97,21 @@ import Testing
     #expect([server.tally("p1"), server.tally("p2")] == before)
   }
 
+  /// While the server keeps running: the erasure's commit is followed by a checkpoint that
+  /// truncates the WAL, so neither file holds the erased bytes (before, their old page images
+  /// stayed in the WAL until the next checkpoint, and after a kill -9 until the next start).
+  @Test(.sqliteFileOnly) func eraseClearsTheWALAtOnce() throws {
+    let server = try start()
+    server.create("p1")
+    signCrowd(server, "p1")
+    _ = server.sign("p1", Self.zeb, ["comment": "Quixotic remark", "optIn": ["email": true, "sms": true]])
+    #expect(fileContains(store + "-wal", "Quackenbush"))
+    #expect(server.result("person.erase", ["email": "zebulon.quackenbush@example.org"]) != nil)
+    #expect(Self.needles.filter { fileContains(store, $0) || fileContains(store + "-wal", $0) } == [])
+    #expect(server.tally("p1")["total"] == ["": 4])
+    server.stop()
+  }
+
   /// By phone: every person with that number is erased; others stay. An erased person no
   /// longer blocks signing again; an unknown person erases nothing.
   @Test func eraseByPhoneAndSignAgain() throws {

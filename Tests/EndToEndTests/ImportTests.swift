@@ -213,6 +213,39 @@ private func generatedFile(rows: Int, start: Int = 0) -> String {
     #expect(contactsBefore == 150)
   }
 
+  /// Rows without a signedAt: importing the same file again adds nothing, not even a consent
+  /// event dated "now" that would override an opt-out imported in between.
+  @Test func reimportWithoutTimesKeepsAnOptOut() throws {
+    let server = try start()
+    write("email,postalCode,optInEmail\nx@example.org,10001,yes\n", to: directory.file("yes.csv"))
+    write("email,postalCode,optInEmail\nx@example.org,10001,no\n", to: directory.file("no.csv"))
+    #expect(RPC.result(importFile(server, "yes.csv"))?["imported"] as? Int == 1)
+    #expect(Set(contacts(server).keys) == ["x@example.org"])
+    #expect(RPC.result(importFile(server, "no.csv"))?["duplicates"] as? Int == 1)
+    #expect(contacts(server).isEmpty)
+    #expect(RPC.result(importFile(server, "yes.csv"))?["duplicates"] as? Int == 1)
+    #expect(contacts(server).isEmpty)
+    let events = RPC.result(server.call("consent.history", ["email": "x@example.org"]))?["events"] as? [Any]
+    #expect(events?.count == 2)
+  }
+
+  /// A row dated in the future is refused: its consent would outrank every unsubscribe made
+  /// before that date.
+  @Test func futureTimesAreRefused() throws {
+    let server = try start()
+    write(
+      "email,postalCode,signedAt,optInEmail\nf@example.org,10001,2999-01-01T00:00:00Z,yes\n"
+        + "p@example.org,10001,2020-01-01T00:00:00Z,yes\n", to: directory.file("future.csv"))
+    let result = try #require(RPC.result(importFile(server, "future.csv")))
+    #expect(result["imported"] as? Int == 1)
+    #expect(result["rejected"] as? Int == 1)
+    let errors = result["errors"] as? [[String: Any]]
+    #expect(errors?.first?["line"] as? Int == 2)
+    let issues = errors?.first?["errors"] as? [[String: Any]]
+    #expect(issues?.first?["path"] as? String == "/signedAt")
+    #expect(issues?.first?["message"] as? String == "must not be in the future")
+  }
+
   /// An unsubscribed person imported with an opt-in gets no consent: not a contact.
   @Test func suppressionIsRespected() throws {
     let server = try start()

@@ -26,6 +26,8 @@ public enum StoreConformance {
     ConformanceCase("anonymise: the id of a deleted pending signature is never given again", idsAfterAnonymising),
     ConformanceCase("write groups: a refused operation does not affect the others", writeGroups),
     ConformanceCase("write groups: signs taken together answer and record as if alone", signsTakenTogether),
+    ConformanceCase("write groups: signatures invalidated and revalidated where they were signed", invalidatedInGroup),
+    ConformanceCase("import: rows without a time of their own, imported again", importWithoutOwnTime),
     ConformanceCase("aggregates: exact after a random mix of every operation", randomMix),
   ]
 
@@ -304,6 +306,31 @@ public enum StoreConformance {
       imported("p", "frank@x.org", signedAt: march1 + 8, phone: shared, optIns: [.sms: true, .email: true]),
       at: at(march1 + 9))
     #expect(try store.contacts("p")["frank@x.org"] == [.email])
+  }
+
+  /// Rows without a time of their own are signed at the call's time and record their consent
+  /// at their signature's time, so importing the same file again adds nothing, one row at a
+  /// time or in batches: an opt-out imported in between stays the person's choice.
+  static func importWithoutOwnTime(_ makeStore: StoreFactory) throws {
+    let store = try makeStore()
+    _ = try store.createPetition(newPetition("p"), at: at(march1))
+    var grant = imported("p", "ada@x.org", signedAt: march1 - day, optIns: [.email: true], source: "file")
+    grant.hasOwnTime = false
+    var withhold = grant
+    withhold.optIns = [.email: false]
+    #expect(try store.importMany([grant], at: at(march1 + 10)).map { try $0.get() } == [.imported])
+    #expect(try store.rows("p", .delivery).map(\.signedAt) == [at(march1 + 10)])
+    #expect(try store.groups("p", .day) == ["2026-03-01=1"])
+    #expect(try store.contacts("p") == ["ada@x.org": [.email]])
+    #expect(try store.importMany([withhold], at: at(march1 + 20)).map { try $0.get() } == [.duplicate])
+    #expect(try store.contacts("p") == [:])
+    #expect(try store.importMany([grant], at: at(march1 + 30)).map { try $0.get() } == [.duplicate])
+    #expect(try store.importSignature(grant, at: at(march1 + 40)) == .duplicate)
+    #expect(
+      try store.importMany([grant, grant], at: at(march1 + 50)).map { try $0.get() } == [.duplicate, .duplicate])
+    #expect(try store.contacts("p") == [:])
+    #expect(
+      try store.history(email: "ada@x.org") == ["email + import p file _ _ @10", "email - import p file _ _ @10"])
   }
 
   static func importRows(_ makeStore: StoreFactory) throws {
@@ -699,6 +726,50 @@ public enum StoreConformance {
     }
     #expect(results == ["sign ok", "tokenUnknown", "confirm ok", "petitionOpen(\"p\")", "count 1", "=1"])
     #expect(try store.everyCount("p") == ["total=1", "2026-03-01=1", "12345=1", "US=1", "=1"])
+  }
+
+  /// Signatures invalidated (and some revalidated) by the write group that signed them, with
+  /// older ones around: every count and group says what the rows say. (SQLite counts the
+  /// newest signatures from their rows until they go into its aggregates: a group's own sums
+  /// must not be handed over once it changed statuses in bulk.)
+  static func invalidatedInGroup(_ makeStore: StoreFactory) throws {
+    let store = try makeStore()
+    _ = try store.createPetition(newPetition("p"), at: at(march1))
+    for index in 0..<3 {
+      _ = try store.sign(signing("p", "old\(index)@x.org", postalCode: "1000\(index)"), at: march1 + Int64(index))
+    }
+    var invalidated = 0
+    var revalidated = 0
+    try store.performWriteGroup {
+      do {
+        var ids: [String] = []
+        for index in 0..<6 {
+          ids.append(
+            try store.sign(
+              signing("p", "new\(index)@x.org", postalCode: "2000\(index % 2)", source: index < 3 ? "a" : "b"),
+              at: march1 + 10 + Int64(index)
+            ).signatureID)
+        }
+        invalidated =
+          try store.invalidate(
+            Invalidation(
+              petitionID: "p", reason: "fraud", match: InvalidationMatch(source: "a"), matchDescription: "{}",
+              dryRun: false), at: at(march1 + 20)
+          ).invalidated
+        _ = try store.invalidate(
+          Invalidation(
+            petitionID: "p", reason: "fraud", match: InvalidationMatch(postalCode: "10001"), matchDescription: "{}",
+            dryRun: false), at: at(march1 + 21))
+        revalidated = try store.revalidate(petitionID: "p", .signatures([ids[0]]), at: at(march1 + 22)).revalidated
+      } catch { Issue.record("\(error)") }
+    }
+    #expect(invalidated == 3 && revalidated == 1)
+    #expect(
+      try store.everyCount("p") == [
+        "total=6", "2026-03-01=6", "10000=1", "10002=1", "20000=2", "20001=2", "US=6", "=2", "a=1", "b=3",
+      ])
+    #expect(
+      try store.groups("p", .postalCode, since: march1 + 1, until: march1 + 14) == ["10002=1", "20000=1", "20001=1"])
   }
 
   /// The signs of a write group go to a store together (PostgreSQL sends a run of them as one
