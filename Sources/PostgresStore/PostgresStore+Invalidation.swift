@@ -1,5 +1,14 @@
 import Petitions
 
+/// Anonymisation deleted the petition's pending signatures; one that was invalidated while
+/// pending kept its row (without its data or token) and must not come back as pending: it
+/// could never be confirmed nor deleted. Such members stay invalidated.
+extension PetitionStore {
+  static func notPendingOfAnonymised(_ priorStatus: String, petition: String) -> String {
+    "(\(priorStatus) <> 'pending' OR NOT EXISTS (SELECT 1 FROM petitions WHERE pk = \(petition) AND anonymised_at IS NOT NULL))"
+  }
+}
+
 extension PostgresStore {
   static let invalidationPrefix = "inv_"
 
@@ -103,7 +112,7 @@ extension PostgresStore {
           UPDATE invalidated_signatures AS m SET revalidated = true
           FROM signatures AS s
           WHERE \(members) AND NOT m.revalidated AND s.id = m.signature AND s.petition = $1
-            AND s.status = 'invalidated'
+            AND s.status = 'invalidated' AND \(Self.notPendingOfAnonymised("m.prior_status", petition: "$1"))
           RETURNING m.invalidation, m.signature, m.prior_status),
         restored AS (
           UPDATE signatures AS s SET status = u.prior_status FROM undone AS u WHERE s.id = u.signature RETURNING s.id),

@@ -111,11 +111,17 @@ extension SQLiteStore {
       }
       // A signature leaves `invalidated` only through here, which marks its membership: the
       // members not yet revalidated are exactly the signatures to restore.
-      let members =
+      let targeted =
         switch target {
         case .invalidation: "i.invalidation = ?1"
         case .signatures: "i.signature IN (SELECT value FROM json_each(?1))"
         }
+      // Anonymisation deleted the pending signatures; one invalidated while pending kept its row
+      // (without data or token) and stays invalidated: as pending it could never be confirmed
+      // nor deleted.
+      let members =
+        targeted + " AND (i.prior_status <> 'pending'"
+        + " OR NOT EXISTS (SELECT 1 FROM petitions WHERE pk = ?2 AND anonymised_at IS NOT NULL))"
       let bindTarget = { (statement: Statement) throws(SQLiteError) in
         switch target {
         case .invalidation(let id): try statement.bind(InvalidationID.rowID(id) ?? 0, at: 1)

@@ -24,6 +24,8 @@ public enum StoreConformance {
     ConformanceCase("erase by phone: every person with the number", erasureByPhone),
     ConformanceCase("anonymise: closed only, pending deleted, consent through it gone", anonymisation),
     ConformanceCase("anonymise: the id of a deleted pending signature is never given again", idsAfterAnonymising),
+    ConformanceCase(
+      "anonymise: an invalidated pending signature is not revalidated to pending", revalidateAfterAnonymising),
     ConformanceCase("write groups: a refused operation does not affect the others", writeGroups),
     ConformanceCase("write groups: signs taken together answer and record as if alone", signsTakenTogether),
     ConformanceCase("write groups: signatures invalidated and revalidated where they were signed", invalidatedInGroup),
@@ -694,6 +696,31 @@ public enum StoreConformance {
     #expect(try store.history(email: "c@x.org") == ["email + sign q _ _ _ @6"])
     // Its signers may sign elsewhere as new people; the petition's counts stay.
     #expect(try store.petition(id: "p").count == 3)
+  }
+
+  /// A signature invalidated while pending keeps its row (without data or token) when the
+  /// petition is anonymised; revalidating it does not make it pending again (it could never be
+  /// confirmed nor deleted): it stays invalidated. A confirmed one comes back as before.
+  static func revalidateAfterAnonymising(_ makeStore: StoreFactory) throws {
+    let store = try makeStore()
+    let tokens = Tokens()
+    _ = try store.createPetition(newPetition("p", confirmation: .email), at: at(march1))
+    let pending = try store.sign(signing("p", "p@x.org"), at: march1, tokens: tokens)
+    let confirmed = try store.sign(signing("p", "c@x.org"), at: march1 + 1, tokens: tokens)
+    _ = try store.confirm(confirmed.confirmToken, at: march1 + 2)
+    let invalidation = try store.invalidate(
+      Invalidation(
+        petitionID: "p", reason: "fraud",
+        match: InvalidationMatch(signatureIDs: [pending.signatureID, confirmed.signatureID]), matchDescription: "{}",
+        dryRun: false), at: at(march1 + 3))
+    #expect(invalidation.invalidated == 2)
+    _ = try store.closePetition(id: "p", at: at(march1 + 4))
+    _ = try store.anonymisePetition(id: "p", at: at(march1 + 5))
+    let outcome = try store.revalidate(
+      petitionID: "p", .invalidation(invalidation.invalidationID ?? ""), at: at(march1 + 6))
+    #expect(outcome.revalidated == 1 && outcome.count == 1)
+    let petition = try store.petition(id: "p")
+    #expect(petition.count == 1 && petition.pending == 0 && petition.invalidated == 1)
   }
 
   // MARK: Write groups
