@@ -29,6 +29,7 @@ case "$kind" in
 esac
 # Sanitized servers are slower and larger: the tests' time and memory bounds scale by this.
 export PETITION_RPC_TEST_MEMORY_FACTOR=4
+export PETITION_RPC_TEST_TIME_FACTOR=4
 
 swift build --build-tests --sanitize="$kind" --build-path "$build" || exit 1
 rm -rf "$build/reports" && mkdir -p "$build/reports"
