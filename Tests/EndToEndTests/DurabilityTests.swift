@@ -147,6 +147,35 @@ private func canonical(_ email: String) -> String {
     #expect(servers[0].total("c") == 700)
   }
 
+  /// Three processes sign one at a time into one petition (on SQLite the newest signatures are
+  /// counted from their rows until whichever process commits the 512th folds them into the
+  /// aggregates), then one pipelines more: every process's grouped and windowed counts equal
+  /// what was signed.
+  @Test func groupedCountsStayExactAcrossProcesses() throws {
+    let servers = try (0..<3).map { _ in try ServerProcess.start(store: store) }
+    try #require(servers[0].createPetition("g") != nil)
+    let processes = Unchecked(servers)
+    DispatchQueue.concurrentPerform(iterations: 3) { process in
+      for index in 0..<250 {
+        let signer = makeSigner(
+          email: "one\(process)-\(index)@example.org", postalCode: String(format: "%05d", 10000 + index % 7))
+        _ = processes.value[process].sign("g", signer, ["source": "p\(process)"])
+      }
+    }
+    let batch = (0..<300).map { makeSigner(email: "batch\($0)@example.org", postalCode: "10000") }
+    _ = servers[0].signInBatches("g", batch, extra: ["source": "batch"])
+    var postal: [String: Int] = [:]
+    for index in 0..<250 { postal[String(format: "%05d", 10000 + index % 7), default: 0] += 3 }
+    postal["10000", default: 0] += 300
+    for server in servers {
+      #expect(server.total("g") == 1050)
+      #expect(server.tally("g")["postalCode"] == postal)
+      #expect(server.tally("g")["source"] == ["p0": 250, "p1": 250, "p2": 250, "batch": 300])
+      let window = server.result("count", ["petition": "g", "since": "2000-01-01T00:00:00Z"])
+      #expect(window?["total"] as? Int == 1050)
+    }
+  }
+
   /// A store locked by another process past --busy-timeout-ms answers -32000 and writes
   /// nothing; once the lock is released the same request succeeds.
   @Test(.sqliteFileOnly) func lockedStoreIsUnavailable() throws {
