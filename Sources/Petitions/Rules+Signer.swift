@@ -113,10 +113,15 @@ extension Rules {
   public static func country(_ raw: String) -> Result<String, RuleViolation> {
     let code = Text.trimmed(raw)
     let bytes = code.utf8
-    guard bytes.count == 2, bytes.allSatisfy(Text.isASCIILetter), Countries.isAssigned(code.uppercased()) else {
+    guard bytes.count == 2, bytes.allSatisfy(Text.isASCIILetter) else {
       return .failure(RuleViolation("must be an ISO 3166-1 alpha-2 country code, like US"))
     }
-    return .success(code.uppercased())
+    // Two ASCII letters: upper-cased by their bytes, without the Unicode case mapping.
+    let upper = String(decoding: bytes.map { $0 & ~0x20 }, as: UTF8.self)
+    guard Countries.isAssigned(upper) else {
+      return .failure(RuleViolation("must be an ISO 3166-1 alpha-2 country code, like US"))
+    }
+    return .success(upper)
   }
 
   /// A postal code for `country` (an upper-case alpha-2 code), trimmed.

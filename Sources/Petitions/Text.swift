@@ -13,7 +13,23 @@ enum Text {
 
   /// Whether every byte of `text` is ASCII.
   static func isASCII(_ text: String) -> Bool {
-    text.utf8.allSatisfy { $0 < 0x80 }
+    // Eight bytes at a time over the contiguous UTF-8 of a native string (what every request
+    // field is); a per-byte walk of the view cost ~10 instructions a byte on every field.
+    let fast = text.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+      guard let base = UnsafeRawPointer(bytes.baseAddress) else { return true }
+      let count = bytes.count
+      var offset = 0
+      while offset + 8 <= count {
+        if base.loadUnaligned(fromByteOffset: offset, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
+        offset += 8
+      }
+      while offset < count {
+        if base.load(fromByteOffset: offset, as: UInt8.self) >= 0x80 { return false }
+        offset += 1
+      }
+      return true
+    }
+    return fast ?? text.utf8.allSatisfy { $0 < 0x80 }
   }
 
   /// `text` without leading and trailing whitespace (per `Character.isWhitespace`, which includes
@@ -66,7 +82,7 @@ enum Text {
   /// `trimmed` for ASCII text (whitespace: tab, LF, VT, FF, CR, space); nil for other text.
   private static func asciiTrimmed(_ text: String) -> String? {
     let utf8 = text.utf8
-    guard utf8.allSatisfy({ $0 < 0x80 }) else { return nil }
+    guard isASCII(text) else { return nil }
     func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || (byte >= 0x09 && byte <= 0x0D) }
     guard let first = utf8.first, let last = utf8.last else { return text }
     if !isSpace(first) && !isSpace(last) { return text }

@@ -23,11 +23,11 @@ extension SQLiteStore {
         pendingNotice: token == nil ? nil : signing.notice)
       // With opt-ins on a new confirmed signature, its row is written with the consent the
       // person will have after them (so recording them rewrites no row of a new person).
-      let known = try cachedConsent(personKey: personKey)
+      let needsEventCheck = token == nil && !signing.optIns.isEmpty
+      let (known, hasLaterEvent) = try consentProbe(personKey: personKey, eventsAfter: needsEventCheck ? time : nil)
       var consent = known ?? []
-      let grantsAreNewest =
-        token == nil && !signing.optIns.isEmpty ? try !hasEvent(of: personKey, after: time) : false
-      if grantsAreNewest { consent.formUnion(signing.optIns) }
+      let grantsAreNewest = needsEventCheck && !hasLaterEvent
+      if grantsAreNewest { consent.formUnion(OptInMask(signing.optIns)) }
       if let rowID = try insertSignature(new, consent: consent) {
         let id = SignatureID.make(rowID: rowID)
         if let token {
@@ -157,7 +157,7 @@ extension SQLiteStore {
       let outcome: ImportRowOutcome
       // Consent is recorded at the row's time; without one, at its signature's (see hasOwnTime).
       var eventTime = Timestamp(millisecondsSinceEpoch: new.signedAt)
-      if try insertSignature(new, consent: try cachedConsent(personKey: personKey) ?? []) != nil {
+      if try insertSignature(new, consent: try consentProbe(personKey: personKey, eventsAfter: nil).known ?? []) != nil {
         tailTallies.add(
           petition: petition.key, signedAt: new.signedAt, postalCode: signer.postalCode, country: signer.country,
           source: row.source, delta: 1)
@@ -286,7 +286,7 @@ extension SQLiteStore {
 
   /// Inserts the signature unless the person already signed this petition. Returns the new
   /// row id, or nil for a duplicate.
-  private func insertSignature(_ new: NewSignatureRow, consent: Set<Channel>) throws -> Int64? {
+  private func insertSignature(_ new: NewSignatureRow, consent: OptInMask) throws -> Int64? {
     // Where the tail stood before this transaction's first new signature (see TallyTail).
     _ = try currentTallyTail()
     // SQLite gives a new row the largest row id plus one; past a floor (the ids of deleted
@@ -362,19 +362,27 @@ extension SQLiteStore {
 
   // MARK: Consent
 
-  /// The person's consent now, as cached on any of their signatures (all carry the same);
-  /// nil when they have none.
-  private func cachedConsent(personKey: String) throws -> Set<Channel>? {
+  /// The person's consent now, as cached on any of their signatures (all carry the same; nil
+  /// when they have none), and, when `eventsAfter` is given, whether any consent event of theirs
+  /// is dated after it. One statement: a sign with an opt-in asks both.
+  private func consentProbe(personKey: String, eventsAfter time: Timestamp?) throws -> (
+    known: OptInMask?, hasLaterEvent: Bool
+  ) {
     let select = try connection.cachedStatement(
-      "SELECT email_ok, phone_ok, sms_ok FROM signatures WHERE person_key = ?1 LIMIT 1")
+      time == nil
+        ? "SELECT email_ok | (phone_ok << 1) | (sms_ok << 2), 0 FROM signatures WHERE person_key = ?1 LIMIT 1"
+        : """
+        SELECT (SELECT email_ok | (phone_ok << 1) | (sms_ok << 2) FROM signatures WHERE person_key = ?1 LIMIT 1),
+          EXISTS (SELECT 1 FROM consent_events WHERE person_key = ?1 AND at > ?2)
+        """)
     defer { select.reset() }
     try select.bind(personKey, at: 1)
-    guard try select.step() else { return nil }
-    var channels: Set<Channel> = []
-    if select.bool(at: 0) { channels.insert(.email) }
-    if select.bool(at: 1) { channels.insert(.phone) }
-    if select.bool(at: 2) { channels.insert(.sms) }
-    return channels
+    if let time { try select.bind(time.millisecondsSinceEpoch, at: 2) }
+    guard try select.step(), !select.isNull(at: 0) else {
+      // No signature: for the first form no row at all; the second always has one.
+      return (nil, time != nil && !select.isNull(at: 1) && select.int(at: 1) == 1)
+    }
+    return (OptInMask(rawValue: select.int64(at: 0)), select.int(at: 1) == 1)
   }
 
   /// Records a granting event per channel (an explicit opt-in) and lifts the channel's
@@ -533,6 +541,7 @@ extension SQLiteStore {
     try insert.bind(blob: hash, at: 1)
     try insert.bind(channel.rawValue, at: 2)
     try insert.execute()
+    suppressionsExist = true
   }
 
   /// Lifts the suppression of `channels` for the person's email and phone. Nothing to hash or
@@ -567,11 +576,17 @@ extension SQLiteStore {
     return false
   }
 
+  /// Asked by every sign with an opt-in; read once per write transaction (see
+  /// `suppressionsExist`), set by `suppress`. Lifting entries leaves it true: then the next
+  /// lookups only find nothing.
   private func hasSuppressions() throws -> Bool {
+    if let suppressionsExist { return suppressionsExist }
     let select = try connection.cachedStatement("SELECT EXISTS (SELECT 1 FROM suppressions)")
     defer { select.reset() }
     _ = try select.step()
-    return select.int(at: 0) == 1
+    let exist = select.int(at: 0) == 1
+    if connection.isInsideTransaction { suppressionsExist = exist }
+    return exist
   }
 }
 

@@ -56,6 +56,9 @@ public final class SQLiteStore: PetitionStore {
   /// The lowest row id a new signature may take minus one, as `meta.signature_id_floor` holds
   /// it (see `SignatureIDFloor`), read once per transaction: nil until read in this one.
   var signatureIDFloor: Int64?
+  /// Whether the suppression list has any entry, as read in this write transaction (nil until
+  /// read): the transaction holds the write lock, so only its own writes change it.
+  var suppressionsExist: Bool?
 
   /// Opens the store at `path`, creating it (mode 0600) and bringing its schema up to date.
   /// `":memory:"` is a private throw-away store.
@@ -117,6 +120,7 @@ public final class SQLiteStore: PetitionStore {
     isInsideWriteGroup = true
     groupFailure = nil
     signatureIDFloor = nil
+    suppressionsExist = nil
     petitionsInGroup.removeAll(keepingCapacity: true)
     tallies.removeAll()
     forgetTail()
@@ -184,6 +188,7 @@ public final class SQLiteStore: PetitionStore {
       throw unavailable(error)
     }
     signatureIDFloor = nil
+    suppressionsExist = nil
     forgetTail()
     do {
       let value = try operation()

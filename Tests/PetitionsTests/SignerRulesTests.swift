@@ -251,3 +251,21 @@ import Testing
     #expect(throws: RuleViolation.self) { try Rules.email("a\u{2060}b@example.org").get() }
   }
 }
+
+/// `Text.isASCII` reads eight bytes at a time: a non-ASCII byte is found wherever it sits
+/// (in a word or in the tail), in native and in bridged or substring-made strings.
+@Suite struct ASCIICheckTests {
+  @Test func findsANonASCIIByteAtEveryOffset() {
+    for length in 0..<40 {
+      #expect(Text.isASCII(String(repeating: "a", count: length)))
+      for position in 0..<length {
+        var bytes = Array(repeating: UInt8(ascii: "a"), count: length)
+        bytes[position] = 0xC3
+        bytes.insert(0xA9, at: position + 1)
+        #expect(!Text.isASCII(String(decoding: bytes, as: UTF8.self)), "length \(length), at \(position)")
+      }
+    }
+    #expect(Text.isASCII("\u{7F}\u{0}tab\t"))
+    #expect(!Text.isASCII(String("xx\u{2028}".dropFirst())))
+  }
+}

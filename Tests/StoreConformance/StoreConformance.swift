@@ -29,6 +29,7 @@ public enum StoreConformance {
     ConformanceCase("write groups: a refused operation does not affect the others", writeGroups),
     ConformanceCase("write groups: signs taken together answer and record as if alone", signsTakenTogether),
     ConformanceCase("write groups: signatures invalidated and revalidated where they were signed", invalidatedInGroup),
+    ConformanceCase("write groups: a suppression added by the group holds for its later rows", suppressionInGroup),
     ConformanceCase("import: rows without a time of their own, imported again", importWithoutOwnTime),
     ConformanceCase("aggregates: exact after a random mix of every operation", randomMix),
   ]
@@ -753,6 +754,37 @@ public enum StoreConformance {
     }
     #expect(results == ["sign ok", "tokenUnknown", "confirm ok", "petitionOpen(\"p\")", "count 1", "=1"])
     #expect(try store.everyCount("p") == ["total=1", "2026-03-01=1", "12345=1", "US=1", "=1"])
+  }
+
+  /// One write group: a sign with an opt-in while the suppression list is empty, then an
+  /// unsubscribe, then an import granting the unsubscribed channel and a sign lifting it: the
+  /// import grants nothing, the sign's opt-in counts. (SQLite asks once per transaction whether
+  /// the list has entries; its own suppressions must change the answer.)
+  static func suppressionInGroup(_ makeStore: StoreFactory) throws {
+    let store = try makeStore()
+    _ = try store.createPetition(newPetition("p"), at: at(march1))
+    var failures: [String] = []
+    try store.performWriteGroup {
+      do {
+        _ = try store.sign(signing("p", "ada@x.org", optIns: [.email]), at: march1 + 1)
+        try store.unsubscribe(
+          Unsubscription(subject: .canonicalEmail("bob@x.org"), channels: [.email]), at: at(march1 + 2))
+        _ = try store.importSignature(
+          imported("p", "bob@x.org", signedAt: march1 + 3, optIns: [.email: true]), at: at(march1 + 4))
+        try store.unsubscribe(
+          Unsubscription(subject: .canonicalEmail("carol@x.org"), channels: [.email]), at: at(march1 + 5))
+        _ = try store.sign(signing("p", "carol@x.org", optIns: [.email]), at: march1 + 6)
+      } catch { failures.append("\(error)") }
+    }
+    #expect(failures.isEmpty)
+    #expect(try store.contacts("p") == ["ada@x.org": [.email], "carol@x.org": [.email]])
+    // Carol's opt-in lifted her suppression, Bob's stays: an import grants him nothing still.
+    _ = try store.importSignature(
+      imported("p", "bob@x.org", signedAt: march1 + 7, optIns: [.email: true]), at: at(march1 + 8))
+    _ = try store.importSignature(
+      imported("p", "carol@x.org", signedAt: march1 + 9, optIns: [.email: true]), at: at(march1 + 10))
+    #expect(try store.contacts("p") == ["ada@x.org": [.email], "carol@x.org": [.email]])
+    #expect(try store.history(email: "carol@x.org").filter { $0.contains("import") }.count == 1)
   }
 
   /// Signatures invalidated (and some revalidated) by the write group that signed them, with
