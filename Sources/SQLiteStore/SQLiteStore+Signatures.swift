@@ -157,7 +157,8 @@ extension SQLiteStore {
       let outcome: ImportRowOutcome
       // Consent is recorded at the row's time; without one, at its signature's (see hasOwnTime).
       var eventTime = Timestamp(millisecondsSinceEpoch: new.signedAt)
-      if try insertSignature(new, consent: try consentProbe(personKey: personKey, eventsAfter: nil).known ?? []) != nil {
+      if try insertSignature(new, consent: try consentProbe(personKey: personKey, eventsAfter: nil).known ?? []) != nil
+      {
         tailTallies.add(
           petition: petition.key, signedAt: new.signedAt, postalCode: signer.postalCode, country: signer.country,
           source: row.source, delta: 1)
