@@ -11,7 +11,8 @@ import SQLite
 /// 2 country, 3 source ('' for none).
 ///
 /// Every change of a confirmed signature's count goes through `add`; the changes are summed
-/// per key in memory and written by `apply` just before the transaction commits.
+/// in memory, per petition and hour, and written by `apply` just before the transaction
+/// commits.
 struct Tallies {
   static let hour: Int64 = 3_600_000
   static let day: Int64 = 86_400_000
@@ -20,22 +21,39 @@ struct Tallies {
     case dayOrAll = 0, postalCode = 1, country = 2, source = 3
   }
 
-  struct Key: Hashable {
+  /// The changes of one petition in one hour. A burst of signatures falls in one or two of
+  /// these, so `add` finds its bucket by a short scan and does three lookups keyed by a plain
+  /// string (the eight table keys a signature touches are made only by `apply`).
+  private struct Bucket {
     var petition: Int64
-    var dimension: Int64
-    /// The hour for `hourly_tallies`; nil for `tallies`.
-    var hour: Int64?
-    /// The key as text, or as a number (day numbers) when `text` is nil.
-    var text: String?
-    var number: Int64
+    var hour: Int64
+    var all = 0
+    var postalCodes: [String: Int] = [:]
+    var countries: [String: Int] = [:]
+    var sources: [String: Int] = [:]
   }
 
-  private(set) var changes: [Key: Int] = [:]
+  private struct BucketKey: Hashable {
+    var petition: Int64
+    var hour: Int64
+  }
 
-  var isEmpty: Bool { changes.isEmpty }
+  private var buckets: [Bucket] = []
+  /// Where each bucket is in `buckets` (an import with times of its own spreads over many).
+  private var bucketIndex: [BucketKey: Int] = [:]
+
+  var isEmpty: Bool { buckets.isEmpty }
+
+  /// How many upserts `apply` would run at most (for measurements).
+  var keyCount: Int {
+    buckets.reduce(0) { $0 + 2 * (2 + $1.postalCodes.count + $1.countries.count + $1.sources.count) }
+  }
 
   mutating func removeAll() {
-    if !changes.isEmpty { changes.removeAll(keepingCapacity: true) }
+    if !buckets.isEmpty {
+      buckets.removeAll(keepingCapacity: true)
+      bucketIndex.removeAll(keepingCapacity: true)
+    }
   }
 
   /// Counts `delta` confirmed signatures with these values.
@@ -43,22 +61,27 @@ struct Tallies {
     petition: Int64, signedAt: Int64, postalCode: String, country: String, source: String?, delta: Int
   ) {
     let hour = floorDivide(signedAt, Self.hour)
-    let source = source ?? ""
-    changes[
-      Key(petition: petition, dimension: 0, hour: nil, text: nil, number: floorDivide(signedAt, Self.day)), default: 0] +=
-      delta
-    changes[Key(petition: petition, dimension: 1, hour: nil, text: postalCode, number: 0), default: 0] += delta
-    changes[Key(petition: petition, dimension: 2, hour: nil, text: country, number: 0), default: 0] += delta
-    changes[Key(petition: petition, dimension: 3, hour: nil, text: source, number: 0), default: 0] += delta
-    changes[Key(petition: petition, dimension: 0, hour: hour, text: "", number: 0), default: 0] += delta
-    changes[Key(petition: petition, dimension: 1, hour: hour, text: postalCode, number: 0), default: 0] += delta
-    changes[Key(petition: petition, dimension: 2, hour: hour, text: country, number: 0), default: 0] += delta
-    changes[Key(petition: petition, dimension: 3, hour: hour, text: source, number: 0), default: 0] += delta
+    let index: Int
+    if let last = buckets.indices.last, buckets[last].petition == petition, buckets[last].hour == hour {
+      index = last
+    } else if let found = bucketIndex[BucketKey(petition: petition, hour: hour)] {
+      index = found
+    } else {
+      buckets.append(Bucket(petition: petition, hour: hour))
+      index = buckets.count - 1
+      bucketIndex[BucketKey(petition: petition, hour: hour)] = index
+    }
+    buckets[index].all += delta
+    buckets[index].postalCodes[postalCode, default: 0] += delta
+    buckets[index].countries[country, default: 0] += delta
+    buckets[index].sources[source ?? "", default: 0] += delta
   }
 
-  /// Adds the changes to the tables (one upsert per distinct key) and forgets them.
+  /// Adds the changes to the tables (one upsert per key and bucket: a key changed in two hours
+  /// of the group is added twice to its whole-petition row, which sums the same) and forgets
+  /// them.
   mutating func apply(to connection: Connection) throws(SQLiteError) {
-    guard !changes.isEmpty else { return }
+    guard !buckets.isEmpty else { return }
     let whole = try connection.cachedStatement(
       """
       INSERT INTO tallies (petition, dimension, key, count) VALUES (?1, ?2, ?3, ?4)
@@ -73,17 +96,32 @@ struct Tallies {
       whole.reset()
       hourly.reset()
     }
-    for (key, delta) in changes where delta != 0 {
-      let statement = key.hour == nil ? whole : hourly
-      try statement.bind(key.petition, at: 1)
-      try statement.bind(key.dimension, at: 2)
-      if let text = key.text { try statement.bind(text, at: 3) } else { try statement.bind(key.number, at: 3) }
+    func upsert(
+      _ statement: Statement, _ bucket: Bucket, _ dimension: Dimension, text: String?, number: Int64 = 0, _ delta: Int
+    ) throws(SQLiteError) {
+      guard delta != 0 else { return }
+      try statement.bind(bucket.petition, at: 1)
+      try statement.bind(dimension.rawValue, at: 2)
+      if let text { try statement.bind(text, at: 3) } else { try statement.bind(number, at: 3) }
       try statement.bind(delta, at: 4)
-      if let hour = key.hour { try statement.bind(hour, at: 5) }
+      if statement === hourly { try statement.bind(bucket.hour, at: 5) }
       try statement.execute()
       statement.reset()
     }
-    changes.removeAll(keepingCapacity: true)
+    for bucket in buckets {
+      // Day numbers: an hour lies in one UTC day.
+      try upsert(whole, bucket, .dayOrAll, text: nil, number: floorDivide(bucket.hour, 24), bucket.all)
+      try upsert(hourly, bucket, .dayOrAll, text: "", bucket.all)
+      for (dimension, counts) in [
+        (Dimension.postalCode, bucket.postalCodes), (.country, bucket.countries), (.source, bucket.sources),
+      ] {
+        for (key, delta) in counts {
+          try upsert(whole, bucket, dimension, text: key, delta)
+          try upsert(hourly, bucket, dimension, text: key, delta)
+        }
+      }
+    }
+    removeAll()
   }
 }
 

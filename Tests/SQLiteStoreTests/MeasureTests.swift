@@ -119,7 +119,7 @@ struct MeasureTests {
             }
             if maintained {
               let begin = DispatchTime.now().uptimeNanoseconds
-              entries += store.tallies.changes.count
+              entries += store.tallies.keyCount
               try? store.tallies.apply(to: store.connection)
               applying += DispatchTime.now().uptimeNanoseconds - begin
             } else {
