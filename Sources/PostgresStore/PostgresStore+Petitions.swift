@@ -76,10 +76,11 @@ extension PostgresStore {
           AND person_key IN (SELECT person_key FROM signatures WHERE petition = $1 AND person_key IS NOT NULL)
         """, [key, id])
       try connection.query("DELETE FROM signatures WHERE petition = $1 AND status = 'pending'", [key])
+      // Token hashes stay (they say nothing of anyone): confirming again answers as before.
       try connection.query(
         """
         UPDATE signatures SET person_key = NULL, email = NULL, first_name = NULL, last_name = NULL, phone = NULL,
-          comment = NULL, token_hash = NULL, pending_opt_ins = 0, pending_notice = NULL
+          comment = NULL, pending_opt_ins = 0, pending_notice = NULL
         WHERE petition = $1
         """, [key])
       try connection.query(

@@ -112,9 +112,9 @@ extension SQLiteStore {
       let isOpen = select.bool(at: 4)
       let closedAt = select.optionalInt64(at: 5)
       let signedAt = select.int64(at: 6)
-      if !isOpen, let closedAt,
-        signedAt >= closedAt || time.millisecondsSinceEpoch - closedAt > confirmationGraceMilliseconds
-      {
+      // A pending signature was made while the petition was open (sign refuses a closed one),
+      // even when its time equals the close's to the millisecond.
+      if !isOpen, let closedAt, time.millisecondsSinceEpoch - closedAt > confirmationGraceMilliseconds {
         throw StoreError.petitionClosed(petitionID)
       }
       let personKey = select.optionalString(at: 7)

@@ -287,7 +287,8 @@ extension SQLiteStore {
       try SignatureIDFloor.keepAbove(pendingOf: petition.key, in: connection)
       try run("DELETE FROM signatures WHERE petition = ?1 AND status = 'pending'")
       signatureIDFloor = nil
-      try run("UPDATE signatures SET \(Self.erasedColumns), token_hash = NULL WHERE petition = ?1")
+      // Token hashes stay (they say nothing of anyone): confirming again answers as before.
+      try run("UPDATE signatures SET \(Self.erasedColumns) WHERE petition = ?1")
       for personKey in people { try recomputeConsent(personKey: personKey) }
       let update = try connection.cachedStatement(
         "UPDATE petitions SET anonymised_at = ?2, pending_count = 0 WHERE pk = ?1")

@@ -186,11 +186,14 @@ import Testing
     #expect(Rules.postalCode(" 1010-001 ", country: "PT") == .success("1010-001"))
     #expect(Rules.postalCode("2050", country: "AU") == .success("2050"))
     #expect(!isViolation(Rules.postalCode(String(repeating: "9", count: 16), country: "IE")))
+    // "1 to 16 letters, digits, spaces or hyphens": hyphens alone included, as the contract says.
+    #expect(Rules.postalCode(" - ", country: "DE") == .success("-"))
+    #expect(Rules.postalCode("--", country: "DE") == .success("--"))
   }
 
-  /// International postcodes that are empty, too long, only separators, or hold other characters.
+  /// International postcodes that are empty, too long, or hold other characters.
   @Test func refusesBadInternationalPostcodes() {
-    for raw in ["", "   ", "-", String(repeating: "9", count: 17), "75001\u{A0}X", "75\u{C9}01", "E1/6AN", "1_2"] {
+    for raw in ["", "   ", String(repeating: "9", count: 17), "75001\u{A0}X", "75\u{C9}01", "E1/6AN", "1_2"] {
       #expect(isViolation(Rules.postalCode(raw, country: "FR")), "\(raw.debugDescription)")
     }
   }

@@ -159,9 +159,18 @@ public enum StoreConformance {
     #expect(
       storeError { () throws(StoreError) in try store.confirm(b.confirmToken, at: march1 + 101 + day) }
         == .petitionClosed("p"))
-    // Confirmed before: the same answer, whenever asked.
-    #expect(try store.confirm(a.confirmToken, at: march1 + 10 * day).status == .confirmed)
+    // Confirmed before: the same answer, whenever asked, also once the petition is anonymised.
+    let first = try store.confirm(a.confirmToken, at: march1 + 10 * day)
+    #expect(first.status == .confirmed)
     #expect(try store.total("p") == 1)
+    _ = try store.anonymisePetition(id: "p", at: at(march1 + 11 * day))
+    #expect(try store.confirm(a.confirmToken, at: march1 + 12 * day) == first)
+
+    // Signed and closed in the same millisecond: signed while open, so confirmable.
+    _ = try store.createPetition(newPetition("q", confirmation: .email), at: at(march1))
+    let c = try store.sign(signing("q", "c@x.org"), at: march1 + 500, tokens: tokens)
+    _ = try store.closePetition(id: "q", at: at(march1 + 500))
+    #expect(try store.confirm(c.confirmToken, at: march1 + 501).status == .confirmed)
   }
 
   static func goalReached(_ makeStore: StoreFactory) throws {
