@@ -125,7 +125,10 @@ final class PGConnection {
     }
     handle = PQconnectdb(conninfo)
     guard let handle, PQstatus(handle) == CONNECTION_OK else {
-      let message = handle.map { Self.trimmed(String(cString: PQerrorMessage($0))) } ?? "out of memory"
+      let message =
+        handle.map {
+          PostgresStore.withoutSecrets(Self.trimmed(String(cString: PQerrorMessage($0))), of: conninfo)
+        } ?? "out of memory"
       if let handle { PQfinish(handle) }
       self.handle = nil
       throw PGError(sqlState: nil, message: message, connectionLost: true)

@@ -61,7 +61,7 @@ public final class PostgresStore: PetitionStore {
       try migrate()
       try prepareSession()
     } catch {
-      throw .unavailable("cannot open the store \(Self.redacted(uri)): \(error.message)")
+      throw .unavailable("cannot open the store \(Self.redacted(uri)): \(Self.withoutSecrets(error.message, of: uri))")
     }
   }
 
@@ -115,6 +115,65 @@ public final class PostgresStore: PetitionStore {
       searchFrom = valueStart + 3
     }
     return String(decoding: bytes, as: UTF8.self)
+  }
+
+  /// `message` (libpq's, about `conninfo`) without the password: libpq quotes the connection
+  /// string, or the part it could not read, in its errors ('invalid percent-encoded token:
+  /// "Sec%ZZret"', 'could not translate host name "Secret@host"' for an unencoded `@` in a
+  /// password). Every occurrence of the password, raw or percent-decoded, becomes `***`, and a
+  /// quoted part that shares four or more characters with it is dropped whole.
+  public static func withoutSecrets(_ message: String, of conninfo: String) -> String {
+    let secrets = passwords(in: conninfo).filter { !$0.isEmpty }
+    guard !secrets.isEmpty else { return message }
+    var text = message
+    for secret in secrets.sorted(by: { $0.count > $1.count }) {
+      text = text.replacing(secret, with: "***")
+    }
+    // Quoted parts: "..."
+    var result = ""
+    var rest = Substring(text)
+    while let open = rest.firstIndex(of: "\""), let close = rest[rest.index(after: open)...].firstIndex(of: "\"") {
+      let quoted = rest[rest.index(after: open)..<close]
+      result += rest[...open]
+      result += secrets.contains(where: { sharesRun(String(quoted), $0) }) ? "***" : String(quoted)
+      result += "\""
+      rest = rest[rest.index(after: close)...]
+    }
+    return result + rest
+  }
+
+  /// The password candidates of a connection string: the user-info part after the first `:`
+  /// up to the last `@` of the authority, and every `password=` value, each also
+  /// percent-decoded.
+  static func passwords(in conninfo: String) -> [String] {
+    var found: [String] = []
+    if let scheme = conninfo.firstRange(of: "://") {
+      let authority = conninfo[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" }
+      if let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") {
+        found.append(String(authority[authority.index(after: colon)..<at]))
+      }
+    }
+    var rest = Substring(conninfo)
+    while let key = rest.firstRange(of: "password=") {
+      let value = rest[key.upperBound...].prefix { $0 != "&" && $0 != " " }
+      found.append(String(value))
+      rest = rest[key.upperBound...]
+    }
+    return found + found.compactMap { $0.removingPercentEncodingLeniently }.filter { !found.contains($0) }
+  }
+
+  /// Whether `a` and `b` have a common run of at least four characters (or `b`, when shorter,
+  /// whole).
+  private static func sharesRun(_ a: String, _ b: String) -> Bool {
+    let a = Array(a)
+    let b = Array(b)
+    let run = min(4, b.count)
+    guard run > 0, a.count >= run else { return false }
+    for start in 0...(b.count - run) {
+      let piece = b[start..<start + run]
+      for offset in 0...(a.count - run) where a[offset..<offset + run].elementsEqual(piece) { return true }
+    }
+    return false
   }
 
   private static func firstIndex(of needle: [UInt8], in bytes: [UInt8], from start: Int) -> Int? {
@@ -538,5 +597,37 @@ struct CountDeltas {
     hours[HourKey(petition: petition, dimension: 1, hour: hour, key: postalCode), default: 0] += 1
     hours[HourKey(petition: petition, dimension: 2, hour: hour, key: country), default: 0] += 1
     hours[HourKey(petition: petition, dimension: 3, hour: hour, key: source ?? ""), default: 0] += 1
+  }
+}
+
+extension String {
+  /// Percent-decoded where the escapes are valid (`%41` is `A`), other text kept as it is; nil
+  /// when nothing was decoded.
+  fileprivate var removingPercentEncodingLeniently: String? {
+    let bytes = Array(utf8)
+    var out: [UInt8] = []
+    var index = 0
+    var decoded = false
+    func hex(_ byte: UInt8) -> UInt8? {
+      switch byte {
+      case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+      case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+      case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+      default: nil
+      }
+    }
+    while index < bytes.count {
+      if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count, let high = hex(bytes[index + 1]),
+        let low = hex(bytes[index + 2])
+      {
+        out.append(high << 4 | low)
+        index += 3
+        decoded = true
+      } else {
+        out.append(bytes[index])
+        index += 1
+      }
+    }
+    return decoded ? String(decoding: out, as: UTF8.self) : nil
   }
 }

@@ -497,3 +497,21 @@ private func expectRetryable(_ responses: [[String: Any]], _ context: String) {
     #expect(!server.standardError.contains("readable by other"))
   }
 }
+
+/// A PostgreSQL connection string that libpq cannot read or use (issue 8): one clear line on
+/// stderr, exit 1, and never the password, although libpq quotes what it could not read.
+@Suite struct MalformedPostgresLocations {
+  @Test(arguments: [
+    ("postgresql://[::1:1/db?password=BrokenSecret", "BrokenSecret"),
+    ("postgresql://u@127.0.0.1:1/db?password=Sec%ZZret", "ZZret"),
+    ("postgresql://u:Sec%ZZret@127.0.0.1:1/db", "ZZret"),
+    ("postgresql://u:Pw@Secret@127.0.0.1:1/db", "Secret"),
+  ])
+  func messageHoldsNoPassword(uri: String, secret: String) throws {
+    let run = try shell(#"exec timeout -s KILL "$LIMIT" "$BIN" --db "$0" </dev/null"#, [uri])
+    #expect(run.status == 1, "exit \(run.status); stderr: \(run.stderr)")
+    #expect(run.stdout.isEmpty)
+    #expect(run.stderr.contains("cannot open the store"))
+    #expect(!run.stderr.contains(secret), "\(run.stderr)")
+  }
+}

@@ -550,4 +550,24 @@ struct PostgresStoreTests {
         == "postgres://h/db?user=x&password=***&sslmode=require")
     #expect(!PostgresStore.redacted("postgresql://a:p%40ss@h/db").contains("p%40ss"))
   }
+
+  /// libpq quotes what it could not read of a connection string: its messages lose the password.
+  @Test func libpqMessagesLoseThePassword() {
+    let uri = "postgresql://u:Pw@Secret@127.0.0.1:1/db"
+    #expect(
+      PostgresStore.withoutSecrets("could not translate host name \"Secret@127.0.0.1\" to address", of: uri)
+        == "could not translate host name \"***\" to address")
+    #expect(
+      PostgresStore.withoutSecrets(
+        "invalid percent-encoded token: \"Sec%ZZret\"", of: "postgresql://u@127.0.0.1:1/db?password=Sec%ZZret")
+        == "invalid percent-encoded token: \"***\"")
+    let ipv6 = "postgresql://[::1:1/db?password=BrokenSecret"
+    #expect(!PostgresStore.withoutSecrets("invalid IPv6 host address in URI: \"\(ipv6)\"", of: ipv6).contains("Secret"))
+    #expect(
+      !PostgresStore.withoutSecrets("bad \"p@ss\" here", of: "postgresql://a:p%40ss@h/db").contains("p@ss"))
+    // Messages without the password are kept as they are.
+    #expect(
+      PostgresStore.withoutSecrets("could not translate host name \"db.example\" to address", of: uri)
+        == "could not translate host name \"db.example\" to address")
+  }
 }
