@@ -25,9 +25,18 @@ extension PostgresStore {
 
   /// Adds suppression entries (hash, channel).
   private func suppress(_ entries: [(hash: String, channel: Channel)]) throws {
+    // Each entry once: DO UPDATE refuses to touch one row twice in a statement.
+    var seen = Set<String>()
+    let entries = entries.filter { seen.insert($0.hash + " " + $0.channel.rawValue).inserted }
     guard !entries.isEmpty else { return }
     try connection.query(
-      "INSERT INTO suppressions (hash, channel) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
+      // An entry already there is written again: an unsubscribe then commits (and flushes the
+      // WAL) for someone the store does not know as for someone it knows, so its time does not
+      // tell them apart.
+      """
+      INSERT INTO suppressions (hash, channel) SELECT * FROM unnest($1::text[], $2::text[])
+      ON CONFLICT (hash, channel) DO UPDATE SET channel = excluded.channel
+      """,
       [Self.arrayLiteral(entries.map(\.hash)), Self.arrayLiteral(entries.map(\.channel.rawValue))])
   }
 
@@ -44,6 +53,15 @@ extension PostgresStore {
       switch unsubscription.subject {
       case .canonicalEmail(let person):
         entries += channels.map { (suppressionHash(email: person), $0) }
+        // Phone and sms events cover the number of the person's newest signature with one.
+        if channels.contains(where: { $0 != .email }) {
+          let phone = try connection.query(
+            """
+            SELECT phone FROM signatures WHERE person_key = $1 AND phone IS NOT NULL
+            ORDER BY signed_at DESC, id DESC LIMIT 1
+            """, [person])
+          if phone.rowCount > 0 { number = phone.string(0, 0) }
+        }
       case .phone(let phone):
         number = phone
         entries += channels.map { (suppressionHash(phone: phone), $0) }

@@ -198,7 +198,7 @@ extension SQLiteStore {
       let number: String?
       switch unsubscription.subject {
       case .canonicalEmail(let personKey):
-        number = nil
+        number = try newestPhone(personKey: personKey)
         for channel in channels { try suppress(suppressionHash(email: personKey), channel) }
       case .phone(let phone):
         number = phone
@@ -216,6 +216,18 @@ extension SQLiteStore {
         try recomputeConsent(personKey: personKey)
       }
     }
+  }
+
+  /// The phone of the person's newest signature that has one: the number a phone or sms
+  /// unsubscribe by email covers (nil for someone who never gave one).
+  private func newestPhone(personKey: String) throws -> String? {
+    let select = try connection.cachedStatement(
+      """
+      SELECT phone FROM signatures WHERE person_key = ?1 AND phone IS NOT NULL ORDER BY signed_at DESC, id DESC LIMIT 1
+      """)
+    defer { select.reset() }
+    try select.bind(personKey, at: 1)
+    return try select.step() ? select.optionalString(at: 0) : nil
   }
 
   public func consentHistory(_ subject: PersonSubject) throws(StoreError) -> [ConsentEvent] {
@@ -537,7 +549,13 @@ extension SQLiteStore {
 
   func suppress(_ hash: [UInt8], _ channel: Channel) throws {
     let insert = try connection.cachedStatement(
-      "INSERT INTO suppressions (hash, channel) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
+      // An entry already there is written again: an unsubscribe then commits (and syncs) as
+      // much for someone the store does not know as for someone it knows, so its time does not
+      // tell them apart.
+      """
+      INSERT INTO suppressions (hash, channel) VALUES (?1, ?2)
+      ON CONFLICT (hash, channel) DO UPDATE SET channel = excluded.channel
+      """)
     defer { insert.reset() }
     try insert.bind(blob: hash, at: 1)
     try insert.bind(channel.rawValue, at: 2)

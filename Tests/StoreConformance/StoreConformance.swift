@@ -318,6 +318,20 @@ public enum StoreConformance {
       imported("p", "frank@x.org", signedAt: march1 + 8, phone: shared, optIns: [.sms: true, .email: true]),
       at: at(march1 + 9))
     #expect(try store.contacts("p")["frank@x.org"] == [.email])
+
+    // By email, the phone and sms events cover the number of the person's newest signature
+    // with a phone (the contract: `number` is the E.164 phone the event covers).
+    _ = try store.sign(signing("p", "gina@x.org", phone: "+12025550177", optIns: [.sms]), at: march1 + 10)
+    _ = try store.sign(signing("q", "gina@x.org", optIns: [.email]), at: march1 + 11)
+    try store.unsubscribe(
+      Unsubscription(subject: .canonicalEmail("gina@x.org"), channels: Channel.allCases), at: at(march1 + 12))
+    let unsubscribed = try store.history(email: "gina@x.org").filter { $0.contains("unsubscribe") }
+    #expect(unsubscribed.count == 3)
+    #expect(unsubscribed.filter { $0.contains("+12025550177") }.count == 2)
+    #expect(unsubscribed.filter { $0.hasPrefix("email") && $0.contains("unsubscribe _ _ _ _") }.count == 1)
+    // Someone who never gave a phone: no number.
+    try store.unsubscribe(Unsubscription(subject: .canonicalEmail("erin@x.org"), channels: [.sms]), at: at(march1 + 13))
+    #expect(try store.history(email: "erin@x.org").last?.contains("unsubscribe _ _ _ _") == true)
   }
 
   /// Rows without a time of their own are signed at the call's time and record their consent
