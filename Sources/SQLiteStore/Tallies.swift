@@ -39,8 +39,13 @@ struct Tallies {
   }
 
   private var buckets: [Bucket] = []
-  /// Where each bucket is in `buckets` (an import with times of its own spreads over many).
+  /// Where each bucket is in `buckets`, once there are more than a few (an import with times of
+  /// its own spreads over many hours).
   private var bucketIndex: [BucketKey: Int] = [:]
+  /// An emptied bucket kept with its dictionaries' storage: a one-at-a-time write adds to one
+  /// bucket per transaction, and should not allocate three dictionaries each time.
+  private var spare: Bucket?
+  private static let scannedBuckets = 8
 
   var isEmpty: Bool { buckets.isEmpty }
 
@@ -50,31 +55,51 @@ struct Tallies {
   }
 
   mutating func removeAll() {
-    if !buckets.isEmpty {
-      buckets.removeAll(keepingCapacity: true)
-      bucketIndex.removeAll(keepingCapacity: true)
+    guard !buckets.isEmpty else { return }
+    if spare == nil, var kept = buckets.last {
+      kept.all = 0
+      kept.postalCodes.removeAll(keepingCapacity: kept.postalCodes.count <= 1024)
+      kept.countries.removeAll(keepingCapacity: true)
+      kept.sources.removeAll(keepingCapacity: true)
+      buckets.removeLast()
+      spare = kept
     }
+    buckets.removeAll(keepingCapacity: true)
+    if !bucketIndex.isEmpty { bucketIndex.removeAll(keepingCapacity: true) }
   }
 
   /// Counts `delta` confirmed signatures with these values.
   mutating func add(
     petition: Int64, signedAt: Int64, postalCode: String, country: String, source: String?, delta: Int
   ) {
-    let hour = floorDivide(signedAt, Self.hour)
-    let index: Int
-    if let last = buckets.indices.last, buckets[last].petition == petition, buckets[last].hour == hour {
-      index = last
-    } else if let found = bucketIndex[BucketKey(petition: petition, hour: hour)] {
-      index = found
-    } else {
-      buckets.append(Bucket(petition: petition, hour: hour))
-      index = buckets.count - 1
-      bucketIndex[BucketKey(petition: petition, hour: hour)] = index
-    }
+    let index = bucket(petition: petition, hour: floorDivide(signedAt, Self.hour))
     buckets[index].all += delta
     buckets[index].postalCodes[postalCode, default: 0] += delta
     buckets[index].countries[country, default: 0] += delta
     buckets[index].sources[source ?? "", default: 0] += delta
+  }
+
+  /// The index of the bucket of (petition, hour), made when there is none.
+  private mutating func bucket(petition: Int64, hour: Int64) -> Int {
+    if let last = buckets.indices.last, buckets[last].petition == petition, buckets[last].hour == hour { return last }
+    if buckets.count <= Self.scannedBuckets {
+      if let found = buckets.firstIndex(where: { $0.petition == petition && $0.hour == hour }) { return found }
+    } else if let found = bucketIndex[BucketKey(petition: petition, hour: hour)] {
+      return found
+    }
+    var bucket = spare ?? Bucket(petition: petition, hour: hour)
+    spare = nil
+    bucket.petition = petition
+    bucket.hour = hour
+    buckets.append(bucket)
+    if buckets.count == Self.scannedBuckets + 1 {
+      for (index, bucket) in buckets.enumerated() {
+        bucketIndex[BucketKey(petition: bucket.petition, hour: bucket.hour)] = index
+      }
+    } else if buckets.count > Self.scannedBuckets + 1 {
+      bucketIndex[BucketKey(petition: petition, hour: hour)] = buckets.count - 1
+    }
+    return buckets.count - 1
   }
 
   /// Adds the changes to the tables (one upsert per key and bucket: a key changed in two hours
