@@ -329,12 +329,15 @@ extension PostgresStore {
       let bits = found.int(0, 5)
       if bits != 0, let person = found.optionalString(0, 2) {
         let phone = found.optionalString(0, 3)
-        try connection.query(
-          "SELECT record_consent($1, $2, true, $3, $4, $5, 'confirm', $6, $7)",
-          [
-            person, String(bits), String(time.millisecondsSinceEpoch), petitionID, found.optionalString(0, 4), phone,
-            found.optionalString(0, 6),
-          ])
+        // One group of grants per wording shown (see PendingNotices).
+        for group in PendingNotices.groups(Set(Self.channels(bits: bits)), in: found.optionalString(0, 6)) {
+          try connection.query(
+            "SELECT record_consent($1, $2, true, $3, $4, $5, 'confirm', $6, $7)",
+            [
+              person, String(Self.bits(group.channels)), String(time.millisecondsSinceEpoch), petitionID,
+              found.optionalString(0, 4), phone, group.notice,
+            ])
+        }
         try connection.query(
           "SELECT lift_suppression($1, $2, $3)",
           [String(bits), suppressionHash(email: person), phone.map { suppressionHash(phone: $0) }])

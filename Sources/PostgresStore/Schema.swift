@@ -667,5 +667,115 @@ enum Schema {
       END $$;
       """
     ),
+    (
+      8,
+      """
+      -- A pending signature's opt-ins each keep the consent wording (optIn.notice) shown with
+      -- them: a later sign of the same person replaced the notice of every pending channel. When
+      -- the channels' wordings differ, pending_notice holds them per channel:
+      -- chr(1) || channel || chr(2) || notice, repeated (a notice has no control characters); a
+      -- plain text is the wording of every pending channel. PendingNotices (Swift) reads and
+      -- writes the same form.
+      CREATE OR REPLACE FUNCTION pending_notice_for(ch text, stored text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+      DECLARE
+        part text;
+      BEGIN
+        IF stored IS NULL OR left(stored, 1) <> chr(1) THEN RETURN stored; END IF;
+        FOREACH part IN ARRAY string_to_array(substr(stored, 2), chr(1)) LOOP
+          IF split_part(part, chr(2), 1) = ch THEN RETURN substr(part, length(ch) + 2); END IF;
+        END LOOP;
+        RETURN NULL;
+      END $$;
+
+      CREATE OR REPLACE FUNCTION merge_pending_notice(stored text, pending integer, adding integer, notice text)
+      RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+      DECLARE
+        names text[] := ARRAY['email', 'phone', 'sms'];
+        channels text[] := ARRAY[]::text[];
+        wordings text[] := ARRAY[]::text[];
+        result text := '';
+        i integer;
+      BEGIN
+        IF adding = 0 THEN RETURN stored; END IF;
+        FOR i IN 1..3 LOOP
+          IF (pending | adding) & (1 << (i - 1)) <> 0 THEN
+            channels := channels || names[i];
+            wordings := wordings || CASE WHEN adding & (1 << (i - 1)) <> 0 THEN notice
+              ELSE pending_notice_for(names[i], stored) END;
+          END IF;
+        END LOOP;
+        IF NOT EXISTS (SELECT 1 FROM unnest(wordings) AS w WHERE w IS DISTINCT FROM wordings[1]) THEN
+          RETURN wordings[1];
+        END IF;
+        FOR i IN 1..array_length(wordings, 1) LOOP
+          IF wordings[i] IS NOT NULL THEN result := result || chr(1) || channels[i] || chr(2) || wordings[i]; END IF;
+        END LOOP;
+        RETURN result;
+      END $$;
+
+      CREATE OR REPLACE FUNCTION sign_petition(
+        petition_id text, person text, p_email text, p_first text, p_last text, p_postal text, p_country text,
+        p_phone text, p_comment text, p_source text, at bigint, opt_ins integer, p_notice text, p_token_hash text,
+        email_hash text, phone_hash text, extra bigint
+      ) RETURNS TABLE (code integer, signature bigint, status text, total bigint, token_used boolean, petition_key bigint)
+      LANGUAGE plpgsql AS $$
+      DECLARE
+        pet record;
+        new_status text;
+        new_id bigint;
+        existing record;
+      BEGIN
+        SELECT p.pk, p.status, p.confirmation INTO pet FROM petitions AS p WHERE p.id = petition_id;
+        IF NOT FOUND THEN
+          RETURN QUERY SELECT 2, NULL::bigint, NULL::text, 0::bigint, false, NULL::bigint;
+          RETURN;
+        END IF;
+        IF pet.status <> 'open' THEN
+          RETURN QUERY SELECT 3, NULL::bigint, NULL::text, 0::bigint, false, pet.pk;
+          RETURN;
+        END IF;
+        -- Signs into one petition are serialised per transaction (a write group): two groups
+        -- signing the same people in different orders would otherwise wait on each other's
+        -- uncommitted rows and deadlock. Re-taking a held lock costs nothing.
+        PERFORM pg_advisory_xact_lock(1886352498, pet.pk::integer);
+        new_status := CASE WHEN pet.confirmation = 'email' THEN 'pending' ELSE 'confirmed' END;
+        INSERT INTO signatures AS s (
+          petition, person_key, email, first_name, last_name, postal_code, country, phone, comment, source,
+          signed_at, status, token_hash, pending_opt_ins, pending_notice)
+        VALUES (
+          pet.pk, person, p_email, p_first, p_last, p_postal, p_country, p_phone, p_comment, p_source, at,
+          new_status, CASE WHEN new_status = 'pending' THEN p_token_hash END,
+          CASE WHEN new_status = 'pending' THEN opt_ins ELSE 0 END,
+          CASE WHEN new_status = 'pending' THEN p_notice END)
+        ON CONFLICT (petition, person_key) DO NOTHING
+        RETURNING s.id INTO new_id;
+        IF new_id IS NOT NULL THEN
+          IF new_status = 'confirmed' AND opt_ins <> 0 THEN
+            PERFORM record_consent(person, opt_ins, true, at, petition_id, p_source, 'sign', p_phone, p_notice);
+            PERFORM lift_suppression(opt_ins, email_hash, phone_hash);
+          END IF;
+          RETURN QUERY SELECT 0, new_id, new_status,
+            CASE WHEN new_status = 'confirmed' THEN note_goal(pet.pk, at, extra + 1) ELSE confirmed_count(pet.pk) + extra END,
+            new_status = 'pending', pet.pk;
+          RETURN;
+        END IF;
+        SELECT s.id, s.status, s.phone, s.source INTO existing
+        FROM signatures AS s WHERE s.petition = pet.pk AND s.person_key = person FOR UPDATE;
+        IF NOT FOUND THEN
+          RAISE EXCEPTION 'a signature reported as existing was not found' USING ERRCODE = '40001';
+        END IF;
+        IF existing.status = 'pending' THEN
+          UPDATE signatures SET token_hash = p_token_hash, pending_opt_ins = pending_opt_ins | opt_ins,
+            pending_notice = merge_pending_notice(pending_notice, pending_opt_ins, opt_ins, p_notice)
+          WHERE id = existing.id;
+        ELSIF opt_ins <> 0 THEN
+          PERFORM record_consent(person, opt_ins, true, at, petition_id, p_source, 'sign', p_phone, p_notice);
+          PERFORM lift_suppression(opt_ins, email_hash, phone_hash);
+        END IF;
+        RETURN QUERY SELECT 1, existing.id, existing.status, confirmed_count(pet.pk) + extra, existing.status = 'pending',
+          pet.pk;
+      END $$;
+      """
+    ),
   ]
 }

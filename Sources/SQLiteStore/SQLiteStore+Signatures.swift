@@ -59,15 +59,19 @@ extension SQLiteStore {
       if existing.status == .pending, let token {
         let update = try connection.cachedStatement(
           """
-          UPDATE signatures SET token_hash = ?2, pending_opt_ins = pending_opt_ins | ?3,
-            pending_notice = coalesce(?4, pending_notice)
+          UPDATE signatures SET token_hash = ?2, pending_opt_ins = pending_opt_ins | ?3, pending_notice = ?4
           WHERE id = ?1
           """)
         defer { update.reset() }
         try update.bind(existing.rowID, at: 1)
         try update.bind(token.hash, at: 2)
         try update.bind(OptInMask(signing.optIns).rawValue, at: 3)
-        try update.bind(signing.optIns.isEmpty ? nil : signing.notice, at: 4)
+        // Each channel keeps the wording shown with its own opt-in (see PendingNotices).
+        try update.bind(
+          PendingNotices.merged(
+            existing.pendingNotice, pending: existing.pendingOptIns.channels, adding: signing.optIns,
+            notice: signing.notice),
+          at: 4)
         try update.execute()
         return SignOutcome(
           signatureID: id, petitionID: signing.petitionID, isDuplicate: true, status: .pending,
@@ -136,9 +140,12 @@ extension SQLiteStore {
         source: source)
       let count = try changeCounters(petitionKey: petitionKey, confirmed: 1, pending: -1, at: time)
       if let personKey, !optIns.isEmpty {
-        try recordGrants(
-          optIns, personKey: personKey, phone: phone, petitionKey: petitionKey, source: source, notice: notice,
-          via: .confirm, at: time)
+        // One group of grants per wording shown (see PendingNotices).
+        for group in PendingNotices.groups(optIns, in: notice) {
+          try recordGrants(
+            group.channels, personKey: personKey, phone: phone, petitionKey: petitionKey, source: source,
+            notice: group.notice, via: .confirm, at: time)
+        }
       }
       return outcome(.confirmed, count)
     }
@@ -360,17 +367,23 @@ extension SQLiteStore {
   }
 
   private func existingSignature(petitionKey: Int64, personKey: String) throws -> (
-    rowID: Int64, status: SignatureStatus, signedAt: Timestamp
+    rowID: Int64, status: SignatureStatus, signedAt: Timestamp, pendingOptIns: OptInMask, pendingNotice: String?
   ) {
     let select = try connection.cachedStatement(
-      "SELECT id, status, signed_at FROM signatures WHERE person_key = ?2 AND petition = ?1")
+      """
+      SELECT id, status, signed_at, pending_opt_ins, pending_notice FROM signatures
+      WHERE person_key = ?2 AND petition = ?1
+      """)
     defer { select.reset() }
     try select.bind(petitionKey, at: 1)
     try select.bind(personKey, at: 2)
     guard try select.step(), let status = SignatureStatus(rawValue: select.string(at: 1)) else {
       throw StoreError.unavailable("the store lost track of a signature it reported as existing")
     }
-    return (select.int64(at: 0), status, Timestamp(millisecondsSinceEpoch: select.int64(at: 2)))
+    return (
+      select.int64(at: 0), status, Timestamp(millisecondsSinceEpoch: select.int64(at: 2)),
+      OptInMask(rawValue: select.int64(at: 3)), select.optionalString(at: 4)
+    )
   }
 
   // MARK: Consent

@@ -272,3 +272,25 @@ import Testing
     #expect(!Text.isASCII(String("xx\u{2028}".dropFirst())))
   }
 }
+
+/// The per-channel wordings of a pending signature's opt-ins, in one column.
+@Suite struct PendingNoticesTests {
+  @Test func keepsEachChannelsWording() {
+    // One wording for all: plain text, as before.
+    let first = PendingNotices.merged(nil, pending: [], adding: [.email, .sms], notice: "v1")
+    #expect(first == "v1")
+    #expect(PendingNotices.notice(for: .sms, in: first) == "v1")
+    // Another wording for one channel: kept per channel.
+    let second = PendingNotices.merged(first, pending: [.email, .sms], adding: [.sms], notice: "v3")
+    #expect(PendingNotices.notice(for: .email, in: second) == "v1")
+    #expect(PendingNotices.notice(for: .sms, in: second) == "v3")
+    #expect(PendingNotices.notice(for: .phone, in: second) == nil)
+    let third = PendingNotices.merged(second, pending: [.email, .sms], adding: [.phone], notice: nil)
+    #expect(PendingNotices.notice(for: .phone, in: third) == nil)
+    #expect(PendingNotices.notice(for: .sms, in: third) == "v3")
+    #expect(PendingNotices.groups([.email, .phone, .sms], in: third).map(\.notice) == ["v1", nil, "v3"])
+    // Back to one wording: plain again; no opt-in given: unchanged.
+    #expect(PendingNotices.merged(second, pending: [.email, .sms], adding: [.email, .sms], notice: "v4") == "v4")
+    #expect(PendingNotices.merged(second, pending: [.email, .sms], adding: [], notice: "v9") == second)
+  }
+}

@@ -146,6 +146,25 @@ public enum StoreConformance {
       ])
     #expect(try store.contacts("p") == ["ada@x.org": [.email, .sms]])
     #expect(try store.petition(id: "p").pending == 0)
+
+    // Opt-ins gathered by several signs keep each the wording shown with it: email under
+    // "email-v1", sms under "sms-v3", phone under none; email again under the same wording
+    // changes nothing else.
+    _ = try store.createPetition(newPetition("q", confirmation: .email), at: at(march1))
+    let phone = "+12025550111"
+    _ = try store.sign(
+      signing("q", "bo@x.org", phone: phone, optIns: [.email], notice: "email-v1"), at: march1 + 20, tokens: tokens)
+    _ = try store.sign(
+      signing("q", "bo@x.org", phone: phone, optIns: [.sms], notice: "sms-v3"), at: march1 + 21, tokens: tokens)
+    _ = try store.sign(signing("q", "bo@x.org", phone: phone, optIns: [.phone]), at: march1 + 22, tokens: tokens)
+    let last = try store.sign(
+      signing("q", "bo@x.org", phone: phone, optIns: [.email], notice: "email-v1"), at: march1 + 23, tokens: tokens)
+    _ = try store.confirm(last.confirmToken, at: march1 + 30)
+    #expect(
+      try store.history(email: "bo@x.org") == [
+        "email + confirm q _ _ email-v1 @30", "phone + confirm q _ \(phone) _ @30",
+        "sms + confirm q _ \(phone) sms-v3 @30",
+      ])
   }
 
   static func confirmationGrace(_ makeStore: StoreFactory) throws {
