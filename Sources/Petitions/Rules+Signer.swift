@@ -73,24 +73,30 @@ extension Rules {
   public static func canonicalEmail(_ email: String) -> String {
     // Lower-casing can decompose (U+0130 becomes "i" + U+0307), so normalise again; ASCII only
     // needs its letters lowered.
-    let lowered: [UInt8] =
-      Text.isASCII(email)
-      ? email.utf8.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0 }
-      : Array(Text.nfc(email.lowercased()).utf8)
+    var lowered: [UInt8]
+    if Text.isASCII(email) {
+      lowered = Array(email.utf8)
+      for index in lowered.indices where lowered[index] >= UInt8(ascii: "A") && lowered[index] <= UInt8(ascii: "Z") {
+        lowered[index] |= 0x20
+      }
+    } else {
+      lowered = Array(Text.nfc(email.lowercased()).utf8)
+    }
     guard let at = lowered.lastIndex(of: UInt8(ascii: "@")) else {
       return String(decoding: lowered, as: UTF8.self)
     }
-    var local = lowered[..<at]
-    var domain = lowered[(at + 1)...]
-    if let plus = local.firstIndex(of: UInt8(ascii: "+")), plus != local.startIndex {
-      local = local[..<plus]
+    var localEnd = at
+    if let plus = lowered[..<at].firstIndex(of: UInt8(ascii: "+")), plus != 0 { localEnd = plus }
+    let domain = lowered[(at + 1)...]
+    guard domain.elementsEqual("gmail.com".utf8) || domain.elementsEqual("googlemail.com".utf8) else {
+      // The common case: the local part (without its tag), "@" and the domain, in one buffer.
+      if localEnd != at { lowered.removeSubrange(localEnd..<at) }
+      return String(decoding: lowered, as: UTF8.self)
     }
-    if domain.elementsEqual("gmail.com".utf8) || domain.elementsEqual("googlemail.com".utf8) {
-      let undotted = local.filter { $0 != UInt8(ascii: ".") }
-      if !undotted.isEmpty { local = undotted[...] }
-      domain = Array("gmail.com".utf8)[...]
-    }
-    return String(decoding: local, as: UTF8.self) + "@" + String(decoding: domain, as: UTF8.self)
+    var canonical = lowered[..<localEnd].filter { $0 != UInt8(ascii: ".") }
+    if canonical.isEmpty { canonical = Array(lowered[..<localEnd]) }
+    canonical += "@gmail.com".utf8
+    return String(decoding: canonical, as: UTF8.self)
   }
 
   /// A first or last name: trimmed, NFC, 1 to 100 characters, single line, and no URL (nothing
