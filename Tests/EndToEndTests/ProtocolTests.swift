@@ -388,7 +388,15 @@ private func id(_ response: Any?) -> Any? {
   /// is copied elsewhere.
   @Test func discoverFromACopiedBinary() throws {
     let copy = directory.file("elsewhere-petition-rpc")
-    try FileManager.default.copyItem(atPath: ServerProcess.binaryPath, toPath: copy)
+    // Copied by cp, not in this process: a server that another test spawns while this process
+    // holds the copy open for writing inherits that descriptor, and executing the copy then
+    // fails with ETXTBSY for as long as that server runs (seen once in CI).
+    let cp = Process()
+    cp.executableURL = URL(fileURLWithPath: "/bin/cp")
+    cp.arguments = [ServerProcess.binaryPath, copy]
+    try cp.run()
+    cp.waitUntilExit()
+    #expect(cp.terminationStatus == 0)
     let server = try ServerProcess(arguments: ["--db", ":memory:"], workingDirectory: directory.path, binary: copy)
     server.send(#"{"jsonrpc":"2.0","method":"rpc.discover","id":1}"# + "\n")
     let document = server.readObject()?["result"] as? NSDictionary
