@@ -1,5 +1,6 @@
 import JSON
 import Service
+import Synchronization
 
 /// One JSON-RPC request being served: the `ServiceCall` the JSON-RPC front hands to the service.
 /// Its outcome becomes a response frame in the request's framing (or a slot of its batch); a
@@ -11,7 +12,10 @@ final class Call: ServiceCall {
   let batch: BatchResponse?
   let batchSlot: Int
   unowned let engine: Engine
-  private(set) var isAnswered = false
+  /// Set when the call is answered (by the thread serving it); read by the thread reading the
+  /// input, for `$/cancelRequest`.
+  private let answered = Atomic<Bool>(false)
+  var isAnswered: Bool { answered.load(ordering: .acquiring) }
   var preparation: Any?
 
   /// The id as serialized JSON: the key for `$/cancelRequest` and the response's `id` text.
@@ -71,8 +75,7 @@ final class Call: ServiceCall {
   }
 
   func complete(_ outcome: ServiceOutcome) {
-    precondition(!isAnswered, "a call is answered once")
-    isAnswered = true
+    precondition(!answered.exchange(true, ordering: .acquiringAndReleasing), "a call is answered once")
     // Long calls and cancellations are written at once; the answers of a run of quick calls go
     // out together at the end of the run.
     var now = !engine.isQuick(self)

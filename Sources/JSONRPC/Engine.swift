@@ -8,7 +8,7 @@ public struct EngineLimits: Sendable {
   public var maxBatch: Int
   /// Bytes of requests read ahead of the service (see `Pipeline.Limits`).
   public var maxQueuedBytes: Int
-  public init(maxMessageBytes: Int = 1_048_576, maxBatch: Int = 1000, maxQueuedBytes: Int = 1 << 20) {
+  public init(maxMessageBytes: Int = 1_048_576, maxBatch: Int = 1000, maxQueuedBytes: Int = 1 << 18) {
     self.maxMessageBytes = maxMessageBytes
     self.maxBatch = maxBatch
     self.maxQueuedBytes = maxQueuedBytes

@@ -2,6 +2,7 @@ import JSON
 import JSONRPC
 import Logging
 import Service
+import Synchronization
 
 /// The Model Context Protocol over stdio: a front on the same `Service` as JSON-RPC mode, which
 /// shows the contract's methods as tools.
@@ -25,7 +26,7 @@ public final class MCPServer: PipelineFront {
     /// Bytes of requests read ahead of the service (see `Pipeline.Limits`).
     public var maxQueuedBytes: Int
 
-    public init(serverVersion: String, maxMessageBytes: Int = 1_048_576, maxQueuedBytes: Int = 1 << 20) {
+    public init(serverVersion: String, maxMessageBytes: Int = 1_048_576, maxQueuedBytes: Int = 1 << 18) {
       self.serverVersion = serverVersion
       self.maxMessageBytes = maxMessageBytes
       self.maxQueuedBytes = maxQueuedBytes
@@ -55,8 +56,9 @@ public final class MCPServer: PipelineFront {
   private let logger: Logger
   private var splitter: LineSplitter
   private var pipeline: Pipeline!
-  /// Tool calls not yet answered, by serialized id, for `notifications/cancelled`.
-  private var pending: [[UInt8]: [ToolCall]] = [:]
+  /// Tool calls not yet answered, by serialized id, for `notifications/cancelled`: added by the
+  /// thread reading the input, removed by the one serving the call.
+  private let pending = Mutex<[[UInt8]: [ToolCall]]>([:])
 
   /// A server listing the tools `makeTools` gives (in that order), made when first needed.
   public init(
@@ -137,7 +139,11 @@ public final class MCPServer: PipelineFront {
     switch notification.method {
     case "notifications/cancelled":
       guard let id = notification.params?["requestId"], id.isString || id.isInteger else { return }
-      for call in pending[Self.key(of: id)] ?? [] { call.cancelByClient() }
+      let key = Self.key(of: id)
+      // Under the lock: a call answered meanwhile is out of the table, or sees the flag.
+      pending.withLock { calls in
+        for call in calls[key] ?? [] { call.cancelByClient() }
+      }
     default:
       // notifications/initialized and anything else a client may tell: nothing to do.
       break
@@ -218,7 +224,7 @@ public final class MCPServer: PipelineFront {
       call.complete(.failure(.invalidParams(issues)))
       return
     }
-    pending[call.serializedID, default: []].append(call)
+    pending.withLock { $0[call.serializedID, default: []].append(call) }
     pipeline.submit(call, bytes: bytes)
   }
 
@@ -344,9 +350,11 @@ public final class MCPServer: PipelineFront {
 
   /// A call was answered (or dropped): it can no longer be cancelled.
   func finished(_ call: ToolCall) {
-    guard var calls = pending[call.serializedID] else { return }
-    calls.removeAll { $0 === call }
-    pending[call.serializedID] = calls.isEmpty ? nil : calls
+    pending.withLock { pending in
+      guard var calls = pending[call.serializedID] else { return }
+      calls.removeAll { $0 === call }
+      pending[call.serializedID] = calls.isEmpty ? nil : calls
+    }
   }
 
   private static let successPrefix = Array(#"{"jsonrpc":"2.0","id":"#.utf8)

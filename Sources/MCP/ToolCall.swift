@@ -1,10 +1,12 @@
 import JSON
 import Service
+import Synchronization
 
 /// One `tools/call` being served: the `ServiceCall` the MCP front hands to the service. Its
 /// outcome becomes a `CallToolResult` (a domain error: one with `isError`), its progress
 /// `notifications/progress`; a call the client cancelled is never answered.
-final class ToolCall: ServiceCall {
+/// Sendable: what another thread touches (the cancel flag) is atomic.
+final class ToolCall: ServiceCall, @unchecked Sendable {
   let id: JSON
   /// The id as compact JSON: the response's `id` text and the key for `notifications/cancelled`.
   let serializedID: [UInt8]
@@ -17,8 +19,10 @@ final class ToolCall: ServiceCall {
   private let progressToken: JSON?
   /// The last `progress` sent: notifications are sent only when it grows.
   private var progressSent: Int = -1
-  /// Set by `notifications/cancelled`: the call stops and nothing is written for it.
-  private var isCancelledByClient = false
+  /// Set by `notifications/cancelled` (on the thread reading the input, while the call may be
+  /// served on the other): the call stops and nothing is written for it.
+  private let cancelledByClient = Atomic<Bool>(false)
+  private var isCancelledByClient: Bool { cancelledByClient.load(ordering: .acquiring) }
   private var isAnswered = false
   private unowned let server: MCPServer
 
@@ -42,7 +46,7 @@ final class ToolCall: ServiceCall {
   var wantsProgress: Bool { progressToken != nil }
 
   func cancelByClient() {
-    isCancelledByClient = true
+    cancelledByClient.store(true, ordering: .releasing)
     cancellation.cancel()
   }
 

@@ -35,13 +35,8 @@ public enum StoreError: Error, Equatable, Sendable {
 public protocol PetitionStore: AnyObject {
   /// Runs `body` as one write group. While the group waits for a store another process holds
   /// locked, `shouldStop` is consulted; when it answers true the wait ends at once with
-  /// `interrupted` and nothing of the group is written. While a database server works on the
-  /// group's behalf (PostgreSQL running a batch or the commit), the store calls `whileWaiting`
-  /// again and again until the answer is in, so the caller can do other work meanwhile (read
-  /// and check the next requests); it returns whether it found anything to do. An embedded
-  /// store never waits so and ignores it.
-  func performWriteGroup(stopIf shouldStop: () -> Bool, whileWaiting: () -> Bool, _ body: () -> Void)
-    throws(StoreError)
+  /// `interrupted` and nothing of the group is written.
+  func performWriteGroup(stopIf shouldStop: () -> Bool, _ body: () -> Void) throws(StoreError)
 
   func createPetition(_ new: NewPetition, at time: Timestamp) throws(StoreError) -> Petition
   func petition(id: String) throws(StoreError) -> Petition
@@ -140,11 +135,7 @@ extension PetitionStore {
   }
 
   public func performWriteGroup(_ body: () -> Void) throws(StoreError) {
-    try performWriteGroup(stopIf: { false }, whileWaiting: { false }, body)
-  }
-
-  public func performWriteGroup(stopIf shouldStop: () -> Bool, _ body: () -> Void) throws(StoreError) {
-    try performWriteGroup(stopIf: shouldStop, whileWaiting: { false }, body)
+    try performWriteGroup(stopIf: { false }, body)
   }
 
   /// A store without an in-place reader serves views over owned rows.

@@ -84,16 +84,15 @@ final class PGConnection {
   /// The libpq connection string (a URI); may hold a password, so it is never printed.
   private let conninfo: String
   private var prepared: [String: String] = [:]
-  /// While set (by a write group), `execute` and `query` send their statement and call this
-  /// until the answer is in, instead of blocking (see `query(_:_:whileWaiting:)`).
-  var whileWaiting: (() -> Bool)?
-  /// While set (by a write group), a statement that has waited `stopCheckAfter` is cancelled
-  /// when this answers true (a caller cancelled a request of the group while it waits for a lock
-  /// another process holds): PostgreSQL ends it with an error and `takeWasStopped()` says why.
+  /// While set (by a write group), `execute` and `query` send their statement and wait for its
+  /// answer on the socket (`stoppableQuery`); a statement that has waited `stopCheckAfter` is
+  /// cancelled when this answers true (a caller cancelled a request of the group while it waits
+  /// for a lock another process holds): PostgreSQL ends it with an error and `takeWasStopped()`
+  /// says why.
   var shouldStop: (() -> Bool)?
   private var wasStopped = false
-  /// Statements shorter than this are never stopped: asking costs a look at the client's input,
-  /// and a batch's normal work is not a wait.
+  /// Statements shorter than this are never stopped: a batch's normal work is not a wait for a
+  /// lock.
   static let stopCheckAfter = 0.1
   static let stopCheckInterval = 0.02
 
@@ -158,7 +157,7 @@ final class PGConnection {
   @discardableResult
   func execute(_ sql: String) throws(PGError) -> PGResult {
     guard let handle else { throw lost("the database connection is closed") }
-    if let whileWaiting { return try query(sql, nil, whileWaiting: whileWaiting) }
+    if shouldStop != nil { return try stoppableQuery(sql, nil) }
     return try check(PQexec(handle, sql))
   }
 
@@ -166,7 +165,7 @@ final class PGConnection {
   @discardableResult
   func query(_ sql: String, _ parameters: [String?] = []) throws(PGError) -> PGResult {
     guard let handle else { throw lost("the database connection is closed") }
-    if let whileWaiting { return try query(sql, parameters, whileWaiting: whileWaiting) }
+    if shouldStop != nil { return try stoppableQuery(sql, parameters) }
     let name: String
     if let known = prepared[sql] {
       name = known
@@ -180,13 +179,12 @@ final class PGConnection {
     }
   }
 
-  /// Runs `sql` like `query` (or like `execute` when `parameters` is nil), and while the server
-  /// works on it lets this thread do other work: `whileWaiting` is called until the answer is
-  /// in (the serving thread reads and checks the next requests meanwhile, so a big write costs
-  /// the longer of the two, not their sum). It returns whether it found anything to do; when it
-  /// did not, the connection waits on its socket for up to a millisecond before asking again.
+  /// Runs `sql` like `query` (or like `execute` when `parameters` is nil) without blocking in
+  /// libpq: it waits on the connection's socket, and once the statement has run `stopCheckAfter`
+  /// (a wait for a lock another process holds, not a batch's normal work) asks `shouldStop`
+  /// every `stopCheckInterval`; when that answers true the statement is cancelled on the server.
   @discardableResult
-  func query(_ sql: String, _ parameters: [String?]?, whileWaiting: () -> Bool) throws(PGError) -> PGResult {
+  private func stoppableQuery(_ sql: String, _ parameters: [String?]?) throws(PGError) -> PGResult {
     guard let handle else { throw lost("the database connection is closed") }
     let sent: Int32
     if let parameters {
@@ -210,16 +208,18 @@ final class PGConnection {
     var nextStopCheck = started + Self.stopCheckAfter
     var cancelled = false
     while PQconsumeInput(handle) == 1 && PQisBusy(handle) == 1 {
-      if whileWaiting() { continue }
-      if let shouldStop, !cancelled, Self.seconds() >= nextStopCheck {
-        nextStopCheck = Self.seconds() + Self.stopCheckInterval
+      let now = Self.seconds()
+      if let shouldStop, !cancelled, now >= nextStopCheck {
+        nextStopCheck = now + Self.stopCheckInterval
         if shouldStop() {
           cancelled = true
           wasStopped = cancel(handle)
         }
       }
+      // Until the answer comes, or the next look at `shouldStop`.
+      let wait = cancelled ? -1 : Int32(max(1, ((nextStopCheck - Self.seconds()) * 1000).rounded(.up)))
       var socket = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
-      _ = poll(&socket, 1, 1)
+      _ = poll(&socket, 1, wait)
     }
     // A result per statement, then NULL: as PQexec, the last one, or the first failure.
     var kept: OpaquePointer? = nil

@@ -270,7 +270,7 @@ public final class PostgresStore: PetitionStore {
 
   // MARK: Write groups
 
-  public func performWriteGroup(stopIf shouldStop: () -> Bool, whileWaiting: () -> Bool, _ body: () -> Void)
+  public func performWriteGroup(stopIf shouldStop: () -> Bool, _ body: () -> Void)
     throws(StoreError)
   {
     if isInsideWriteGroup {
@@ -283,39 +283,33 @@ public final class PostgresStore: PetitionStore {
     } catch {
       throw unavailable(error)
     }
-    try withoutActuallyEscaping(whileWaiting) { whileWaiting throws(StoreError) in
-      try withoutActuallyEscaping(shouldStop) { shouldStop throws(StoreError) in
-        connection.whileWaiting = whileWaiting
-        connection.shouldStop = shouldStop
-        defer {
-          connection.whileWaiting = nil
-          connection.shouldStop = nil
-        }
-        _ = connection.takeWasStopped()
-        isInsideWriteGroup = true
+    try withoutActuallyEscaping(shouldStop) { shouldStop throws(StoreError) in
+      connection.shouldStop = shouldStop
+      defer { connection.shouldStop = nil }
+      _ = connection.takeWasStopped()
+      isInsideWriteGroup = true
+      groupFailure = nil
+      deltas = CountDeltas()
+      body()
+      isInsideWriteGroup = false
+      // A statement cancelled because a request of the group was: nothing of the group is
+      // written, and the caller runs the rest again.
+      let stopped = connection.takeWasStopped()
+      if let failure = groupFailure {
         groupFailure = nil
         deltas = CountDeltas()
-        body()
-        isInsideWriteGroup = false
-        // A statement cancelled because a request of the group was: nothing of the group is
-        // written, and the caller runs the rest again.
-        let stopped = connection.takeWasStopped()
-        if let failure = groupFailure {
-          groupFailure = nil
-          deltas = CountDeltas()
-          connection.rollbackQuietly()
-          throw stopped ? .interrupted : failure
-        }
-        do throws(PGError) {
-          try flushDeltas()
-          // The commit is not stopped: once it is sent, its answer decides.
-          connection.shouldStop = nil
-          try connection.execute("COMMIT")
-        } catch {
-          deltas = CountDeltas()
-          connection.rollbackQuietly()
-          throw connection.takeWasStopped() ? .interrupted : unavailable(error)
-        }
+        connection.rollbackQuietly()
+        throw stopped ? .interrupted : failure
+      }
+      do throws(PGError) {
+        try flushDeltas()
+        // The commit is not stopped: once it is sent, its answer decides.
+        connection.shouldStop = nil
+        try connection.execute("COMMIT")
+      } catch {
+        deltas = CountDeltas()
+        connection.rollbackQuietly()
+        throw connection.takeWasStopped() ? .interrupted : unavailable(error)
       }
     }
   }

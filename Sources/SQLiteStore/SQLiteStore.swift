@@ -93,10 +93,10 @@ public final class SQLiteStore: PetitionStore {
 
   // MARK: Write groups
 
-  public func performWriteGroup(stopIf shouldStop: () -> Bool, whileWaiting: () -> Bool, _ body: () -> Void)
+  public func performWriteGroup(stopIf shouldStop: () -> Bool, _ body: () -> Void)
     throws(StoreError)
   {
-    // SQLite works on this thread: there is no wait for `whileWaiting`. The busy handler asks `shouldStop` while it waits for the write lock.
+    // The busy handler asks `shouldStop` while it waits for the write lock.
     let result: Result<Void, StoreError> = withoutActuallyEscaping(shouldStop) { shouldStop in
       connection.shouldStopWaiting = shouldStop
       defer { connection.shouldStopWaiting = nil }

@@ -131,7 +131,7 @@ public final class PetitionService: Service {
         while index < group.count {
           // Consecutive signs go to the store together (one round trip on PostgreSQL).
           var end = index
-          while end < group.count, case .sign = group[end].operation, !group[end].call.cancellation.wasCancelled {
+          while end < group.count, case .sign = group[end].operation, !group[end].call.cancellation.isCancelled {
             end += 1
           }
           if end - index > 1 {
@@ -140,21 +140,19 @@ public final class PetitionService: Service {
             continue
           }
           let (call, operation) = group[index]
-          results.append(call.cancellation.wasCancelled ? .failure(.requestCancelled) : self.execute(operation))
+          results.append(call.cancellation.isCancelled ? .failure(.requestCancelled) : self.execute(operation))
           index += 1
         }
       }
       if group.contains(where: { $0.operation.isWrite }) {
         do throws(StoreError) {
-          // One look at the input (through the first token) then every call's flag.
+          // The pipeline's other thread reads the input meanwhile and sets the flags.
           let calls = group.map(\.call)
-          try store.performWriteGroup(
-            stopIf: { calls[0].isCancelled || calls.contains { $0.cancellation.wasCancelled } },
-            whileWaiting: { calls[0].cancellation.readAhead() }, execute)
+          try store.performWriteGroup(stopIf: { calls.contains { $0.isCancelled } }, execute)
         } catch .interrupted {
           var rest: [(call: ServiceCall, operation: Operation)] = []
           for entry in group {
-            if entry.call.cancellation.wasCancelled {
+            if entry.call.cancellation.isCancelled {
               entry.call.complete(.failure(.requestCancelled))
             } else {
               rest.append(entry)
@@ -170,7 +168,7 @@ public final class PetitionService: Service {
           // their own (a store locked by another writer can still be read).
           let failure = error.responseError
           results = group.map { call, operation in
-            guard !operation.isWrite, !call.cancellation.wasCancelled else { return .failure(failure) }
+            guard !operation.isWrite, !call.cancellation.isCancelled else { return .failure(failure) }
             return self.execute(operation)
           }
         }

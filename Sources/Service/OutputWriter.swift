@@ -4,10 +4,11 @@
   import Darwin
 #endif
 
-/// The protocol's output: bytes appended on the serving thread, written to a file descriptor.
+/// The protocol's output: whole messages appended by the pipeline's threads (answers by the one
+/// serving a run, protocol errors by the one reading), written to a file descriptor.
 ///
 /// When the output is a pipe with room for what is pending (and nothing else is being written),
-/// `flush` writes at once on the serving thread: no thread hop for a client that sends one
+/// `flush` writes at once on the calling thread: no thread hop for a client that sends one
 /// request at a time. Otherwise the bytes go to a writer thread, so a slow reader delays only
 /// the writer until `highWater` bytes wait; then `flush` blocks, and with it the reading of more
 /// requests (back-pressure). The two threads swap buffers rather than free each other's memory.
@@ -18,7 +19,7 @@ public final class OutputWriter: @unchecked Sendable {
   public let highWater: Int
 
   private let descriptor: Int32
-  /// Bytes appended since the last flush (serving thread only).
+  /// Bytes appended since the last flush (guarded by `monitor`).
   private var pending: [UInt8] = []
   private let monitor = ConditionLock()
   /// Handed to the writer, guarded by `monitor`.
@@ -88,20 +89,27 @@ public final class OutputWriter: @unchecked Sendable {
 
   /// Appends whole messages; they are written at the next `flush` (or sooner when many wait).
   public func append(_ bytes: [UInt8]) {
-    pending.append(contentsOf: bytes)
-    if pending.count >= Self.flushThreshold { flush() }
+    let full: Bool = monitor.withLock {
+      pending.append(contentsOf: bytes)
+      return pending.count >= Self.flushThreshold
+    }
+    if full { flush() }
   }
 
-  /// Appends through a closure that writes into the buffer directly.
+  /// Appends through a closure that writes into the buffer directly (under the output's lock:
+  /// the closure only serialises).
   public func append(_ body: (inout [UInt8]) -> Void) {
-    body(&pending)
-    if pending.count >= Self.flushThreshold { flush() }
+    let full: Bool = monitor.withLock {
+      body(&pending)
+      return pending.count >= Self.flushThreshold
+    }
+    if full { flush() }
   }
 
   /// Hands what was appended to the writer; blocks while more than `highWater` bytes wait.
   public func flush() {
-    guard !pending.isEmpty else { return }
     let wroteDirectly: Bool = monitor.withLock {
+      guard !pending.isEmpty else { return true }
       guard handed.isEmpty && !isWriting && !isBroken && fitsInPipe(pending.count) else { return false }
       if !writeAll(pending) { isBroken = true }
       unreadBound += pending.count
@@ -109,7 +117,7 @@ public final class OutputWriter: @unchecked Sendable {
       return true
     }
     if wroteDirectly { return }
-    if thread == nil { startWriter() }
+    startWriterOnce()
     monitor.withLock {
       while handed.count >= highWater && !isBroken { monitor.wait() }
       if isBroken {
@@ -127,19 +135,23 @@ public final class OutputWriter: @unchecked Sendable {
   }
 
   /// Writes everything and stops the writer.
+  /// Called once no other thread appends any more.
   public func finish() {
     flush()
-    guard let thread else { return }
+    guard let thread = monitor.withLock({ self.thread }) else { return }
     monitor.withLock {
       isFinished = true
       monitor.broadcast()
     }
     pthread_join(thread, nil)
-    self.thread = nil
+    monitor.withLock { self.thread = nil }
   }
 
-  private func startWriter() {
-    thread = startThread { [self] in self.writeLoop() }
+  private func startWriterOnce() {
+    monitor.withLock {
+      guard thread == nil else { return }
+      thread = startThread { [self] in self.writeLoop() }
+    }
   }
 
   private func writeLoop() {

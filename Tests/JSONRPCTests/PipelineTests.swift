@@ -2,6 +2,7 @@ import Foundation
 import JSON
 import Logging
 import Service
+import Synchronization
 import Testing
 
 @testable import JSONRPC
@@ -9,13 +10,14 @@ import Testing
 /// A service that records the runs it is given and answers by method name.
 private final class RecordingService: Service, @unchecked Sendable {
   var runs: [[String]] = []
-  /// Calls prepared so far, and how many of them were prepared while "ahead" ran.
-  var prepared = 0
+  /// Calls prepared so far (by the thread reading the input), and how many of them were
+  /// prepared while "ahead" ran.
+  let prepared = Atomic<Int>(0)
   var preparedWhileAhead = 0
 
   func isQuick(_ call: ServiceCall) -> Bool { call.method != "wait" }
 
-  func prepare(_ call: ServiceCall) { prepared += 1 }
+  func prepare(_ call: ServiceCall) { prepared.add(1, ordering: .relaxed) }
 
   func process(_ calls: [ServiceCall]) {
     runs.append(calls.map(\.method))
@@ -26,13 +28,12 @@ private final class RecordingService: Service, @unchecked Sendable {
       case "bytes":
         call.complete(.serialized(Array(#"{"fast":true}"#.utf8)))
       case "ahead":
-        // Stands for a wait on a database server working for the run: reads ahead meanwhile.
-        let before = prepared
+        // Stands for a wait on a database server working for the run: the other thread reads
+        // and prepares the next requests meanwhile.
+        let before = prepared.load(ordering: .relaxed)
         let deadline = Date().addingTimeInterval(5)
-        while Date() < deadline && prepared < before + 2 {
-          if !call.cancellation.readAhead() { usleep(1000) }
-        }
-        preparedWhileAhead = prepared - before
+        while Date() < deadline && prepared.load(ordering: .relaxed) < before + 2 { usleep(1000) }
+        preparedWhileAhead = prepared.load(ordering: .relaxed) - before
         call.complete(.success(.string("ahead")))
       case "wait":
         // Stands for a wait on a locked store: polls the token, as the store's busy handler does.
@@ -130,7 +131,7 @@ private final class Harness: @unchecked Sendable {
   }
 
   /// A cancel that arrives while the service is busy with the call reaches its token (the
-  /// pipeline reads waiting input when the token is checked): -32800 at once.
+  /// other thread reads the input meanwhile): -32800 at once.
   @Test func cancelReachesABusyCall() {
     let harness = Harness()
     harness.send(#"{"jsonrpc":"2.0","id":"w","method":"wait"}"# + "\n")
@@ -155,8 +156,8 @@ private final class Harness: @unchecked Sendable {
     #expect(lines == [#"{"jsonrpc":"2.0","id":1,"error":{"code":-32800,"message":"Request cancelled"}}"#])
   }
 
-  /// While the service waits for a store working on its behalf, `readAhead` reads and prepares
-  /// the requests that arrive meanwhile; they run in the next run, after the waiting one.
+  /// While the service works on a run, the requests that arrive meanwhile are read and prepared;
+  /// they run in the next run, after the busy one.
   @Test func requestsAreReadAheadWhileTheServiceWaits() {
     let harness = Harness()
     harness.send(#"{"jsonrpc":"2.0","id":"a","method":"ahead"}"# + "\n")

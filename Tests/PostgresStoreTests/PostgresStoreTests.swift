@@ -250,36 +250,6 @@ struct PostgresStoreTests {
     #expect(try store.total("p") == 2 && other.total("p") == 2)
   }
 
-  /// While the server runs a write group's statements, the store hands the time to the caller
-  /// (`whileWaiting`, which reads the next requests in the server) instead of blocking; what the
-  /// group writes is unchanged, and a caller that keeps finding work is asked again until the
-  /// answer is in.
-  @Test func writeGroupLetsTheCallerWorkWhileTheServerDoes() throws {
-    let store = try TestDatabase.store()
-    _ = try store.createPetition(newPetition("p"), at: at(march1))
-    var asked = 0
-    var outcomes: [Result<SignOutcome, StoreError>] = []
-    try store.performWriteGroup(
-      stopIf: { false },
-      whileWaiting: {
-        asked += 1; return asked % 2 == 0
-      }
-    ) {
-      outcomes = store.signMany((0..<500).map { signing("p", "w\($0)@x.org", optIns: [.email]) }, at: at(march1 + 1)) {
-        ConfirmationToken(token: "t", hash: "h")
-      }
-    }
-    #expect(asked > 0)
-    #expect(outcomes.map { (try? $0.get())?.count ?? -1 } == Array(1...500))
-    #expect(store.signsSentInBatches == 500)
-    #expect(try store.total("p") == 500)
-    // Outside a group nothing is asked and statements block as before.
-    let before = asked
-    _ = try store.sign(signing("p", "alone@x.org"), at: at(march1 + 2))
-    #expect(asked == before)
-    #expect(try store.total("p") == 501)
-  }
-
   /// Each connection claims one counter slot of its own: one session advisory lock, the first
   /// free slot; a connection that closes frees its slot for the next.
   @Test func eachConnectionHoldsOneSlot() throws {
@@ -319,7 +289,7 @@ struct PostgresStoreTests {
         stopIf: {
           asked += 1
           return Date().timeIntervalSince(started) > 0.3
-        }, whileWaiting: { false }
+        }
       ) {
         _ = try? store.sign(signing("p", "a@x.org"), at: at(march1 + 1))
       }
