@@ -159,11 +159,15 @@ public final class MCPServer: PipelineFront {
     // The era of this request: the stateless revision names itself in `_meta`.
     var isStateless = false
     if let revision = request.params?["_meta"]?[Revisions.metaKey] {
-      guard revision.stringValue == Revisions.stateless else {
+      if let named = revision.stringValue, Revisions.handshake.contains(named) {
+        // A revision that -32022 lists as supported is served (as the handshake revisions are),
+        // so a client that retries with one from the list is not refused again.
+      } else if revision.stringValue == Revisions.stateless {
+        isStateless = true
+      } else {
         writeError(.unsupportedRevision(revision), id: id)
         return
       }
-      isStateless = true
     }
     switch request.method {
     case "initialize":
@@ -221,11 +225,29 @@ public final class MCPServer: PipelineFront {
       issues.append(ParamIssue(path: "/" + Self.escapePointer(key), message: "is required"))
     }
     if !issues.isEmpty {
-      call.complete(.failure(.invalidParams(issues)))
+      call.complete(.failure(.invalidParams(checkedAlso(issues, tool: tool, arguments: arguments))))
       return
     }
     pending.withLock { $0[call.serializedID, default: []].append(call) }
     pipeline.submit(call, bytes: bytes)
+  }
+
+  /// The front's issues (arguments the tool does not take or lacks) with those the service finds
+  /// in the arguments it does take, so one answer lists every problem, as JSON-RPC mode's does:
+  /// the service's in its order (the front's message where both name a member), then the rest.
+  private func checkedAlso(_ issues: [ParamIssue], tool: Tool, arguments: JSON?) -> [ParamIssue] {
+    let taken = JSON.object()
+    for key in arguments?.keys ?? [] where tool.argumentNames.contains(key) { taken.set(key, arguments![key]!) }
+    let probe = ToolCall(
+      id: .null, serializedID: [], tool: tool, arguments: taken, isStateless: false, progressToken: nil,
+      cancellation: CancellationToken(), server: self)
+    pipeline.service.prepare(probe)
+    var merged: [ParamIssue] = []
+    for found in pipeline.service.paramIssues(of: probe) {
+      merged.append(issues.first { $0.path == found.path } ?? found)
+    }
+    for issue in issues where !merged.contains(where: { $0.path == issue.path }) { merged.append(issue) }
+    return merged
   }
 
   /// The tools by name and the `tools` array of `tools/list`, made once.

@@ -87,8 +87,12 @@ final class ToolCall: ServiceCall, @unchecked Sendable {
       writeSuccess { result.appendSerialized(to: &$0) }
     case .serialized(let bytes):
       writeSuccess { $0.append(contentsOf: bytes) }
-    case .failure(let error) where error.isToolError:
+    case .failure(var error) where error.isToolError:
       // A domain error is the tool's answer: the model reads the message and can act on it.
+      if error.message.hasPrefix("Export path already exists") {
+        // The method's hint (overwrite: true) is not an argument of export_file.
+        error.message = "Export path already exists (export_file never replaces a file: choose another path)"
+      }
       let content = JSON.object()
       content.set("type", "text")
       content.set("text", error.message)

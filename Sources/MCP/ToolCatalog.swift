@@ -138,12 +138,23 @@ public struct ToolCatalog: @unchecked Sendable {
     // The file tool writes the whole export (no paging, never over an existing file); the page
     // tool answers inline and writes nothing.
     let excluded: Set<String> = toFile ? ["overwrite", "cursor", "limit"] : ["path", "overwrite"]
-    let base = description(of: method)
-    let description =
+    // The method's text says what both tools share (rows, audiences, formats); its paragraphs on
+    // `path` and paging speak of JSON-RPC's arguments and notifications, so each tool says its
+    // own part in MCP's terms.
+    let shared = description(of: method).split(separator: "\n\n").map(String.init).filter {
+      !$0.hasPrefix("With path:") && !$0.hasPrefix("Without path:")
+    }
+    let own =
       toFile
-      ? "Writes the whole export to a file on the server's machine (path; never over an existing file) and "
-        + "returns its path, row count, size and SHA-256. " + base
-      : "Returns one page of the export inline; follow nextCursor until it is null for every row. " + base
+      ? "Writes the whole export to a file on the server's machine and returns {path, count, bytes, sha256}: "
+        + "a temporary file first, fsynced, renamed, mode 0600; a relative path is relative to the server's "
+        + "working directory. An existing file is never replaced: it, or a path that cannot be written, is "
+        + "1004. With a progressToken in _meta, notifications/progress are sent while it runs, the last "
+        + "before the result; notifications/cancelled stops it and leaves no file (the call gets no response)."
+      : "Returns one page of at most limit rows (default 1000) after cursor, inline: {count, nextCursor, "
+        + "records} for json, {count, nextCursor, data} for csv and ndjson. Following nextCursor until it is "
+        + "null yields every row exactly once; a csv page has the header line on the first page only."
+    let description = ([shared.first ?? "", own] + shared.dropFirst()).joined(separator: "\n\n")
     // Of the result's choices, the page tool answers the ones without `path`, the file tool the other.
     var result = method["result"]?["schema"]
     if let reference = result?["$ref"]?.stringValue, let target = resolve(reference, in: components),
@@ -246,10 +257,32 @@ public struct ToolCatalog: @unchecked Sendable {
 
   private static func description(of method: JSON) -> String {
     let summary = method["summary"]?.stringValue ?? ""
-    let details = method["description"]?.stringValue ?? ""
+    let details = mcpWording(method["description"]?.stringValue ?? "")
     if details.isEmpty { return summary }
     if summary.isEmpty { return details }
     return summary + " " + details
+  }
+
+  /// The method text's sentences on JSON-RPC's progress and cancel notifications, as MCP has them
+  /// (a test checks that no tool's text names a JSON-RPC notification).
+  static func mcpWording(_ text: String) -> String {
+    var text = text
+    for (jsonRPC, mcp) in [
+      (
+        "With progressToken, $/progress notifications (ProgressParams, done = rows read, total = rows in the file) "
+          + "are sent while it runs, end before the response.",
+        "With a progressToken in _meta, notifications/progress (progress = rows read, total = rows in the file) "
+          + "are sent while it runs, the last before the result."
+      ),
+      (
+        "$/cancelRequest stops it at the next group with -32800 and error.data {imported, duplicates, rejected} "
+          + "so far;",
+        "notifications/cancelled stops it at the next group (the call gets no response);"
+      ),
+    ] {
+      text = text.replacing(jsonRPC, with: mcp)
+    }
+    return text
   }
 
   static func resolve(_ reference: String, in components: JSON) -> JSON? {

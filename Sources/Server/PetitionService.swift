@@ -53,6 +53,17 @@ public final class PetitionService: Service {
     call.preparation = Self.readOperation(call)
   }
 
+  public func paramIssues(of call: ServiceCall) -> [ParamIssue] {
+    let failure: ResponseError?
+    switch call.method {
+    // Their params are read when they run (pure, so also here).
+    case "export": failure = Exporter.read(call.params).failure
+    case "import": failure = Importer.read(call.params).failure
+    default: failure = (call.preparation as? Result<Operation, ResponseError>)?.failure
+    }
+    return failure?.paramIssues ?? []
+  }
+
   /// Everything but `export` and `rpc.discover` (a large answer) is quick: one group of small
   /// reads and writes. The front writes the answers of other calls as soon as each is done.
   public func isQuick(_ call: ServiceCall) -> Bool {
@@ -229,5 +240,12 @@ public final class PetitionService: Service {
     } catch {
       return .failure(error.responseError)
     }
+  }
+}
+
+extension Result {
+  fileprivate var failure: Failure? {
+    guard case .failure(let error) = self else { return nil }
+    return error
   }
 }

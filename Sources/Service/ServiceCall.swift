@@ -60,9 +60,12 @@ public protocol Service: AnyObject {
   func isQuick(_ call: ServiceCall) -> Bool
   /// Serves a run of calls, in order; completes each exactly once.
   func process(_ calls: [ServiceCall])
+  /// The problems `prepare` found in a prepared call's params (none when they are valid).
+  func paramIssues(of call: ServiceCall) -> [ParamIssue]
 }
 
 extension Service {
   public func prepare(_ call: ServiceCall) {}
+  public func paramIssues(of call: ServiceCall) -> [ParamIssue] { [] }
   public func isQuick(_ call: ServiceCall) -> Bool { false }
 }

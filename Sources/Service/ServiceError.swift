@@ -62,6 +62,14 @@ public struct ServiceError: Error, @unchecked Sendable {
     let summary = issues.first.map { "\($0.path.isEmpty ? "params" : $0.path) \($0.message)" } ?? "invalid"
     return ServiceError(code: .invalidParams, message: "Invalid params: \(summary)", data: data)
   }
+  /// The `{"path", "message"}` entries of an invalid-params error's `data.errors`.
+  public var paramIssues: [ParamIssue] {
+    guard code == .invalidParams else { return [] }
+    return (data?["errors"]?.elements ?? []).compactMap { entry in
+      guard let path = entry["path"]?.stringValue, let message = entry["message"]?.stringValue else { return nil }
+      return ParamIssue(path: path, message: message)
+    }
+  }
   public static func invalidParams(path: String, _ message: String) -> ServiceError {
     invalidParams([ParamIssue(path: path, message: message)])
   }

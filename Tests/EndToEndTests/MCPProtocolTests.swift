@@ -89,6 +89,67 @@ import Testing
     }
   }
 
+  /// A handshake revision named in `_meta` is one -32022 lists as supported: it is served (as
+  /// the handshake era, without resultType), so a client retrying with it is not refused again.
+  @Test func listedRevisionsAreServedWhenNamedInMeta() throws {
+    let server = try start()
+    for revision in ["2025-11-25", "2025-06-18", "2025-03-26"] {
+      let response = ask(server, revision, "tools/list", Self.modern([:], revision: revision))
+      let result = try #require(response?["result"] as? [String: Any], "\(revision): \(String(describing: response))")
+      #expect((result["tools"] as? [Any])?.isEmpty == false)
+      #expect(result["resultType"] == nil)
+    }
+  }
+
+  /// An argument the tool lacks or does not take is reported together with every problem the
+  /// service finds in the others, as JSON-RPC mode reports them all.
+  @Test func everyArgumentProblemIsReported() throws {
+    let server = try start()
+    func paths(_ id: Int, _ tool: String, _ arguments: [String: Any]) throws -> [String] {
+      let result = try #require(
+        ask(server, id, "tools/call", ["name": tool, "arguments": arguments])?["result"] as? [String: Any])
+      #expect(result["isError"] as? Bool == true)
+      let data = (result["structuredContent"] as? [String: Any])?["data"] as? [String: Any]
+      return (data?["errors"] as? [[String: Any]])?.compactMap { $0["path"] as? String } ?? []
+    }
+    #expect(try paths(1, "petition_create", ["id": "BAD ID", "title": "T"]) == ["/id", "/target"])
+    #expect(
+      try paths(2, "petition_create", ["id": "BAD ID", "title": "T", "target": "X", "zzz": 1]) == ["/id", "/zzz"])
+    let signer = try paths(3, "sign", ["signer": ["email": "x"]])
+    #expect(signer.first == "/petition" && signer.contains("/signer/email") && signer.count >= 3, "\(signer)")
+    // A member the method takes but the tool does not: only the front's message for it.
+    #expect(
+      try paths(4, "export_page", ["petition": "p", "audience": "nobody", "path": "x.csv"]) == [
+        "/audience", "/format", "/path",
+      ])
+  }
+
+  /// Tool texts speak MCP: no JSON-RPC notification, no argument the tool does not take; an
+  /// existing export file is not answered with a hint to pass `overwrite`.
+  @Test func toolTextsSpeakMCP() throws {
+    let server = try start()
+    let result = try #require(ask(server, 1, "tools/list")?["result"] as? [String: Any])
+    for tool in result["tools"] as? [[String: Any]] ?? [] {
+      let name = tool["name"] as? String ?? ""
+      let description = tool["description"] as? String ?? ""
+      #expect(!description.contains("$/"), "\(name): \(description)")
+      #expect(!description.contains("-32800"), "\(name)")
+      #expect(!description.contains("ProgressParams"), "\(name)")
+      if name.hasPrefix("export_") { #expect(!description.contains("overwrite"), "\(name): \(description)") }
+    }
+    _ = ask(
+      server, 2, "tools/call", ["name": "petition_create", "arguments": ["id": "p", "title": "P", "target": "T"]])
+    let arguments: [String: Any] = [
+      "petition": "p", "audience": "delivery", "format": "csv", "path": directory.file("out.csv"),
+    ]
+    _ = ask(server, 3, "tools/call", ["name": "export_file", "arguments": arguments])
+    let again = try #require(
+      ask(server, 4, "tools/call", ["name": "export_file", "arguments": arguments])?["result"] as? [String: Any])
+    let error = try #require(again["structuredContent"] as? [String: Any])
+    #expect(error["code"] as? Int == 1004)
+    #expect((error["message"] as? String)?.contains("overwrite") == false, "\(error)")
+  }
+
   /// ping answers {} (with resultType in the stateless revision).
   @Test func ping() throws {
     let server = try start()
