@@ -14,7 +14,8 @@
  *   export {petition, audience:"contacts", format:"csv", path, overwrite?}
  *                                                            -> {path, count, bytes, sha256}
  *
- * It does the durable work the contract asks for, as fast as one thread can:
+ * It does the durable work the contract asks for, as fast as two threads taking turns can (the
+ * server's own design: one reads and parses the next group while the other serves the last):
  *   - SQLite in WAL mode with synchronous=FULL: a write is on disk before it is answered;
  *   - every request is validated before anything is written (the contract's signer rules: email
  *     shape and canonical form, names, country, US ZIP / postal code, E.164 phone, lengths; NFC
@@ -25,7 +26,9 @@
  *     for a duplicate;
  *   - group commit: every complete line already waiting on stdin (up to 1000 requests) runs in
  *     ONE transaction (BEGIN IMMEDIATE at the first write of the group, COMMIT = fsync), then all
- *     answers of the group are written at once. A group of reads only takes no write lock;
+ *     answers of the group are written at once. A group of reads only takes no write lock. The
+ *     lines that arrive while a group is served are parsed meanwhile by the other thread, into
+ *     its own arena, and form the next group (see take_turns);
  *   - the petition's counter is kept in memory for the length of the transaction and written
  *     once per group, so `count` is one primary-key lookup;
  *   - maintained aggregates (unless --no-aggregates): per petition, counts by day, country,
@@ -45,7 +48,7 @@
  * progress, paging, other audiences and formats, petition.close/get/list. A COMMIT that fails
  * ends the process (exit 1) before any answer of its group is written.
  *
- * Build: cc -O2 benchmarks/reference.c $(pkg-config --cflags --libs jansson sqlite3 libcrypto)
+ * Build: cc -O2 -pthread benchmarks/reference.c $(pkg-config --cflags --libs jansson sqlite3 libcrypto)
  * Usage: reference [--db PATH] [--no-aggregates]
  */
 #define _GNU_SOURCE
@@ -54,6 +57,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -394,7 +398,8 @@ typedef struct chunk {
   char data[];
 } chunk_t;
 
-static chunk_t *arena_head, *arena_cur;
+/* Per thread: each of the two threads parses into its own arena and empties it after serving. */
+static __thread chunk_t *arena_head, *arena_cur;
 
 static void *arena_alloc(size_t n) {
   n = (n + 15) & ~(size_t)15;
@@ -1398,6 +1403,172 @@ void flush_out(void) {
   out_len = 0;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Group commit over NDJSON on stdin/stdout, with two threads taking turns (as the server     */
+/* does): the thread holding the input reads what is waiting and parses its complete lines     */
+/* (jansson, into its own arena); when the store is free it takes it, lets the other thread    */
+/* have the input, and serves its parsed messages as one transaction (validation, SQL, COMMIT  */
+/* = fsync, answers), while the other reads and parses the next group. Each message is parsed, */
+/* served and freed by one thread, and a client that sends one request at a time is served by  */
+/* the thread that read it.                                                                    */
+
+typedef struct {
+  json_t *msg;       /* NULL: a line that is not JSON (error holds jansson's text) */
+  char error[200];
+  int too_large;
+} entry_t;
+
+/* The input, used by the thread that holds it. */
+static char *buf;
+static size_t buf_cap, buf_len, buf_start;
+static int input_eof, skipping;
+
+static pthread_mutex_t turns = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t turned = PTHREAD_COND_INITIALIZER;
+static int input_taken, store_taken, over;
+
+/* Reads what is waiting (blocking for the first bytes when no complete line is buffered) and
+ * parses complete lines into `entries`, at most MAX_GROUP requests. Returns the count. */
+static size_t read_and_parse(entry_t **entries, size_t *entries_cap) {
+  size_t n = 0, requests = 0;
+  int first = memchr(buf + buf_start, '\n', buf_len - buf_start) == NULL;
+  while (!input_eof) {
+    if (!first) {
+      struct pollfd pfd = {0, POLLIN, 0};
+      if (buf_len - buf_start >= READ_AHEAD || poll(&pfd, 1, 0) <= 0 || !(pfd.revents & (POLLIN | POLLHUP))) break;
+    }
+    if (buf_start > 0 && buf_cap - buf_len < (64 << 10)) {
+      memmove(buf, buf + buf_start, buf_len - buf_start);
+      buf_len -= buf_start;
+      buf_start = 0;
+    }
+    if (buf_cap - buf_len < (64 << 10)) { buf_cap *= 2; buf = realloc(buf, buf_cap); if (!buf) die("out of memory"); }
+    size_t want = buf_cap - buf_len < READ_AHEAD ? buf_cap - buf_len : READ_AHEAD;
+    ssize_t r = read(0, buf + buf_len, want);
+    if (r < 0) { if (errno == EINTR) continue; input_eof = 1; break; }
+    if (r == 0) { input_eof = 1; break; }
+    buf_len += (size_t)r;
+    first = 0;
+  }
+  if (input_eof && buf_len > buf_start && buf[buf_len - 1] != '\n') { /* a last line without \n */
+    if (buf_len == buf_cap) { buf_cap += 1; buf = realloc(buf, buf_cap); }
+    buf[buf_len++] = '\n';
+  }
+  for (;;) {
+    char *nl = memchr(buf + buf_start, '\n', buf_len - buf_start);
+    if (!nl || requests >= MAX_GROUP) break;
+    char *line = buf + buf_start;
+    size_t len = (size_t)(nl - line);
+    buf_start += len + 1;
+    if (len && line[len - 1] == '\r') len--;
+    if (skipping) { skipping = 0; continue; }
+    size_t k = 0;
+    while (k < len && isspace((unsigned char)line[k])) k++;
+    if (k == len) continue;
+    if (n == *entries_cap) {
+      *entries_cap = *entries_cap ? *entries_cap * 2 : 1024;
+      *entries = realloc(*entries, *entries_cap * sizeof **entries);
+      if (!*entries) die("out of memory");
+    }
+    entry_t *e = &(*entries)[n++];
+    e->too_large = len > MAX_MESSAGE;
+    e->msg = NULL;
+    requests++;
+    if (e->too_large) continue;
+    json_error_t jerr;
+    e->msg = json_loadb(line, len, 0, &jerr);
+    if (!e->msg) snprintf(e->error, sizeof e->error, "Parse error: %s", jerr.text);
+    else if (json_is_array(e->msg)) requests += json_array_size(e->msg) - 1;
+  }
+  /* Keep the incomplete tail; drop an over-long line without holding it whole. */
+  if (buf_len - buf_start > MAX_MESSAGE + 2 && !memchr(buf + buf_start, '\n', buf_len - buf_start)) {
+    if (n == *entries_cap) {
+      *entries_cap = *entries_cap ? *entries_cap * 2 : 1024;
+      *entries = realloc(*entries, *entries_cap * sizeof **entries);
+    }
+    entry_t *e = &(*entries)[n++];
+    e->too_large = 1;
+    e->msg = NULL;
+    buf_start = buf_len = 0;
+    skipping = 1;
+  }
+  return n;
+}
+
+/* Serves parsed messages as one group: one transaction, then all answers at once. */
+static void serve(entry_t *entries, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    entry_t *e = &entries[i];
+    json_t *msg = e->msg;
+    if (e->too_large) {
+      out_error(NULL, -32600, "Invalid Request: message too large", NULL);
+      OUT_LIT("\n");
+    } else if (!msg) {
+      out_error(NULL, -32700, e->error, NULL);
+      OUT_LIT("\n");
+    } else if (json_is_array(msg)) {
+      size_t sz = json_array_size(msg);
+      if (sz == 0 || sz > 1000) {
+        out_error(NULL, -32600, sz ? "Invalid Request: batch too large" : "Invalid Request: empty batch", NULL);
+        OUT_LIT("\n");
+      } else {
+        size_t mark = out_len;
+        int any = 0;
+        OUT_LIT("[");
+        size_t k;
+        json_t *v;
+        json_array_foreach(msg, k, v) {
+          if (any) OUT_LIT(",");
+          size_t before = out_len;
+          if (handle(v)) any = 1;
+          else if (any) out_len = before - 1; /* drop the comma */
+        }
+        if (any) OUT_LIT("]\n");
+        else out_len = mark;
+      }
+    } else if (handle(msg)) OUT_LIT("\n");
+    if (msg) json_decref(msg);
+    if (!in_txn) flush_out(); /* reads only so far: answered now */
+  }
+  commit_group(); /* fsync, or exit before anything of the group is answered */
+  flush_out();
+}
+
+static void *take_turns(void *unused) {
+  (void)unused;
+  entry_t *entries = NULL;
+  size_t entries_cap = 0;
+  for (;;) {
+    pthread_mutex_lock(&turns);
+    while (input_taken && !over) pthread_cond_wait(&turned, &turns);
+    if (over) { pthread_mutex_unlock(&turns); break; }
+    input_taken = 1;
+    pthread_mutex_unlock(&turns);
+
+    size_t n = read_and_parse(&entries, &entries_cap);
+    int ended = input_eof && !memchr(buf + buf_start, '\n', buf_len - buf_start);
+
+    pthread_mutex_lock(&turns);
+    while (store_taken) pthread_cond_wait(&turned, &turns);
+    store_taken = 1;
+    input_taken = 0;
+    if (ended) over = 1;
+    pthread_cond_broadcast(&turned);
+    pthread_mutex_unlock(&turns);
+
+    serve(entries, n);
+
+    pthread_mutex_lock(&turns);
+    store_taken = 0;
+    pthread_cond_broadcast(&turned);
+    pthread_mutex_unlock(&turns);
+    arena_reset(); /* what this thread parsed and made; answers are bytes already written */
+    if (ended) break;
+  }
+  free(entries);
+  return NULL;
+}
+
 int main(int argc, char **argv) {
   const char *path = getenv("PETITION_RPC_DB");
   if (!path) path = "petitions.sqlite3";
@@ -1420,105 +1591,15 @@ int main(int argc, char **argv) {
   aggs = calloc(AGG_CAP, sizeof *aggs);
   agg_used = malloc(sizeof(int) * AGG_CAP);
 
-  size_t cap = 2 << 20, len = 0, start = 0;
-  char *buf = malloc(cap);
+  buf_cap = 2 << 20;
+  buf = malloc(buf_cap);
   out_cap = 1 << 20;
   out = malloc(out_cap);
-  int eof = 0, skipping = 0;
-
-  while (!eof) {
-    /* Block for some input, then take whatever else is already waiting, up to READ_AHEAD. */
-    int first = 1;
-    for (;;) {
-      if (!first) {
-        struct pollfd pfd = {0, POLLIN, 0};
-        if (len - start >= READ_AHEAD || poll(&pfd, 1, 0) <= 0 || !(pfd.revents & (POLLIN | POLLHUP))) break;
-      }
-      /* Grow only for room to read into; at most READ_AHEAD per read, so the buffer stays
-       * within READ_AHEAD plus one incomplete message however fast the input comes. */
-      if (cap - len < (64 << 10)) { cap *= 2; buf = realloc(buf, cap); if (!buf) die("out of memory"); }
-      size_t want = cap - len < READ_AHEAD ? cap - len : READ_AHEAD;
-      ssize_t r = read(0, buf + len, want);
-      if (r < 0) { if (errno == EINTR) continue; eof = 1; break; }
-      if (r == 0) { eof = 1; break; }
-      len += (size_t)r;
-      first = 0;
-    }
-    if (eof && len > start && buf[len - 1] != '\n') { /* a last line without \n */
-      if (len == cap) { cap += 1; buf = realloc(buf, cap); }
-      buf[len++] = '\n';
-    }
-
-    /* Run all complete lines in groups of at most MAX_GROUP requests: one transaction each. */
-    for (;;) {
-      char *nl = memchr(buf + start, '\n', len - start);
-      if (!nl) break;
-      size_t requests = 0;
-      while (nl && requests < MAX_GROUP) {
-        char *line = buf + start;
-        size_t n = (size_t)(nl - line);
-        start += n + 1;
-        if (n && line[n - 1] == '\r') n--;
-        if (skipping) { skipping = 0; goto next; }
-        size_t k = 0;
-        while (k < n && isspace((unsigned char)line[k])) k++;
-        if (k == n) goto next;
-        requests++;
-        if (n > MAX_MESSAGE) {
-          out_error(NULL, -32600, "Invalid Request: message too large", NULL);
-          OUT_LIT("\n");
-          goto next;
-        }
-        json_error_t jerr;
-        json_t *msg = json_loadb(line, n, 0, &jerr);
-        if (!msg) {
-          char why[200];
-          snprintf(why, sizeof why, "Parse error: %s", jerr.text);
-          out_error(NULL, -32700, why, NULL);
-          OUT_LIT("\n");
-        } else if (json_is_array(msg)) {
-          size_t sz = json_array_size(msg);
-          if (sz == 0 || sz > 1000) {
-            out_error(NULL, -32600, sz ? "Invalid Request: batch too large" : "Invalid Request: empty batch", NULL);
-            OUT_LIT("\n");
-          } else {
-            size_t mark = out_len;
-            int any = 0;
-            OUT_LIT("[");
-            size_t i;
-            json_t *v;
-            json_array_foreach(msg, i, v) {
-              if (any) OUT_LIT(",");
-              size_t before = out_len;
-              if (handle(v)) any = 1;
-              else if (any) out_len = before - 1; /* drop the comma */
-            }
-            if (any) OUT_LIT("]\n");
-            else out_len = mark;
-            requests += sz - 1;
-          }
-        } else if (handle(msg)) OUT_LIT("\n");
-        json_decref(msg);
-        arena_reset(); /* nothing parsed outlives its message: answers are bytes in `out` */
-        if (!in_txn) flush_out(); /* reads only so far: answered now */
-      next:
-        nl = memchr(buf + start, '\n', len - start);
-      }
-      commit_group(); /* fsync, or exit before anything of the group is answered */
-      if (out_len) { write_all(out, out_len); out_len = 0; }
-    }
-    /* Keep the incomplete tail; drop an over-long line without holding it whole. */
-    memmove(buf, buf + start, len - start);
-    len -= start;
-    start = 0;
-    if (len > MAX_MESSAGE + 2) {
-      out_error(NULL, -32600, "Invalid Request: message too large", NULL);
-      OUT_LIT("\n");
-      write_all(out, out_len); out_len = 0;
-      len = 0;
-      skipping = 1;
-    }
-  }
+  if (!buf || !out) die("out of memory");
+  pthread_t other;
+  if (pthread_create(&other, NULL, take_turns, NULL) != 0) die("pthread_create");
+  take_turns(NULL);
+  pthread_join(other, NULL);
   sqlite3_close_v2(db);
   return 0;
 }

@@ -35,7 +35,7 @@ fi
 mkdir -p benchmarks/bin benchmarks/results
 say "building benchmarks/bin/reference"
 # shellcheck disable=SC2046
-cc -O2 benchmarks/reference.c $(pkg-config --cflags --libs jansson sqlite3 libcrypto) -o benchmarks/bin/reference
+cc -O2 -pthread benchmarks/reference.c $(pkg-config --cflags --libs jansson sqlite3 libcrypto) -o benchmarks/bin/reference
 # shellcheck disable=SC2046
 cc -O2 benchmarks/jansson_loop.c $(pkg-config --cflags --libs jansson) -o benchmarks/bin/jansson_loop
 
