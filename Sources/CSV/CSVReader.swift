@@ -5,8 +5,10 @@
 /// it), fields in double quotes holding commas, line breaks and doubled quotes, a UTF-8 byte
 /// order mark at the start. Lines that are completely empty are skipped. Every field must be
 /// valid UTF-8. A quote inside an unquoted field is taken literally (`5" tall`); anything but a
-/// comma or a line end after a closing quote, a quoted field that never ends, and a record longer
-/// than `maximumRecordBytes` are errors.
+/// comma or a line end after a closing quote, a quoted field that never ends, a carriage return
+/// outside quotes that does not end a line with a line feed (old Mac line ends: read as one
+/// record they would silently lose every row), and a record longer than `maximumRecordBytes`
+/// are errors.
 ///
 /// `line` is the line of the file on which the current record starts (1 for the first line),
 /// counting every line feed, also those inside quoted fields.
@@ -141,7 +143,7 @@ public final class CSVReader {
           case .quoted:
             throw CSVError(line: fieldStartLine, message: "a quoted field is not closed before the end of the file")
           case .fieldStart, .unquoted, .quoteInQuoted:
-            if pendingCR { try append(UInt8(ascii: "\r")) }
+            if pendingCR { throw Self.loneCarriageReturn(line: currentLine) }
             try endField(quoted: fieldIsQuoted)
           }
           return finishRecord()
@@ -157,13 +159,8 @@ public final class CSVReader {
           try endField(quoted: fieldIsQuoted)
           return finishRecord()
         }
-        // A lone CR is data (the field rules decide what to make of it), or an error after a
-        // closing quote.
-        if state == .quoteInQuoted {
-          throw CSVError(line: currentLine, message: "a quoted field must be followed by a comma or a line end")
-        }
-        try append(0x0D)
-        state = .unquoted
+        // A lone CR outside quotes is not RFC 4180 (a CR in a field must be quoted).
+        throw Self.loneCarriageReturn(line: currentLine)
       }
 
       if !isRecordStarted {
@@ -240,6 +237,13 @@ public final class CSVReader {
   }
 
   private func finishRecord() -> Bool { true }
+
+  private static func loneCarriageReturn(line: Int) -> CSVError {
+    CSVError(
+      line: line,
+      message:
+        "a carriage return without a line feed: lines must end with LF or CRLF (a CR inside a field must be quoted)")
+  }
 
   /// A read error is located at the line being read.
   private func readSource(into buffer: UnsafeMutableBufferPointer<UInt8>) throws(CSVError) -> Int {

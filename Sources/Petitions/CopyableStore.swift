@@ -131,7 +131,36 @@ public protocol CopyableStore: PetitionStore {
   /// Streams every record in `StoredRecord` order, from one snapshot of the store.
   func dump(_ body: (StoredRecord) throws(StoreError) -> Void) throws(StoreError)
   /// Loads every record `produce` gives (in `StoredRecord` order, e.g. another store's `dump`)
-  /// into this store, then brings counts and derived state up to date. `unavailable` when the
-  /// store already holds petitions.
-  func load(from produce: ((StoredRecord) throws(StoreError) -> Void) throws(StoreError) -> Void) throws(StoreError)
+  /// into this store, then brings counts and derived state up to date, all in one transaction.
+  /// Before it commits, `check` gets what the store now holds (its tally and its petitions with
+  /// their counts, read inside the transaction); if `check` throws, nothing is left. Refused
+  /// (`unavailable`, nothing written) when the store already holds petitions, consent events or
+  /// suppression entries: the copy brings the source's secret, under which the destination's
+  /// own suppression entries would no longer match anyone.
+  func load(
+    from produce: ((StoredRecord) throws(StoreError) -> Void) throws(StoreError) -> Void,
+    check: (StoreTally, [Petition]) throws(StoreError) -> Void
+  ) throws(StoreError)
+}
+
+extension StoreTally {
+  /// Counts one record of a dump.
+  public mutating func count(_ record: StoredRecord) {
+    switch record {
+    case .suppressionKey: break
+    case .petition: petitions += 1
+    case .signature: signatures += 1
+    case .consentEvent: consentEvents += 1
+    case .invalidation: invalidations += 1
+    case .invalidationMember: invalidationMembers += 1
+    case .suppression: suppressions += 1
+    }
+  }
+
+  /// Why a destination cannot take a copy (nil: it is empty).
+  public var refusal: String? {
+    guard petitions > 0 || consentEvents > 0 || suppressions > 0 else { return nil }
+    return "the destination already holds \(petitions) petitions, \(consentEvents) consent events and "
+      + "\(suppressions) suppression entries: copy-store needs an empty store"
+  }
 }

@@ -8,30 +8,39 @@ extension PostgresStore: CopyableStore {
   static let copyChunk = 2000
 
   public func tally() throws(StoreError) -> StoreTally {
-    try read(consistent: true) {
-      let result = try connection.query(
-        """
-        SELECT (SELECT count(*) FROM petitions), (SELECT count(*) FROM signatures),
-          (SELECT count(*) FROM consent_events), (SELECT count(*) FROM invalidations),
-          (SELECT count(*) FROM invalidated_signatures), (SELECT count(*) FROM suppressions)
-        """)
-      var tally = StoreTally()
-      tally.petitions = result.int(0, 0)
-      tally.signatures = result.int(0, 1)
-      tally.consentEvents = result.int(0, 2)
-      tally.invalidations = result.int(0, 3)
-      tally.invalidationMembers = result.int(0, 4)
-      tally.suppressions = result.int(0, 5)
-      return tally
-    }
+    try read(consistent: true) { try countRecords() }
+  }
+
+  /// The tally, read in the transaction that is open (or on its own).
+  private func countRecords() throws -> StoreTally {
+    let result = try connection.query(
+      """
+      SELECT (SELECT count(*) FROM petitions), (SELECT count(*) FROM signatures),
+        (SELECT count(*) FROM consent_events), (SELECT count(*) FROM invalidations),
+        (SELECT count(*) FROM invalidated_signatures), (SELECT count(*) FROM suppressions)
+      """)
+    var tally = StoreTally()
+    tally.petitions = result.int(0, 0)
+    tally.signatures = result.int(0, 1)
+    tally.consentEvents = result.int(0, 2)
+    tally.invalidations = result.int(0, 3)
+    tally.invalidationMembers = result.int(0, 4)
+    tally.suppressions = result.int(0, 5)
+    return tally
+  }
+
+  private func allPetitions() throws -> [Petition] {
+    let petitions = try connection.query(
+      "SELECT \(Self.petitionColumns) FROM \(Self.petitionFrom) ORDER BY p.created_at, p.pk")
+    var all: [Petition] = []
+    for row in 0..<petitions.rowCount { all.append(try Self.petition(petitions, row).petition) }
+    return all
   }
 
   public func dump(_ body: (StoredRecord) throws(StoreError) -> Void) throws(StoreError) {
     try read(consistent: true) {
       try body(.suppressionKey(secret))
-      let petitions = try connection.query(
-        "SELECT \(Self.petitionColumns) FROM \(Self.petitionFrom) ORDER BY p.created_at, p.pk")
-      for row in 0..<petitions.rowCount { try body(.petition(try Self.petition(petitions, row).petition)) }
+      for petition in try allPetitions() { try body(.petition(petition)) }
 
       try stream(
         """
@@ -117,7 +126,8 @@ extension PostgresStore: CopyableStore {
   // MARK: Load
 
   public func load(
-    from produce: ((StoredRecord) throws(StoreError) -> Void) throws(StoreError) -> Void
+    from produce: ((StoredRecord) throws(StoreError) -> Void) throws(StoreError) -> Void,
+    check: (StoreTally, [Petition]) throws(StoreError) -> Void
   ) throws(StoreError) {
     try beginLoad()
     do throws(StoreError) {
@@ -127,25 +137,26 @@ extension PostgresStore: CopyableStore {
       loader = nil
       throw error
     }
-    try finishLoad()
+    try finishLoad(check: check)
   }
 
   func beginLoad() throws(StoreError) {
     try ensureConnected()
-    var holdsPetitions = false
-    do throws(PGError) {
+    var refusal: String?
+    do {
       try connection.execute("BEGIN")
       // The whole load is one transaction; other processes wait rather than see half a copy.
-      try connection.execute("LOCK TABLE petitions, signatures IN EXCLUSIVE MODE")
-      holdsPetitions = try connection.execute("SELECT count(*) FROM petitions").int(0, 0) > 0
-      if !holdsPetitions { try connection.execute("ALTER TABLE signatures DISABLE TRIGGER USER") }
+      try connection.execute(
+        "LOCK TABLE petitions, signatures, consent_events, suppressions IN EXCLUSIVE MODE")
+      refusal = try countRecords().refusal
+      if refusal == nil { try connection.execute("ALTER TABLE signatures DISABLE TRIGGER USER") }
     } catch {
       connection.rollbackQuietly()
-      throw unavailable(error)
+      throw storeError(error)
     }
-    if holdsPetitions {
+    if let refusal {
       connection.rollbackQuietly()
-      throw .unavailable("the destination \(location) already holds petitions: copy-store needs an empty store")
+      throw .unavailable(refusal.replacing("the destination", with: "the destination \(location)"))
     }
     loader = Loader()
   }
@@ -231,7 +242,7 @@ extension PostgresStore: CopyableStore {
     }
   }
 
-  func finishLoad() throws(StoreError) {
+  func finishLoad(check: (StoreTally, [Petition]) throws(StoreError) -> Void) throws(StoreError) {
     guard loader != nil else { throw .unavailable("finishLoad without beginLoad") }
     do {
       try flushSignatures()
@@ -259,6 +270,7 @@ extension PostgresStore: CopyableStore {
         ANALYZE petitions, signatures, counters, group_counts, hourly_counts, consent_events, suppressions,
           invalidations, invalidated_signatures;
         """)
+      try check(try countRecords(), try allPetitions())
       try connection.execute("COMMIT")
       loader = nil
     } catch {

@@ -6,32 +6,40 @@ import SQLite
 /// the counters, tallies and the consent cached on signatures are rebuilt from the rows.
 extension SQLiteStore: CopyableStore {
   public func tally() throws(StoreError) -> StoreTally {
-    try read(consistent: true) {
-      let select = try connection.prepare(
-        """
-        SELECT (SELECT count(*) FROM petitions), (SELECT count(*) FROM signatures),
-          (SELECT count(*) FROM consent_events), (SELECT count(*) FROM invalidations),
-          (SELECT count(*) FROM invalidated_signatures), (SELECT count(*) FROM suppressions)
-        """)
-      _ = try select.step()
-      var tally = StoreTally()
-      tally.petitions = select.int(at: 0)
-      tally.signatures = select.int(at: 1)
-      tally.consentEvents = select.int(at: 2)
-      tally.invalidations = select.int(at: 3)
-      tally.invalidationMembers = select.int(at: 4)
-      tally.suppressions = select.int(at: 5)
-      return tally
-    }
+    try read(consistent: true) { try countRecords() }
+  }
+
+  /// The tally, read in the transaction that is open (or on its own).
+  private func countRecords() throws -> StoreTally {
+    let select = try connection.prepare(
+      """
+      SELECT (SELECT count(*) FROM petitions), (SELECT count(*) FROM signatures),
+        (SELECT count(*) FROM consent_events), (SELECT count(*) FROM invalidations),
+        (SELECT count(*) FROM invalidated_signatures), (SELECT count(*) FROM suppressions)
+      """)
+    _ = try select.step()
+    var tally = StoreTally()
+    tally.petitions = select.int(at: 0)
+    tally.signatures = select.int(at: 1)
+    tally.consentEvents = select.int(at: 2)
+    tally.invalidations = select.int(at: 3)
+    tally.invalidationMembers = select.int(at: 4)
+    tally.suppressions = select.int(at: 5)
+    return tally
+  }
+
+  private func allPetitions() throws -> [Petition] {
+    let petitions = try connection.prepare("SELECT \(PetitionRow.columns) FROM petitions ORDER BY created_at, pk")
+    var all: [Petition] = []
+    while try petitions.step() { all.append(try PetitionRow(petitions).petition) }
+    return all
   }
 
   public func dump(_ body: (StoredRecord) throws(StoreError) -> Void) throws(StoreError) {
     try read(consistent: true) {
       let key = try connection.prepare("SELECT value FROM meta WHERE name = 'suppression_key'")
       if try key.step() { try body(.suppressionKey(key.blob(at: 0))) }
-      let petitions = try connection.prepare(
-        "SELECT \(PetitionRow.columns) FROM petitions ORDER BY created_at, pk")
-      while try petitions.step() { try body(.petition(try PetitionRow(petitions).petition)) }
+      for petition in try allPetitions() { try body(.petition(petition)) }
 
       let signatures = try connection.prepare(
         """
@@ -111,7 +119,8 @@ extension SQLiteStore: CopyableStore {
   }
 
   public func load(
-    from produce: ((StoredRecord) throws(StoreError) -> Void) throws(StoreError) -> Void
+    from produce: ((StoredRecord) throws(StoreError) -> Void) throws(StoreError) -> Void,
+    check: (StoreTally, [Petition]) throws(StoreError) -> Void
   ) throws(StoreError) {
     do throws(SQLiteError) {
       try connection.beginTransaction(.immediate)
@@ -119,12 +128,7 @@ extension SQLiteStore: CopyableStore {
       throw unavailable(error)
     }
     do {
-      let existing = try connection.prepare("SELECT count(*) FROM petitions")
-      _ = try existing.step()
-      guard existing.int(at: 0) == 0 else {
-        throw StoreError.unavailable("the destination already holds petitions: copy-store needs an empty store")
-      }
-      existing.reset()
+      if let refusal = try countRecords().refusal { throw StoreError.unavailable(refusal) }
       var petitionKeys: [String: Int64] = [:]
       try produce { record throws(StoreError) in
         do {
@@ -134,6 +138,7 @@ extension SQLiteStore: CopyableStore {
         }
       }
       try rebuildDerivedState()
+      try check(try countRecords(), try allPetitions())
       try connection.commit()
       petitionsInGroup.removeAll()
       suppressionKeyCache = nil

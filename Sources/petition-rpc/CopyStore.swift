@@ -12,9 +12,10 @@ import SQLiteStore
 ///
 /// Copies every petition, signature (id, times, status, token hash), consent event,
 /// invalidation record and suppression entry, with the suppression list's secret, from one
-/// store to another (SQLite to PostgreSQL and back). Refuses a destination that holds petitions;
-/// streams (memory stays flat); progress on stderr; checks the counts at the end; exits 0 or 1
-/// (64 for a bad command line).
+/// store to another (SQLite to PostgreSQL and back), from one snapshot of the source, as one
+/// transaction on the destination. Refuses a destination that holds petitions, consent events or
+/// suppression entries; streams (memory stays flat); progress on stderr; checks the counts
+/// before it commits (a copy that fails leaves nothing); exits 0 or 1 (64 for a bad command line).
 enum CopyStore {
   static let usage = """
     usage: petition-rpc copy-store --from STORE --to STORE [--pg-schema NAME]
@@ -79,38 +80,43 @@ enum CopyStore {
       return false
     }
     do throws(StoreError) {
+      // For progress only: the copy reads its own snapshot, which a server still writing to the
+      // source may have moved on from.
       let expected = try sourceStore.tally()
       StandardError.write("copy-store: copying \(expected) from \(source.description) to \(destination.description)")
       let started = monotonicSeconds()
-      var done = 0
+      var streamed = StoreTally()
+      var sourcePetitions: [Petition] = []
       var lastReport = started
-      try destinationStore.load { load throws(StoreError) in
-        try sourceStore.dump { record throws(StoreError) in
-          try load(record)
-          done += 1
-          if done % 10_000 == 0 {
-            let now = monotonicSeconds()
-            if now - lastReport >= 1 {
-              lastReport = now
-              let percent = expected.total > 0 ? done * 100 / expected.total : 100
-              StandardError.write("copy-store: \(done) of \(expected.total) records (\(percent)%)")
+      try destinationStore.load(
+        from: { load throws(StoreError) in
+          try sourceStore.dump { record throws(StoreError) in
+            try load(record)
+            streamed.count(record)
+            if case .petition(let petition) = record { sourcePetitions.append(petition) }
+            if streamed.total % 10_000 == 0 {
+              let now = monotonicSeconds()
+              if now - lastReport >= 1 {
+                lastReport = now
+                let percent = expected.total > 0 ? min(streamed.total * 100 / expected.total, 100) : 100
+                StandardError.write("copy-store: \(streamed.total) of \(expected.total) records (\(percent)%)")
+              }
             }
           }
-        }
-      }
-      let copied = try destinationStore.tally()
-      let sourcePetitions = try sourceStore.petitions(status: nil)
-      let destinationPetitions = try destinationStore.petitions(status: nil)
-      guard copied == expected, sourcePetitions == destinationPetitions else {
-        StandardError.write(
-          "copy-store: the counts differ after the copy: source \(expected); destination \(copied)"
-            + (sourcePetitions == destinationPetitions ? "" : "; petitions or their counts differ"))
-        return false
-      }
+        },
+        // Inside the destination's transaction: a copy that does not hold exactly what the source's
+        // snapshot gave is rolled back, and can be run again.
+        check: { copied, destinationPetitions throws(StoreError) in
+          guard copied == streamed, destinationPetitions == sourcePetitions else {
+            throw .unavailable(
+              "the counts differ after the copy (nothing was kept): source \(streamed); destination \(copied)"
+                + (destinationPetitions == sourcePetitions ? "" : "; petitions or their counts differ"))
+          }
+        })
       let seconds = max(monotonicSeconds() - started, 0.001)
       StandardError.write(
-        "copy-store: done: \(copied) in \(formatted(seconds)) s (\(Int(Double(done) / seconds)) records/s); counts checked"
-      )
+        "copy-store: done: \(streamed) in \(formatted(seconds)) s "
+          + "(\(Int(Double(streamed.total) / seconds)) records/s); counts checked")
       return true
     } catch {
       if case .unavailable(let reason) = error {

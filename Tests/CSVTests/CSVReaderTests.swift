@@ -140,9 +140,14 @@ private func error(_ bytes: [UInt8]) -> CSVError? {
     }
   }
 
-  /// A lone CR inside an unquoted field is data.
-  @Test func keepsLoneCarriageReturn() throws {
-    #expect(try fields("a\rb,c\n") == [["a\rb", "c"]])
+  /// A CR outside quotes that is not followed by LF is not RFC 4180: old Mac line ends would
+  /// otherwise make the whole file one record (no rows, no error). Quoted, it is data.
+  @Test func refusesLoneCarriageReturn() throws {
+    #expect(throws: CSVError.self) { try fields("a\rb,c\n") }
+    #expect(throws: CSVError.self) { try fields("email,zip\rx@example.org,10001\r") }
+    #expect(throws: CSVError.self) { try fields("a,b\r") }
+    #expect(throws: CSVError.self) { try fields("\"a\"\rb\n") }
+    #expect(try fields("\"a\rb\",c\r\n") == [["a\rb", "c"]])
   }
 
   /// An empty source has no records.

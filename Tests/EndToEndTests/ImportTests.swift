@@ -360,6 +360,14 @@ private func generatedFile(rows: Int, start: Int = 0) -> String {
     #expect(RPC.errorCode(invalid) == 1008)
     #expect(errorData(invalid)?["line"] as? Int == 3)
     #expect(server.total("p1") == 0, "a file that is not CSV writes nothing, not even its good first rows")
+
+    // Old Mac line ends (CR alone): not RFC 4180. Read as one record, every row would be lost
+    // without a word (answered imported 0 before).
+    write("email,zip\rcr1@example.org,10001\rcr2@example.org,10002\r", to: directory.file("mac.csv"))
+    let mac = importFile(server, "mac.csv")
+    #expect(RPC.errorCode(mac) == 1008)
+    #expect(errorData(mac)?["line"] as? Int == 1)
+    #expect((errorData(mac)?["reason"] as? String)?.contains("carriage return") == true)
   }
 
   /// $/progress: begin with the number of rows, reports of rows read that only grow, end before

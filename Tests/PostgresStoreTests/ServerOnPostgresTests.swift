@@ -275,7 +275,7 @@ struct ServerOnPostgresTests {
     let again = try ServerProcess(
       arguments: ["copy-store", "--from", sqlitePath, "--to", TestDatabase.uri!, "--pg-schema", schema])
     #expect(again.waitForExit(timeout: 60) == 1)
-    #expect(again.standardError.contains("already holds petitions"))
+    #expect(again.standardError.contains("already holds 3 petitions"))
 
     let backPath = directory.file("back.sqlite3")
     let copyBack = try ServerProcess(
