@@ -4,7 +4,8 @@ import Synchronization
 
 /// One `tools/call` being served: the `ServiceCall` the MCP front hands to the service. Its
 /// outcome becomes a `CallToolResult` (a domain error: one with `isError`), its progress
-/// `notifications/progress`; a call the client cancelled is never answered.
+/// `notifications/progress`; a call the client cancelled is not answered unless the cancel came
+/// too late to stop it.
 /// Sendable: what another thread touches (the cancel flag) is atomic.
 final class ToolCall: ServiceCall, @unchecked Sendable {
   let id: JSON
@@ -78,8 +79,16 @@ final class ToolCall: ServiceCall, @unchecked Sendable {
     precondition(!isAnswered, "a call is answered once")
     isAnswered = true
     server.finished(self)
-    // MCP: a cancelled request gets no response at all.
-    if isCancelledByClient { return }
+    // MCP: a cancelled request that was stopped gets no response at all. One the cancel reached
+    // too late (it ran, and its writes are committed) is answered: MCP lets a server answer a
+    // request that completed before the cancel, and a client told nothing would take a written
+    // signature for one that never happened.
+    if isCancelledByClient {
+      switch outcome {
+      case .success, .serialized: break
+      case .failure: return
+      }
+    }
     let now = !server.isQuick(self)
     defer { if now { server.flush() } }
     switch outcome {

@@ -263,13 +263,19 @@ public final class Pipeline: @unchecked Sendable {
   /// Serves a run (calls cancelled while queued are answered without running), then lets go of
   /// the store and frees the run's calls on this thread, which made them.
   private func serve(_ run: inout [ServiceCall]) {
-    var cancelled = false
-    for call in run where call.cancellation.isCancelled {
-      call.complete(.failure(.requestCancelled))
-      cancelled = true
-    }
-    if cancelled {
-      let remaining = run.filter { !$0.cancellation.isCancelled }
+    // Each call's flag is read once here: the other thread may cancel a call at any moment, and
+    // a call seen running must be processed, one seen cancelled answered (reading the flag twice
+    // once dropped a call cancelled between the two reads: never answered).
+    if let first = run.firstIndex(where: { $0.cancellation.isCancelled }) {
+      var remaining = Array(run[..<first])
+      run[first].complete(.failure(.requestCancelled))
+      for call in run[(first + 1)...] {
+        if call.cancellation.isCancelled {
+          call.complete(.failure(.requestCancelled))
+        } else {
+          remaining.append(call)
+        }
+      }
       if !remaining.isEmpty { service.process(remaining) }
     } else if !run.isEmpty {
       service.process(run)

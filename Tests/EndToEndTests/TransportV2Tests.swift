@@ -167,4 +167,54 @@ private func signLine(id: Int, petition: String = "p") -> String {
     #expect(rest == 399)
     #expect(peak < memoryBound(64 * mebibyte), "peak RSS \(peak / mebibyte) MiB")
   }
+
+  /// Cancels racing with the serving of their runs: pipelined signs (some in batches) with
+  /// `$/cancelRequest` for recent ids. Every id gets exactly one answer (a batch its one array),
+  /// and a sign answered -32800 was not written, one answered with a result was. (A flag read
+  /// twice while a run was taken up once dropped a call cancelled between the reads: no answer,
+  /// and its whole batch unanswered.)
+  @Test func cancelsRacingWithServingLoseNoAnswer() throws {
+    for round in 0..<8 {
+      let path = directory.file("race\(round).sqlite3")
+      var generator = SystemRandomNumberGenerator()
+      var input = #"{"jsonrpc":"2.0","id":"c","method":"petition.create","params":{"id":"p","title":"T","target":"X"}}"#
+      input += "\n"
+      var ids: [Int] = []
+      var id = 0
+      while id < 3000 {
+        id += 1
+        if Int.random(in: 0..<10, using: &generator) == 0 {
+          let members = Array(id..<(id + 4))
+          id += 3
+          input += "[" + members.map { signLine(id: $0).dropLast() }.joined(separator: ",") + "]\n"
+          ids += members
+        } else {
+          input += signLine(id: id)
+          ids.append(id)
+        }
+        if Int.random(in: 0..<5, using: &generator) == 0, let target = ids.suffix(40).randomElement() {
+          input += #"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":\#(target)}}"# + "\n"
+        }
+      }
+      let (status, stdout, _) = try runServer(["--db", path], stdin: input)
+      #expect(status == 0)
+      var answers: [Int: [[String: Any]]] = [:]
+      for line in stdout.split(separator: "\n") {
+        let parsed = try JSONSerialization.jsonObject(with: Data(line.utf8))
+        for answer in (parsed as? [[String: Any]]) ?? [parsed as? [String: Any] ?? [:]] {
+          if let number = answer["id"] as? Int { answers[number, default: []].append(answer) }
+        }
+      }
+      let unanswered = ids.filter { answers[$0]?.count != 1 }
+      #expect(
+        unanswered.isEmpty,
+        "round \(round): \(unanswered.count) ids without exactly one answer, e.g. \(unanswered.prefix(5))")
+      let written = ids.filter { answers[$0]?.first?["result"] != nil }.count
+      let count = try runServer(
+        ["--db", path], stdin: #"{"jsonrpc":"2.0","id":1,"method":"count","params":{"petition":"p"}}"# + "\n")
+      #expect(
+        count.stdout.contains(#""total":\#(written),"#),
+        "round \(round): \(written) answered with a result; \(count.stdout)")
+    }
+  }
 }
