@@ -347,6 +347,22 @@ final class PGConnection {
     if let result = PQexec(handle, "ROLLBACK") { PQclear(result) }
   }
 
+  /// After this connection sent a cancel request: ends the transaction and runs a trivial
+  /// statement until one succeeds. The server acts on a cancel when it arrives; one that arrives
+  /// after the statement it was meant for has finished cancels the next statement instead (a
+  /// ROLLBACK, or the SELECT here), never a later group's. (CI once saw a late cancel fail a
+  /// group's COMMIT: every call of the group then answered -32000.)
+  func settleAfterCancel() {
+    guard let handle else { return }
+    for _ in 0..<3 {
+      rollbackQuietly()
+      guard let result = PQexec(handle, "SELECT 1") else { return }
+      let ok = PQresultStatus(result) == PGRES_TUPLES_OK
+      PQclear(result)
+      if ok { return }
+    }
+  }
+
   @discardableResult
   private func check(_ result: OpaquePointer?) throws(PGError) -> PGResult {
     guard let result else {

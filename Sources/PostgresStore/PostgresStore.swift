@@ -292,14 +292,23 @@ public final class PostgresStore: PetitionStore {
       deltas = CountDeltas()
       body()
       isInsideWriteGroup = false
-      // A statement cancelled because a request of the group was: nothing of the group is
-      // written, and the caller runs the rest again.
-      let stopped = connection.takeWasStopped()
+      // A cancel request was sent because a request of the group was cancelled: nothing of the
+      // group is written (also when the statement it was meant for finished first: the cancel
+      // may then reach a later statement, even COMMIT), and the caller runs the rest again.
+      if connection.takeWasStopped() {
+        groupFailure = nil
+        deltas = CountDeltas()
+        connection.shouldStop = nil
+        connection.settleAfterCancel()
+        forgetUncommitted()
+        throw .interrupted
+      }
       if let failure = groupFailure {
         groupFailure = nil
         deltas = CountDeltas()
         connection.rollbackQuietly()
-        throw stopped ? .interrupted : failure
+        forgetUncommitted()
+        throw failure
       }
       do throws(PGError) {
         try flushDeltas()
@@ -308,10 +317,25 @@ public final class PostgresStore: PetitionStore {
         try connection.execute("COMMIT")
       } catch {
         deltas = CountDeltas()
+        connection.shouldStop = nil
+        forgetUncommitted()
+        if connection.takeWasStopped() {
+          connection.settleAfterCancel()
+          throw .interrupted
+        }
         connection.rollbackQuietly()
-        throw connection.takeWasStopped() ? .interrupted : unavailable(error)
+        throw unavailable(error)
       }
     }
+  }
+
+  /// After a rollback: what this connection learnt inside the transaction may not exist. A
+  /// petition created by a group that was rolled back (a cancel, a failure) left its key in
+  /// `knownPetitions`, and the group's next attempt created it again under a new key and signed
+  /// into the old one: a foreign-key failure, every call of the group -32000.
+  func forgetUncommitted() {
+    knownPetitions.removeAll()
+    goalReached.removeAll()
   }
 
   /// Runs a write operation: inside the running write group, or else in its own transaction,
@@ -347,6 +371,7 @@ public final class PostgresStore: PetitionStore {
     } catch {
       deltas = CountDeltas()
       connection.rollbackQuietly()
+      forgetUncommitted()
       throw storeError(error)
     }
   }

@@ -271,6 +271,40 @@ struct PostgresStoreTests {
     #expect(try slotLocks(next) == 1)
   }
 
+  /// A group stopped after it created a petition and signed into it leaves no trace in the
+  /// store's memory: when the group runs again, the petition is created anew (a new key) and
+  /// the signs go into that one. (The key learnt in the rolled-back attempt was kept: every sign
+  /// of the second attempt failed a foreign key, and with it the whole group, -32000.)
+  @Test func groupRunAgainAfterAStopForgetsWhatItLearnt() throws {
+    let token = { ConfirmationToken(token: "t", hash: "h") }
+    let schema = TestDatabase.freshSchema("again")
+    let store = try TestDatabase.store(schema: schema)
+    let other = try TestDatabase.store(schema: schema)
+    _ = try store.createPetition(newPetition("p"), at: at(march1))
+    let key = try TestDatabase.psql("SELECT pk FROM \(schema).petitions WHERE id = 'p'")
+    try other.connection.execute("BEGIN")
+    try other.connection.execute("SELECT pg_advisory_xact_lock(1886352498, \(key))")
+    let started = Date()
+    #expect(throws: StoreError.interrupted) {
+      try store.performWriteGroup(stopIf: { Date().timeIntervalSince(started) > 0.3 }) {
+        _ = try? store.createPetition(newPetition("n"), at: at(march1 + 1))
+        // Signs go to the store together (signMany), which looks up and remembers n's key.
+        _ = store.signMany([signing("n", "a@x.org"), signing("n", "c@x.org")], at: at(march1 + 2), newToken: token)
+        _ = try? store.sign(signing("p", "b@x.org"), at: at(march1 + 2))
+      }
+    }
+    try other.connection.execute("ROLLBACK")
+    var outcomes: [Result<SignOutcome, StoreError>] = []
+    try store.performWriteGroup {
+      #expect(throws: Never.self) { _ = try store.createPetition(newPetition("n"), at: at(march1 + 3)) }
+      outcomes = store.signMany(
+        [signing("n", "a@x.org"), signing("n", "c@x.org")], at: at(march1 + 4), newToken: token)
+    }
+    #expect(outcomes.allSatisfy { (try? $0.get()) != nil }, "\(outcomes)")
+    #expect(try store.total("n") == 2)
+    #expect(try store.total("p") == 0)
+  }
+
   /// A write group waiting for a lock another process holds (the petition's, taken by a group
   /// signing into it) ends when `stopIf` says so: the statement is cancelled on the server,
   /// the group throws `interrupted`, nothing of it is written, and the store serves on.
