@@ -2,7 +2,6 @@ import JSON
 import JSONRPC
 import Logging
 import Service
-import Synchronization
 
 /// The Model Context Protocol over stdio: a front on the same `Service` as JSON-RPC mode, which
 /// shows the contract's methods as tools.
@@ -58,7 +57,7 @@ public final class MCPServer: PipelineFront {
   private var pipeline: Pipeline!
   /// Tool calls not yet answered, by serialized id, for `notifications/cancelled`: added by the
   /// thread reading the input, removed by the one serving the call.
-  private let pending = Mutex<[[UInt8]: [ToolCall]]>([:])
+  private let pending = Locked<[[UInt8]: [ToolCall]]>([:])
 
   /// A server listing the tools `makeTools` gives (in that order), made when first needed.
   public init(

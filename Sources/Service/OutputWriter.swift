@@ -224,6 +224,20 @@ final class ConditionLock: @unchecked Sendable {
   func broadcast() { pthread_cond_broadcast(condition) }
 }
 
+/// A value that two threads share, behind a pthread mutex. (Not `Synchronization.Mutex`: its
+/// lock is inside the prebuilt standard library, where ThreadSanitizer cannot see it order the
+/// accesses it guards, so every use is reported as a race.)
+public final class Locked<Value>: @unchecked Sendable {
+  private let lock = ConditionLock()
+  private var value: Value
+
+  public init(_ value: Value) { self.value = value }
+
+  public func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+    try lock.withLock { try body(&value) }
+  }
+}
+
 /// Starts an OS thread (outside Swift concurrency) running `body`; returns its handle.
 func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
   final class Box: @unchecked Sendable {
