@@ -152,7 +152,7 @@ public final class MCPServer: PipelineFront {
   private func handleRequest(_ request: Request, bytes: Int) {
     let id = request.id!
     if request.hasPositionalParams {
-      writeError(.invalidParams(path: "", "params must be an object"), id: id)
+      writeError(.invalidParams(path: "", "must be an object"), id: id)
       return
     }
     // The era of this request: the stateless revision names itself in `_meta`.

@@ -279,6 +279,7 @@ public struct ToolCatalog: @unchecked Sendable {
           + "so far;",
         "notifications/cancelled stops it at the next group (the call gets no response);"
       ),
+      ("(x-paramsSchema states it)", "(the inputSchema states it)"),
     ] {
       text = text.replacing(jsonRPC, with: mcp)
     }

@@ -177,6 +177,7 @@ import Testing
       #expect(!description.contains("$/"), "\(name): \(description)")
       #expect(!description.contains("-32800"), "\(name)")
       #expect(!description.contains("ProgressParams"), "\(name)")
+      #expect(!description.contains("x-paramsSchema"), "\(name): \(description)")
       if name.hasPrefix("export_") { #expect(!description.contains("overwrite"), "\(name): \(description)") }
     }
     _ = ask(
@@ -196,6 +197,9 @@ import Testing
   @Test func ping() throws {
     let server = try start()
     #expect((ask(server, 1, "ping")?["result"] as? [String: Any])?.isEmpty == true)
+    server.sendLine(["jsonrpc": "2.0", "id": 9, "method": "ping", "params": [1]])
+    let refused = server.readObject()?["error"] as? [String: Any]
+    #expect(refused?["message"] as? String == "Invalid params: params must be an object")
     let modern = ask(server, 2, "ping", Self.modern())?["result"] as? [String: Any]
     #expect(modern?["resultType"] as? String == "complete")
   }
