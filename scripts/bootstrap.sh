@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks to build and test petition-rpc:
-# the C libraries' -dev packages (jansson, sqlite3), pkg-config, and python3's jsonschema
+# the C libraries' -dev packages (jansson, sqlite3, libpq, libssl, mimalloc), pkg-config, and python3's jsonschema
 # (used by schema/check_examples.py). Installs nothing that is already there.
 set -euo pipefail
 
@@ -23,6 +23,7 @@ dpkg -s libjansson-dev >/dev/null 2>&1 || missing+=(libjansson-dev)
 dpkg -s libsqlite3-dev >/dev/null 2>&1 || missing+=(libsqlite3-dev)
 dpkg -s libpq-dev >/dev/null 2>&1 || missing+=(libpq-dev)
 dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
+dpkg -s libmimalloc-dev >/dev/null 2>&1 || missing+=(libmimalloc-dev)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 if ((${#missing[@]})); then
   say "installing ${missing[*]}"
