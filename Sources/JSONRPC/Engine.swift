@@ -161,7 +161,8 @@ public final class Engine: PipelineFront {
       }
       return
     }
-    if request.hasPositionalParams {
+    // An unknown method is -32601 whatever its params (the service answers it, as any other).
+    if request.hasPositionalParams && pipeline.service.isKnownMethod(request.method) {
       if let id = request.id {
         let error = ServiceError.invalidParams(path: "", "must be given by name (an object), not by position")
         answerNow(ResponseBuilder.failure(id: id, error: error), framing: framing, batch: batch, slot: slot)

@@ -18,6 +18,13 @@ public final class PetitionService: Service {
   /// asks for it. The service is driven from one thread, so a lazy property is enough.
   private lazy var discoveryDocument: JSON = OpenRPCDocument.json
 
+  /// The contract's method names, read from the OpenRPC document the first time a front asks
+  /// (only for params given by position: a rare path, so start-up does not parse the document).
+  private static let methodNames: Set<String> = Set(
+    OpenRPCDocument.json["methods"]?.elements.compactMap { $0["name"]?.stringValue } ?? [])
+
+  public func isKnownMethod(_ method: String) -> Bool { Self.methodNames.contains(method) }
+
   public init(store: PetitionStore, clock: Clock = SystemClock(), logger: Logger) {
     self.store = store
     self.clock = clock
@@ -62,6 +69,27 @@ public final class PetitionService: Service {
     default: failure = (call.preparation as? Result<Operation, ResponseError>)?.failure
     }
     return failure?.paramIssues ?? []
+  }
+
+  /// An unknown method, or params that `prepare` (or the export or import reader) refused:
+  /// answered at once, with what the call would get when run.
+  public func answerWithoutStore(_ call: ServiceCall) -> Bool {
+    let failure: ResponseError?
+    switch call.method {
+    case "export": failure = Exporter.read(call.params).failure
+    case "import": failure = Importer.read(call.params).failure
+    case "rpc.discover": return false
+    default:
+      guard let prepared = call.preparation as? Result<Operation, ResponseError> else {
+        // Not one of the grouped methods, nor export, import or rpc.discover: unknown.
+        _ = route(call)
+        return true
+      }
+      failure = prepared.failure
+    }
+    guard let failure else { return false }
+    call.fail(failure)
+    return true
   }
 
   /// Everything but `export` and `rpc.discover` (a large answer) is quick: one group of small

@@ -134,6 +134,14 @@ public final class OutputWriter: @unchecked Sendable {
     }
   }
 
+  /// `flush`, unless the writer already holds `highWater` bytes for a client that does not read:
+  /// then the answers wait for the next flush. For the thread reading the input, which must not
+  /// block on output while another request is served (it has to see cancel notifications).
+  public func flushWithoutWaiting() {
+    let hasRoom: Bool = monitor.withLock { !pending.isEmpty && (isBroken || handed.count < highWater) }
+    if hasRoom { flush() }
+  }
+
   /// Writes everything and stops the writer.
   /// Called once no other thread appends any more.
   public func finish() {

@@ -108,6 +108,7 @@ public final class Pipeline: @unchecked Sendable {
   /// `Service.prepare` runs now. Called by the front, from `receive`.
   public func submit(_ call: ServiceCall, bytes: Int) {
     service.prepare(call)
+    if service.answerWithoutStore(call) { return }
     queue.append(call)
     queuedBytes += bytes
   }
@@ -194,6 +195,10 @@ public final class Pipeline: @unchecked Sendable {
         readerWaitsForStore = hasCalls && storeTaken
         return storeTaken
       }
+      // The store is busy with another run (an import, an export, a wait for a lock): answers
+      // this thread made meanwhile (protocol errors, -32601, params refused) are done, so they go
+      // out now rather than with its own run.
+      if hasCalls && storeBusy { output.flushWithoutWaiting() }
       descriptors[0].revents = 0
       descriptors[1].revents = 0
       descriptors[2].fd = hasCalls && storeBusy ? wakeup.read : -1

@@ -62,10 +62,19 @@ public protocol Service: AnyObject {
   func process(_ calls: [ServiceCall])
   /// The problems `prepare` found in a prepared call's params (none when they are valid).
   func paramIssues(of call: ServiceCall) -> [ParamIssue]
+  /// Answers a prepared call now if it needs no store (its method is unknown or its params are
+  /// refused), and says whether it did: the pipeline then does not queue it behind the run
+  /// being served (a long import, a wait for a locked store).
+  func answerWithoutStore(_ call: ServiceCall) -> Bool
+  /// Whether the service has a method of this name (a front answers an unknown method -32601
+  /// before it judges the params).
+  func isKnownMethod(_ method: String) -> Bool
 }
 
 extension Service {
   public func prepare(_ call: ServiceCall) {}
   public func paramIssues(of call: ServiceCall) -> [ParamIssue] { [] }
   public func isQuick(_ call: ServiceCall) -> Bool { false }
+  public func isKnownMethod(_ method: String) -> Bool { true }
+  public func answerWithoutStore(_ call: ServiceCall) -> Bool { false }
 }

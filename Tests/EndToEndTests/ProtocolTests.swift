@@ -30,6 +30,15 @@ private func id(_ response: Any?) -> Any? {
     let response = server.readObject()
     #expect(errorCode(response) == -32602)
     #expect(id(response) as? Int == 1)
+    // An unknown method is -32601 whatever its params; positional params are not judged first.
+    server.send(#"{"jsonrpc": "2.0", "method": "subtract", "params": [42, 23], "id": 2}"# + "\n")
+    let unknown = server.readObject()
+    #expect(errorCode(unknown) == -32601)
+    #expect(id(unknown) as? Int == 2)
+    server.send(#"{"jsonrpc": "2.0", "method": "initialize", "params": [1], "id": 3}"# + "\n")
+    let hint = server.readObject()?["error"] as? [String: Any]
+    #expect(hint?["code"] as? Int == -32601)
+    #expect(hint?["message"] as? String == "start petition-rpc with --mcp")
   }
 
   /// rpc call with named parameters: answered with the same id.

@@ -48,6 +48,32 @@ private func signLine(id: Int, petition: String = "p") -> String {
     #expect(RPC.result(server.sign("p", makeSigner(email: "one@example.org")))?["count"] as? Int == 1)
   }
 
+  /// While a sign waits for a store another process holds locked, requests read after it that
+  /// need no store (not JSON, an unknown method, params refused) are answered at once, not when
+  /// the wait ends.
+  @Test(.sqliteFileOnly) func answersThatNeedNoStoreDoNotWaitForALockedStore() throws {
+    let server = try ServerProcess.start(store: store)
+    #expect(server.createPetition("p") != nil)
+    let locker = try Connection(path: store)
+    try locker.execute("BEGIN IMMEDIATE")
+    server.send(signLine(id: 41))
+    usleep(150_000)  // the sign is now waiting for the lock
+    let sent = monotonicSeconds()
+    server.send(#"{"jsonrpc":"2.0","id":42,"method":"petition.get","params":{}}"# + "\n")
+    server.send("not json\n")
+    server.send(#"{"jsonrpc":"2.0","id":43,"method":"nope"}"# + "\n")
+    var codes: [Int] = []
+    for _ in 0..<3 {
+      guard let response = server.readObject(timeout: 3) else { break }
+      codes.append(RPC.errorCode(response) ?? 0)
+    }
+    let elapsed = monotonicSeconds() - sent
+    try locker.execute("ROLLBACK")
+    #expect(codes.sorted() == [-32700, -32602, -32601], "\(codes)")
+    #expect(elapsed < timeBound(1), "answered after \(elapsed) s")
+    #expect(RPC.result(server.readObject(timeout: 10))?["count"] as? Int == 1)
+  }
+
   /// Past the busy timeout, a sign gets -32000 with `data.retryable`.
   @Test(.sqliteFileOnly) func lockedPastTheTimeoutIsRetryable() throws {
     let server = try ServerProcess.start(store: store, ["--busy-timeout-ms", "100"])
