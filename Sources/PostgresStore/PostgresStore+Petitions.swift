@@ -48,6 +48,11 @@ extension PostgresStore {
 
   public func closePetition(id: String, at time: Timestamp) throws(StoreError) -> Petition {
     try write {
+      // The petition's lock, as signs and imports take it before they read whether it is open
+      // (Schema migration 9): the close waits for groups signing into it to commit, so the count
+      // it answers is final, and signs waiting behind it find it closed.
+      try connection.query(
+        "SELECT pg_advisory_xact_lock(1886352498, pk::integer) FROM petitions WHERE id = $1", [id])
       let result = try connection.query(
         "UPDATE petitions SET status = 'closed', closed_at = $2 WHERE id = $1 AND status = 'open'",
         [id, String(time.millisecondsSinceEpoch)])

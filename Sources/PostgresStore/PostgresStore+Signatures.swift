@@ -29,7 +29,17 @@ extension PostgresStore {
     guard isInsideWriteGroup, signings.count > 1 else { return signings.map(one) }
     do throws(StoreError) {
       try write(tallied: true) {
-        for id in Set(signings.map(\.petitionID)) { try knowPetition(id, refreshingGoal: true) }
+        let petitions = Set(signings.map(\.petitionID))
+        for id in petitions { try knowPetition(id, refreshingGoal: true) }
+        // Signs into several petitions take the petitions' locks in key order first: taken sign
+        // by sign, in the order the signs came, two servers signing into a then b and b then a
+        // waited for each other (PostgreSQL's deadlock error, the whole group -32000).
+        let keys = petitions.compactMap { knownPetitions[$0]?.key }.sorted()
+        if keys.count > 1 {
+          try connection.query(
+            "SELECT pg_advisory_xact_lock(1886352498, k::integer) FROM unnest($1::bigint[]) AS k",
+            ["{" + keys.map(String.init).joined(separator: ",") + "}"])
+        }
       }
     } catch {
       return signings.map { _ in .failure(error) }

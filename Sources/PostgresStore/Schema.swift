@@ -17,7 +17,49 @@
 /// - Consent is a history of events; a person's consent now is their newest event per channel.
 /// - Suppression entries are HMAC-SHA-256 (hex) under the secret in `store_secret`.
 enum Schema {
-  static let migrations: [(version: Int, sql: String)] = [
+  static let migrations: [(version: Int, sql: String)] = written + [(9, lockingBeforeReadingStatus(written))]
+
+  /// Migration 9: a sign or an import takes its petition's lock before it reads whether the
+  /// petition is open, and `petition.close` takes the same lock (PostgresStore.closePetition).
+  /// They read the status first: a close answered between that read and the lock let signs
+  /// already under way commit into the closed petition after its answer, so the count the close
+  /// reported grew afterwards (an audit with 6 servers signing and a 7th closing: 1,538 more).
+  /// Now a close waits for the groups signing into the petition to commit (its count includes
+  /// them) and a sign that waited for the close reads `closed` (1003). The functions are the
+  /// newest versions of migrations 1-8 with that one statement added before the read, so they
+  /// are not written out twice.
+  static func lockingBeforeReadingStatus(_ migrations: [(version: Int, sql: String)]) -> String {
+    let reads = [
+      (
+        "sign_petition",
+        "SELECT p.pk, p.status, p.confirmation INTO pet FROM petitions AS p WHERE p.id = petition_id;"
+      ),
+      ("import_signature", "SELECT p.pk, p.status INTO pet FROM petitions AS p WHERE p.id = petition_id;"),
+      ("import_batch", "SELECT p.pk, p.status INTO pet FROM petitions AS p WHERE p.id = petition_id;"),
+    ]
+    let lock = "PERFORM pg_advisory_xact_lock(1886352498, p.pk::integer) FROM petitions AS p WHERE p.id = petition_id;"
+    return reads.map { name, read in
+      let function = newestDefinition(of: name, in: migrations)
+      precondition(function.contains(read), "migration 9: \(name) no longer reads its petition as expected")
+      return function.replacing("CREATE FUNCTION", with: "CREATE OR REPLACE FUNCTION")
+        .replacing(read, with: lock + "\n        " + read)
+    }.joined(separator: "\n\n")
+  }
+
+  /// The text of the newest `CREATE [OR REPLACE] FUNCTION name(` ... `END $$;` among `migrations`.
+  static func newestDefinition(of name: String, in migrations: [(version: Int, sql: String)]) -> String {
+    for migration in migrations.reversed() {
+      for start in ["CREATE OR REPLACE FUNCTION \(name)(", "CREATE FUNCTION \(name)("] {
+        guard let begin = migration.sql.firstRange(of: start),
+          let end = migration.sql[begin.lowerBound...].firstRange(of: "END $$;")
+        else { continue }
+        return String(migration.sql[begin.lowerBound..<end.upperBound])
+      }
+    }
+    preconditionFailure("no definition of \(name)")
+  }
+
+  private static let written: [(version: Int, sql: String)] = [
     (
       1,
       """

@@ -139,6 +139,77 @@ struct ServerOnPostgresTests {
     for server in servers.value { #expect(server.waitForExit() == 0) }
   }
 
+  /// Two servers sign into two petitions with goals (signs take each petition's lock), each
+  /// write group into both, in opposite orders: every sign succeeds. Taken sign by sign in the
+  /// order of the group, the locks made PostgreSQL's deadlock error fail half the groups.
+  @Test func groupsSigningIntoPetitionsInOppositeOrdersDoNotDeadlock() throws {
+    let schema = TestDatabase.freshSchema("order")
+    let first = try server(schema: schema)
+    #expect(first.createPetition("a", goal: 10_000_000) != nil)
+    #expect(first.createPetition("b", goal: 10_000_000) != nil)
+    let servers = Unchecked([first, try server(schema: schema)])
+    let failures = Unchecked(NSMutableArray())
+    let lock = NSLock()
+    DispatchQueue.concurrentPerform(iterations: 2) { process in
+      let order = process == 0 ? ["a", "b"] : ["b", "a"]
+      var requests: [[String: Any]] = []
+      for burst in 0..<8 {
+        for petition in order {
+          for index in 0..<40 {
+            let signer = makeSigner(email: "p\(process)-\(burst)-\(index)@example.org")
+            requests.append(
+              RPC.request("\(process)-\(burst)-\(petition)-\(index)", "sign", signParams(petition, signer)))
+          }
+        }
+      }
+      let responses = servers.value[process].sendBatches(requests, batchSize: 80)
+      lock.withLock {
+        if responses.count != requests.count { failures.value.add("\(process): \(responses.count) answers") }
+        for response in responses where response["result"] == nil { failures.value.add(response) }
+      }
+    }
+    #expect(failures.value.count == 0, "\(failures.value.prefix(3))")
+    #expect(first.total("a") == 640)
+    #expect(first.total("b") == 640)
+    for server in servers.value { server.closeInput() }
+    for server in servers.value { #expect(server.waitForExit() == 0) }
+  }
+
+  /// A close answered while other servers sign into the petition is final: its count is the
+  /// petition's count for good, and signs after it are 1003. Signs that had read `open` before
+  /// the close used to commit after its answer (the count grew by hundreds).
+  @Test func closeWhileOthersSignIsFinal() throws {
+    let schema = TestDatabase.freshSchema("closing")
+    let first = Unchecked(try server(schema: schema))
+    #expect(first.value.createPetition("c", goal: 10_000_000) != nil)
+    let signers = Unchecked(try (0..<3).map { _ in try server(schema: schema) })
+    let closed = Unchecked(NSMutableArray())
+    DispatchQueue.concurrentPerform(iterations: 4) { process in
+      if process == 3 {
+        usleep(300_000)
+        if let petition = first.value.result("petition.close", ["id": "c"]) { closed.value.add(petition) }
+        return
+      }
+      for burst in 0..<40 {
+        let requests = (0..<50).map { index in
+          RPC.request(
+            "\(burst)-\(index)", "sign",
+            signParams("c", makeSigner(email: "s\(process)-\(burst)-\(index)@example.org")))
+        }
+        let responses = signers.value[process].sendBatches(requests, batchSize: 50)
+        if responses.contains(where: { RPC.errorCode($0) == 1003 }) { return }
+      }
+    }
+    let petition = try #require(closed.value.firstObject as? [String: Any])
+    #expect(petition["status"] as? String == "closed")
+    let count = try #require(petition["count"] as? Int)
+    #expect(count > 0)
+    #expect(first.value.total("c") == count)
+    #expect(try TestDatabase.psql("SELECT count(*) FROM \(schema).signatures") == "\(count)")
+    for server in signers.value + [first.value] { server.closeInput() }
+    for server in signers.value + [first.value] { #expect(server.waitForExit() == 0) }
+  }
+
   /// PostgreSQL stopped at once (`pg_ctl stop -m immediate`) in the middle of pipelined signs,
   /// then started again: every acknowledged signature is there, the failed ones were answered
   /// -32000 retryable, and the same server process serves again.
