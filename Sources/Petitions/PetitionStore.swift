@@ -14,6 +14,10 @@ public enum StoreError: Error, Equatable, Sendable {
   /// The write group was abandoned because its `stopIf` said so (a cancelled request) while it
   /// waited for a store another process holds locked. Nothing was written.
   case interrupted
+  /// The write group was rolled back because PostgreSQL broke a deadlock with another process's
+  /// transaction by failing this one (or found a serialization conflict): nothing was written,
+  /// and running the group again may succeed. Answered like `unavailable` when not run again.
+  case conflicted(String)
   /// The store cannot be used now (locked past its timeout, disk full, read-only, I/O error,
   /// database unreachable). Nothing of the failed operation or write group was written, except
   /// when a database connection was lost during the commit (the outcome is then unknown; every
@@ -37,6 +41,10 @@ public protocol PetitionStore: AnyObject {
   /// locked, `shouldStop` is consulted; when it answers true the wait ends at once with
   /// `interrupted` and nothing of the group is written.
   func performWriteGroup(stopIf shouldStop: () -> Bool, _ body: () -> Void) throws(StoreError)
+  /// Inside a write group, before its operations: takes what the group's writes into these
+  /// petitions will wait for, in one order every process uses, so two groups of different
+  /// processes never wait for each other in a cycle. Unknown ids are skipped.
+  func lockPetitions(_ ids: [String]) throws(StoreError)
 
   func createPetition(_ new: NewPetition, at time: Timestamp) throws(StoreError) -> Petition
   func petition(id: String) throws(StoreError) -> Petition
@@ -137,6 +145,9 @@ extension PetitionStore {
   public func performWriteGroup(_ body: () -> Void) throws(StoreError) {
     try performWriteGroup(stopIf: { false }, body)
   }
+
+  /// Nothing to do for a store with one writer at a time (SQLite).
+  public func lockPetitions(_ ids: [String]) throws(StoreError) {}
 
   /// A store without an in-place reader serves views over owned rows.
   public func exportRowViews(_ query: ExportQuery, _ body: (any ExportRowView) -> Bool) throws(StoreError) {

@@ -18,6 +18,19 @@ extension PostgresStore {
   /// (`sign_batch`); runs into petitions that confirm by email go in one round trip each batch
   /// (libpq's pipeline mode). Outside a group, or for a petition whose goal is not reached yet
   /// (its moment is recorded from the count each sign sees), the signs go one at a time.
+  /// The petitions' transaction locks (those `sign_petition`, `sign_batch`, imports, status
+  /// changes and `petition.close` take) in key order.
+  public func lockPetitions(_ ids: [String]) throws(StoreError) {
+    guard ids.count > 1 else { return }
+    try write(tallied: true) {
+      try connection.query(
+        """
+        SELECT pg_advisory_xact_lock(1886352498, s.pk::integer)
+        FROM (SELECT pk FROM petitions WHERE id = ANY ($1::text[]) ORDER BY pk OFFSET 0) AS s
+        """, [Self.arrayLiteral(ids)])
+    }
+  }
+
   public func signMany(_ signings: [Signing], at time: Timestamp, newToken: () -> ConfirmationToken)
     -> [Result<SignOutcome, StoreError>]
   {

@@ -30,6 +30,9 @@ public final class PostgresStore: PetitionStore {
   var isInsideWriteGroup = false
   /// The store-level failure that dooms the running write group, if one happened.
   var groupFailure: StoreError?
+  /// Whether that failure was PostgreSQL breaking a deadlock (or a serialization conflict): the
+  /// group is then `conflicted`, which the caller may run again.
+  var groupConflicted = false
   /// Whether the connection must be opened again before the next operation.
   var needsReconnect = false
   /// Petitions' keys and confirmation modes: fixed at creation, so safe to remember across
@@ -289,6 +292,7 @@ public final class PostgresStore: PetitionStore {
       _ = connection.takeWasStopped()
       isInsideWriteGroup = true
       groupFailure = nil
+      groupConflicted = false
       deltas = CountDeltas()
       body()
       isInsideWriteGroup = false
@@ -308,6 +312,10 @@ public final class PostgresStore: PetitionStore {
         deltas = CountDeltas()
         connection.rollbackQuietly()
         forgetUncommitted()
+        // Signs into several petitions lock them in key order (signMany), but a group can still
+        // meet another in a cycle (single signs into two petitions with other calls between
+        // them): PostgreSQL then fails one of the two, which the caller may run again.
+        if groupConflicted, case .unavailable(let reason) = failure { throw .conflicted(reason) }
         throw failure
       }
       do throws(PGError) {
@@ -356,7 +364,12 @@ public final class PostgresStore: PetitionStore {
         return try operation()
       } catch {
         let failure = storeError(error)
-        if case .unavailable = failure { groupFailure = failure }
+        if case .unavailable = failure {
+          groupFailure = failure
+          if let error = error as? PGError, error.sqlState == "40P01" || error.sqlState == "40001" {
+            groupConflicted = true
+          }
+        }
         throw failure
       }
     }

@@ -20,6 +20,17 @@ enum Operation {
   case erase(PersonSubject)
   case anonymisePetition(id: String)
 
+  /// The petition a write names, whose lock it takes in a store shared by several processes.
+  var petitionWritten: String? {
+    switch self {
+    case .sign(let signing): return signing.petitionID
+    case .closePetition(let id), .anonymisePetition(let id): return id
+    case .invalidate(let invalidation): return invalidation.dryRun ? nil : invalidation.petitionID
+    case .revalidate(let petitionID, _): return petitionID
+    default: return nil
+    }
+  }
+
   /// Writes are committed together with the other writes that arrived with them.
   var isWrite: Bool {
     switch self {
@@ -287,7 +298,7 @@ extension StoreError {
       return .invalidParams(path: "/invalidationId", "is not an invalidation of this petition: \(id)")
     case .interrupted:
       return .requestCancelled
-    case .unavailable(let detail):
+    case .unavailable(let detail), .conflicted(let detail):
       return .storeUnavailable(detail)
     }
   }

@@ -4,6 +4,10 @@ import Logging
 import Petitions
 import Service
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// The methods of the contract, served over a `PetitionStore`.
 ///
 /// Runs of requests that arrive together are served together: reads and writes are executed in
@@ -162,10 +166,18 @@ public final class PetitionService: Service {
 
   private func runGroup(_ group: [(call: ServiceCall, operation: Operation)]) {
     var group = group
+    var conflicts = 0
     while !group.isEmpty {
       var results: [Result<Answer, ServiceError>] = []
       results.reserveCapacity(group.count)
       let execute = { [self] in
+        // The petitions the group writes into are locked first, in one order (PostgreSQL: two
+        // servers' groups into a and b in opposite orders deadlocked; the database then failed
+        // one of them after a second).
+        if group.count > 1 {
+          let petitions = Set(group.compactMap { $0.operation.petitionWritten })
+          if petitions.count > 1 { try? store.lockPetitions(petitions.sorted()) }
+        }
         var index = 0
         while index < group.count {
           // Consecutive signs go to the store together (one round trip on PostgreSQL).
@@ -199,6 +211,15 @@ public final class PetitionService: Service {
           }
           group = rest
           continue
+        } catch .conflicted(let reason) where conflicts < Self.conflictRetries {
+          // Another process's transaction and this group waited for each other; the database
+          // failed this one (nothing written). Run it again after a short, random pause, so the
+          // two do not meet again in step.
+          conflicts += 1
+          logger.info(
+            "write group conflicted with another process; running it again", metadata: ["reason": "\(reason)"])
+          usleep(UInt32.random(in: 1_000...(20_000 * UInt32(conflicts))))
+          continue
         } catch {
           logger.warning(
             "write group failed; nothing of it was written",
@@ -224,6 +245,10 @@ public final class PetitionService: Service {
       return
     }
   }
+
+  /// How many times in a row a write group that conflicted with another process is run again
+  /// before its calls are answered -32000.
+  static let conflictRetries = 3
 
   static func newConfirmationToken() -> ConfirmationToken {
     let made = Secrets.newConfirmationToken()
