@@ -43,16 +43,23 @@ public struct Migrator: Sendable {
     // Checking up front keeps the usual start-up (nothing to do) free of write locks.
     guard migrations.contains(where: { !applied.contains($0.identifier) }) else { return }
 
-    try connection.inTransaction(.immediate) { () throws(SQLiteError) in
-      try connection.execute(
-        """
-        CREATE TABLE IF NOT EXISTS schema_migrations (
-          identifier TEXT PRIMARY KEY NOT NULL,
-          position INTEGER NOT NULL
-        ) STRICT
-        """)
+    if try !tableExists(in: connection) {
+      try connection.inTransaction(.immediate) { () throws(SQLiteError) in
+        try connection.execute(
+          """
+          CREATE TABLE IF NOT EXISTS schema_migrations (
+            identifier TEXT PRIMARY KEY NOT NULL,
+            position INTEGER NOT NULL
+          ) STRICT
+          """)
+      }
     }
     for (position, migration) in migrations.enumerated() {
+      // Looked up first without a lock: several servers started at once on a new store find
+      // the migrations applied by the first, and take no write lock for them. Taking it for each
+      // migration anyway, against servers already signing back to back, starved a starting
+      // server past its busy timeout (exit 1, "the store is locked by another process").
+      if try appliedIdentifiers(in: connection).contains(migration.identifier) { continue }
       try connection.inTransaction(.immediate) { () throws(SQLiteError) in
         // Checked again under the write lock: another process may have applied it meanwhile.
         let check = try connection.cachedStatement("SELECT 1 FROM schema_migrations WHERE identifier = ?1")
@@ -72,11 +79,16 @@ public struct Migrator: Sendable {
     }
   }
 
-  /// The identifiers of the migrations applied to the database, in the order they were applied.
-  public func appliedIdentifiers(in connection: Connection) throws(SQLiteError) -> [String] {
+  private func tableExists(in connection: Connection) throws(SQLiteError) -> Bool {
     let exists = try connection.prepare(
       "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'")
-    guard try exists.step() else { return [] }
+    defer { exists.reset() }
+    return try exists.step()
+  }
+
+  /// The identifiers of the migrations applied to the database, in the order they were applied.
+  public func appliedIdentifiers(in connection: Connection) throws(SQLiteError) -> [String] {
+    guard try tableExists(in: connection) else { return [] }
     let select = try connection.prepare("SELECT identifier FROM schema_migrations ORDER BY position")
     var identifiers: [String] = []
     while try select.step() {

@@ -116,7 +116,10 @@ private func canonical(_ email: String) -> String {
     let results = collector.all
     for process in 0..<4 {
       let responses = results[process] ?? [:]
-      #expect(responses.count == 400, "process \(process)")
+      #expect(
+        responses.count == 400,
+        "process \(process), exit \(String(describing: servers[process].waitForExit(timeout: 1))): \(servers[process].standardError)"
+      )
       #expect(responses.values.allSatisfy { RPC.result($0) != nil }, "process \(process)")
       #expect(servers[process].total("c") == 700, "process \(process)")
       #expect(servers[process].result("petition.get", ["id": "c"])?["count"] as? Int == 700)
@@ -168,7 +171,9 @@ private func canonical(_ email: String) -> String {
     for index in 0..<250 { postal[String(format: "%05d", 10000 + index % 7), default: 0] += 3 }
     postal["10000", default: 0] += 300
     for server in servers {
-      #expect(server.total("g") == 1050)
+      #expect(
+        server.total("g") == 1050, "exit \(String(describing: server.waitForExit(timeout: 1))): \(server.standardError)"
+      )
       #expect(server.tally("g")["postalCode"] == postal)
       #expect(server.tally("g")["source"] == ["p0": 250, "p1": 250, "p2": 250, "batch": 300])
       let window = server.result("count", ["petition": "g", "since": "2000-01-01T00:00:00Z"])
