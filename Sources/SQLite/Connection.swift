@@ -211,6 +211,8 @@ public final class Connection {
   }
 
   private var busyTimeoutNanoseconds: UInt64 = 0
+  /// What `setBusyTimeout` was last given.
+  public var busyTimeoutMilliseconds: Int { Int(busyTimeoutNanoseconds / 1_000_000) }
   private var busySince: UInt64 = 0
 
   /// One turn of the busy handler: true to try the lock again after a short sleep.

@@ -43,6 +43,29 @@ public struct Migrator: Sendable {
     // Checking up front keeps the usual start-up (nothing to do) free of write locks.
     guard migrations.contains(where: { !applied.contains($0.identifier) }) else { return }
 
+    // Several servers starting at once on a new store: one migrates, the others wait for it.
+    // They wait for the write lock in turns of 50 ms, each followed by a look without a lock at
+    // whether the migrations are all applied meanwhile: a blind wait could starve behind
+    // servers already signing back to back (the lock is free only between their commits) and
+    // end the start-up at the busy timeout ("the store is locked by another process").
+    let budget = connection.busyTimeoutMilliseconds
+    let start = ContinuousClock.now
+    connection.setBusyTimeout(milliseconds: min(budget, 50))
+    defer { connection.setBusyTimeout(milliseconds: budget) }
+    while true {
+      do throws(SQLiteError) {
+        try applyMissing(connection)
+        return
+      } catch  where error.code == .busy {
+        let missing = try Set(migrations.map(\.identifier)).subtracting(appliedIdentifiers(in: connection))
+        if missing.isEmpty { return }
+        if ContinuousClock.now - start >= .milliseconds(budget) { throw error }
+      }
+    }
+  }
+
+  /// Applies the migrations not applied yet, each in its own write transaction.
+  private func applyMissing(_ connection: Connection) throws(SQLiteError) {
     if try !tableExists(in: connection) {
       try connection.inTransaction(.immediate) { () throws(SQLiteError) in
         try connection.execute(
