@@ -2,6 +2,10 @@ import Crypto
 import Petitions
 import SQLite
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// The embedded default `PetitionStore`: one SQLite database file in WAL mode.
 ///
 /// - Durable: `synchronous=FULL` in WAL mode fsyncs the log on every commit, so a write has
@@ -71,23 +75,42 @@ public final class SQLiteStore: PetitionStore {
       try StoreFile.createIfAbsent(atPath: path)
     }
     do throws(SQLiteError) {
-      // No SQLite mutex: the store is used from one thread at a time.
-      let connection = try Connection(path: path, flags: [.readWrite, .create, .noMutex])
-      connection.setBusyTimeout(milliseconds: busyTimeoutMilliseconds)
-      // A file system without shared memory support keeps the rollback journal, which is as
-      // durable and as safe between processes, only slower; so the answer is not checked.
-      _ = try connection.textValue("PRAGMA journal_mode = WAL")
-      // secure_delete: erased and deleted data is overwritten with zeros in the file, not just
-      // unlinked from the b-tree, so an erased person leaves no trace once the WAL is
-      // checkpointed.
-      try connection.execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON")
-      try Schema.migrator.migrate(connection)
+      let connection = try Self.openWithRetries(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
       self.connection = connection
       if path != ":memory:" { StoreFile.makeCompanionsPrivate(ofPath: path) }
       if path != ":memory:" { StoreFile.warnIfReadableByOthers(atPath: path) }
       fileIdentity = path == ":memory:" ? nil : StoreFileIdentity(path: path)
     } catch {
       throw .unavailable("cannot open the store \(path): \(Self.describe(error, busyTimeoutMilliseconds))")
+    }
+  }
+
+  /// Opens a connection and brings the schema up to date. Several processes starting at once
+  /// on a new store can wait for each other's locks while the file becomes a WAL store and is
+  /// migrated (seen: one of four servers started together exited 1 after the busy timeout, with
+  /// no other writer about). So each attempt waits for locks at most 200 ms; a failed attempt
+  /// closes its connection, which lets go of every lock it held, and the next starts after a
+  /// short random pause, until the busy timeout.
+  static func openWithRetries(path: String, busyTimeoutMilliseconds: Int) throws(SQLiteError) -> Connection {
+    let start = ContinuousClock.now
+    while true {
+      do throws(SQLiteError) {
+        // No SQLite mutex: the store is used from one thread at a time.
+        let connection = try Connection(path: path, flags: [.readWrite, .create, .noMutex])
+        connection.setBusyTimeout(milliseconds: min(busyTimeoutMilliseconds, 200))
+        // A file system without shared memory support keeps the rollback journal, which is as
+        // durable and as safe between processes, only slower; so the answer is not checked.
+        _ = try connection.textValue("PRAGMA journal_mode = WAL")
+        // secure_delete: erased and deleted data is overwritten with zeros in the file, not
+        // just unlinked from the b-tree, so an erased person leaves no trace once the WAL is
+        // checkpointed.
+        try connection.execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON")
+        try Schema.migrator.migrate(connection)
+        connection.setBusyTimeout(milliseconds: busyTimeoutMilliseconds)
+        return connection
+      } catch  where error.code == .busy && ContinuousClock.now - start < .milliseconds(busyTimeoutMilliseconds) {
+        usleep(UInt32.random(in: 1_000...20_000))
+      }
     }
   }
 
