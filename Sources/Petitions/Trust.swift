@@ -130,6 +130,28 @@ public struct InvalidationOutcome: Equatable, Sendable {
   }
 }
 
+/// Who an erasure forgets, as kept invalidation records may name them: a record's match keeps
+/// the email or phone the organiser gave, which is the erased person's data too. Each store
+/// rewrites such a value to `marker` (the record's reason, counts and other conditions stay).
+public struct ErasedIdentity: Sendable {
+  /// What a scrubbed email or phone of a match reads.
+  public static let marker = "erased"
+  /// Canonical emails (dedup keys) of the erased people.
+  public var personKeys: Set<String> = []
+  /// E.164 numbers of the erased people (and the number an erasure by phone named).
+  public var phones: Set<String> = []
+
+  public init() {}
+
+  /// Whether a match's email (as the organiser gave it: valid, trimmed) names an erased person;
+  /// compared by canonical form, as the match itself was.
+  public func names(email: String) -> Bool {
+    email != Self.marker && personKeys.contains(Rules.canonicalEmail(email))
+  }
+
+  public func names(phone: String) -> Bool { phones.contains(phone) }
+}
+
 /// One kept invalidation, as `invalidation.list` shows it.
 public struct InvalidationRecord: Equatable, Sendable {
   public var invalidationID: String

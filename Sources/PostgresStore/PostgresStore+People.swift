@@ -114,18 +114,21 @@ extension PostgresStore {
       case .canonicalEmail(let person): entries += Channel.allCases.map { (suppressionHash(email: person), $0) }
       case .phone(let phone): entries += Channel.allCases.map { (suppressionHash(phone: phone), $0) }
       }
+      var identity = ErasedIdentity()
+      switch subject {
+      case .canonicalEmail(let person): identity.personKeys.insert(person)
+      case .phone(let phone): identity.phones.insert(phone)
+      }
       let people = try people(subject)
       var erased = 0
       for person in people {
-        // What identifies them: to suppress (phones), and to scrub from invalidation records.
+        // Their phones, to suppress and to scrub from invalidation records.
         let known = try connection.query(
-          "SELECT DISTINCT email, phone FROM signatures WHERE person_key = $1", [person])
-        var texts: Set<String> = [person]
+          "SELECT DISTINCT phone FROM signatures WHERE person_key = $1 AND phone IS NOT NULL", [person])
         var phones: Set<String> = []
-        for row in 0..<known.rowCount {
-          if let email = known.optionalString(row, 0) { texts.insert(email) }
-          if let phone = known.optionalString(row, 1) { phones.insert(phone) }
-        }
+        for row in 0..<known.rowCount { phones.insert(known.string(row, 0)) }
+        identity.personKeys.insert(person)
+        identity.phones.formUnion(phones)
         entries += Channel.allCases.map { (suppressionHash(email: person), $0) }
         for phone in phones.sorted() { entries += Channel.allCases.map { (suppressionHash(phone: phone), $0) } }
         try connection.query("DELETE FROM consent_events WHERE person_key = $1", [person])
@@ -136,13 +139,34 @@ extension PostgresStore {
           WHERE person_key = $1
           """, [person]
         ).affectedRows
-        for text in texts.union(phones).sorted() where !text.isEmpty {
-          try connection.query(
-            "UPDATE invalidations SET match = replace(match, $1, 'erased') WHERE strpos(match, $1) > 0", [text])
-        }
       }
+      try scrubInvalidations(naming: identity)
       try suppress(entries)
       return erased
+    }
+  }
+
+  /// Rewrites the email or phone of kept invalidation matches that name an erased person
+  /// (email by canonical form, phone in E.164, as the match compared them) to
+  /// `ErasedIdentity.marker`. Invalidations are few; those matching by email or phone are read.
+  private func scrubInvalidations(naming identity: ErasedIdentity) throws {
+    let candidates = try connection.query(
+      """
+      SELECT id, match::jsonb ->> 'email', match::jsonb ->> 'phone' FROM invalidations
+      WHERE match::jsonb ? 'email' OR match::jsonb ? 'phone'
+      """)
+    for row in 0..<candidates.rowCount {
+      let id = candidates.string(row, 0)
+      if let email = candidates.optionalString(row, 1), identity.names(email: email) {
+        try connection.query(
+          "UPDATE invalidations SET match = jsonb_set(match::jsonb, '{email}', to_jsonb($2::text))::text WHERE id = $1::bigint",
+          [id, ErasedIdentity.marker])
+      }
+      if let phone = candidates.optionalString(row, 2), identity.names(phone: phone) {
+        try connection.query(
+          "UPDATE invalidations SET match = jsonb_set(match::jsonb, '{phone}', to_jsonb($2::text))::text WHERE id = $1::bigint",
+          [id, ErasedIdentity.marker])
+      }
     }
   }
 }

@@ -199,19 +199,22 @@ extension SQLiteStore {
         case .phone(let phone): try suppressionHash(phone: phone)
         }
       for channel in Channel.allCases { try suppress(subjectHash, channel) }
+      var identity = ErasedIdentity()
+      switch subject {
+      case .canonicalEmail(let personKey): identity.personKeys.insert(personKey)
+      case .phone(let phone): identity.phones.insert(phone)
+      }
       for personKey in try persons(subject) {
-        // What identifies them, to suppress (phones) and to scrub from invalidation records.
+        // Their phones, to suppress and to scrub from invalidation records.
         let select = try connection.cachedStatement(
-          "SELECT DISTINCT email, phone FROM signatures WHERE person_key = ?1")
+          "SELECT DISTINCT phone FROM signatures WHERE person_key = ?1 AND phone IS NOT NULL")
         defer { select.reset() }
         try select.bind(personKey, at: 1)
-        var texts: Set<String> = [personKey]
         var phones: Set<String> = []
-        while try select.step() {
-          texts.insert(select.string(at: 0))
-          if let phone = select.optionalString(at: 1) { phones.insert(phone) }
-        }
+        while try select.step() { phones.insert(select.string(at: 0)) }
         select.reset()
+        identity.personKeys.insert(personKey)
+        identity.phones.formUnion(phones)
         for channel in Channel.allCases {
           try suppress(suppressionHash(email: personKey), channel)
           for phone in phones { try suppress(suppressionHash(phone: phone), channel) }
@@ -226,16 +229,38 @@ extension SQLiteStore {
         try update.bind(personKey, at: 1)
         try update.execute()
         erased += connection.changes
-        let scrub = try connection.cachedStatement(
-          "UPDATE invalidations SET match = replace(match, ?1, 'erased') WHERE instr(match, ?1) > 0")
-        defer { scrub.reset() }
-        for text in texts.union(phones) where !text.isEmpty {
-          try scrub.bind(text, at: 1)
-          try scrub.execute()
-          scrub.reset()
-        }
       }
+      try scrubInvalidations(naming: identity)
       return erased
+    }
+  }
+
+  /// Rewrites the email or phone of kept invalidation matches that name an erased person
+  /// (compared as the match compared them: email by canonical form, phone in E.164) to
+  /// `ErasedIdentity.marker`. Invalidations are few; those matching by email or phone are read.
+  private func scrubInvalidations(naming identity: ErasedIdentity) throws(SQLiteError) {
+    let select = try connection.cachedStatement(
+      """
+      SELECT id, json_extract(match, '$.email'), json_extract(match, '$.phone') FROM invalidations
+      WHERE json_type(match, '$.email') = 'text' OR json_type(match, '$.phone') = 'text'
+      """)
+    defer { select.reset() }
+    var scrubbed: [(id: Int64, field: String)] = []
+    while try select.step() {
+      let id = select.int64(at: 0)
+      if let email = select.optionalString(at: 1), identity.names(email: email) { scrubbed.append((id, "$.email")) }
+      if let phone = select.optionalString(at: 2), identity.names(phone: phone) { scrubbed.append((id, "$.phone")) }
+    }
+    select.reset()
+    let update = try connection.cachedStatement(
+      "UPDATE invalidations SET match = json_set(match, ?2, ?3) WHERE id = ?1")
+    defer { update.reset() }
+    for (id, field) in scrubbed {
+      try update.bind(id, at: 1)
+      try update.bind(field, at: 2)
+      try update.bind(ErasedIdentity.marker, at: 3)
+      try update.execute()
+      update.reset()
     }
   }
 

@@ -3022,7 +3022,7 @@ enum OpenRPCDocument {
       },
       "InvalidationMatchRecord": {
         "title": "InvalidationMatchRecord",
-        "description": "A kept match, as given (text trimmed, phone in E.164, postalCode upper-cased, times in UTC with milliseconds).",
+        "description": "A kept match, as given (text trimmed, phone in E.164, postalCode upper-cased, times in UTC with milliseconds). After person.erase, an email or phone that named the erased person (email compared by canonical form) reads \"erased\"; the other conditions stay.",
         "type": "object",
         "additionalProperties": false,
         "properties": {
@@ -3036,7 +3036,14 @@ enum OpenRPCDocument {
             "type": "string"
           },
           "phone": {
-            "$ref": "#/components/schemas/PhoneE164"
+            "oneOf": [
+              {
+                "$ref": "#/components/schemas/PhoneE164"
+              },
+              {
+                "const": "erased"
+              }
+            ]
           },
           "postalCode": {
             "type": "string"

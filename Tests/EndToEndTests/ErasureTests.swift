@@ -129,6 +129,37 @@ import Testing
     #expect(server.result("person.erase", ["email": "nobody@example.org"])?["signatures"] as? Int == 0)
   }
 
+  /// Kept invalidation records forget the erased person too: a match's email that names them
+  /// (compared by canonical form, as the match was: here written in capitals, unlike anything
+  /// stored) or a phone of theirs reads "erased", the rest of the record stays, and a match
+  /// naming someone else is untouched, even one whose email contains the erased one's (a text
+  /// replace turned "xa@example.org" into "xerased").
+  @Test func invalidationRecordsForgetTheErasedPerson() throws {
+    let server = try start()
+    server.create("p1")
+    _ = server.sign("p1", Self.zeb)
+    _ = server.sign("p1", makeSigner(email: "a@example.org"))
+    _ = server.sign("p1", makeSigner(email: "xa@example.org"))
+    for match: [String: Any] in [
+      ["email": "ZEBULON.QUACKENBUSH@EXAMPLE.ORG"], ["phone": "(415) 555-0177", "postalCode": "94105"],
+      ["email": "xa@example.org"], ["email": "a@example.org", "source": "ad"],
+    ] {
+      #expect(server.result("signature.invalidate", ["petition": "p1", "reason": "fraud", "match": match]) != nil)
+    }
+    #expect(server.result("person.erase", ["email": "zebulon.quackenbush@example.org"])?["signatures"] as? Int == 1)
+    #expect(server.result("person.erase", ["email": "a@example.org"])?["signatures"] as? Int == 1)
+    let records = try #require(
+      server.result("invalidation.list", ["petition": "p1"])?["invalidations"] as? [[String: Any]])
+    let matches = records.map { NSDictionary(dictionary: $0["match"] as? [String: Any] ?? [:]) }
+    #expect(
+      matches == [
+        ["email": "erased"], ["phone": "erased", "postalCode": "94105"], ["email": "xa@example.org"],
+        ["email": "erased", "source": "ad"],
+      ])
+    #expect(records.map { $0["invalidated"] as? Int } == [1, 0, 1, 0])
+    #expect(needlesInStore(server) == [])
+  }
+
   /// Exactly one of email and phone, each valid.
   @Test func eraseParams() throws {
     let server = try start()
