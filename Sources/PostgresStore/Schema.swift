@@ -17,7 +17,31 @@
 /// - Consent is a history of events; a person's consent now is their newest event per channel.
 /// - Suppression entries are HMAC-SHA-256 (hex) under the secret in `store_secret`.
 enum Schema {
-  static let migrations: [(version: Int, sql: String)] = written + [(9, lockingBeforeReadingStatus(written))]
+  static let migrations: [(version: Int, sql: String)] = {
+    let locking = written + [(9, lockingBeforeReadingStatus(written))]
+    return locking + [(10, importEventsOncePerBatch(locking))]
+  }()
+
+  /// Migration 10: an import batch records a consent event once when two of its rows name the
+  /// same event. A row without its own time records its consent at the time of the person's
+  /// signature; the batch told its events apart by the row's own time (none: -1), so a
+  /// duplicate row without a time and the earlier row with one, in the same batch, both
+  /// recorded the same grant (the check against stored events cannot see events the same
+  /// statement inserts). SQLite, row by row, recorded it once. Now the batch tells events apart
+  /// by the time they are recorded at. The function is migration 9's with that one expression
+  /// changed.
+  static func importEventsOncePerBatch(_ migrations: [(version: Int, sql: String)]) -> String {
+    let function = newestDefinition(of: "import_batch", in: migrations)
+    let byOwnTime = "PARTITION BY r.person, e.channel, e.granted, coalesce(r.signed, -1), r.source,"
+    let byRecordedTime = """
+      PARTITION BY r.person, e.channel, e.granted,
+                coalesce(r.signed, (SELECT s.signed_at FROM signatures AS s WHERE s.petition = pet.pk AND s.person_key = r.person)),
+                r.source,
+      """
+    precondition(function.contains(byOwnTime), "migration 10: import_batch no longer partitions its events as expected")
+    return function.replacing("CREATE FUNCTION", with: "CREATE OR REPLACE FUNCTION").replacing(
+      byOwnTime, with: byRecordedTime)
+  }
 
   /// Migration 9: a sign or an import takes its petition's lock before it reads whether the
   /// petition is open, and `petition.close` takes the same lock (PostgresStore.closePetition).

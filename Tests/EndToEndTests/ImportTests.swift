@@ -229,6 +229,25 @@ private func generatedFile(rows: Int, start: Int = 0) -> String {
     #expect(events?.count == 2)
   }
 
+  /// A file naming a person twice, first with a time, then (a duplicate) without one: the second
+  /// row's opt-in is recorded at the person's signature's time, the same event as the first
+  /// row's, so it is recorded once, on both stores (PostgreSQL's batch recorded it twice: it
+  /// told the rows' events apart by their own times, given or not).
+  @Test func repeatedRowInOneFileRecordsItsConsentOnce() throws {
+    let server = try start()
+    write(
+      """
+      email,postalCode,signedAt,optInEmail
+      one@example.org,10001,2024-03-31T01:30:00Z,yes
+      ONE+again@example.org,10001,,true
+
+      """, to: directory.file("twice.csv"))
+    let result = try #require(RPC.result(importFile(server, "twice.csv")))
+    #expect(result["imported"] as? Int == 1 && result["duplicates"] as? Int == 1)
+    let events = RPC.result(server.call("consent.history", ["email": "one@example.org"]))?["events"] as? [[String: Any]]
+    #expect(events?.map { $0["at"] as? String } == ["2024-03-31T01:30:00.000Z"])
+  }
+
   /// A row dated in the future is refused: its consent would outrank every unsubscribe made
   /// before that date.
   @Test func futureTimesAreRefused() throws {
