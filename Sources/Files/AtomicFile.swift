@@ -7,12 +7,23 @@
 /// Why a file operation failed: the `errno` and what was being done.
 public struct FileError: Error, Equatable, Sendable, CustomStringConvertible {
   public var code: Int32
-  public init(code: Int32 = errno) { self.code = code }
+  /// Words of our own, when `strerror` would not say what happened.
+  public var message: String?
+  public init(code: Int32 = errno, message: String? = nil) {
+    self.code = code
+    self.message = message
+  }
+
+  /// The destination is a directory, device, pipe or socket: replacing it with the file would
+  /// destroy it (`rename` turned /dev/null into a regular file), so it is never replaced.
+  public static let notARegularFile = FileError(
+    code: EEXIST, message: "it is not a regular file (a directory, device, pipe or socket is never replaced)")
 
   /// The destination exists and was not to be replaced.
-  public var isAlreadyExists: Bool { code == EEXIST }
+  public var isAlreadyExists: Bool { code == EEXIST && message == nil }
   /// The system's words for the error (`strerror`).
   public var description: String {
+    if let message { return message }
     guard let text = strerror(code) else { return "errno \(code)" }
     return String(cString: text)
   }
@@ -44,6 +55,15 @@ public final class AtomicFile {
   /// Whether something exists at `path`.
   public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
+  /// Whether `publish(replacing: true)` may put the file at `path`: nothing is there, or a
+  /// regular file, or a symbolic link (the link itself is replaced, never what it points to).
+  public static func isReplaceable(_ path: String) -> Bool {
+    var info = stat()
+    guard lstat(path, &info) == 0 else { return true }
+    let kind = info.st_mode & S_IFMT
+    return kind == S_IFREG || kind == S_IFLNK
+  }
+
   /// Writes all of `bytes` to the temporary file.
   public func write(_ bytes: UnsafeRawBufferPointer) throws(FileError) {
     guard descriptor >= 0 else { throw FileError(code: EBADF) }
@@ -72,6 +92,10 @@ public final class AtomicFile {
     close(descriptor)
     descriptor = -1
     if replacing {
+      guard Self.isReplaceable(path) else {
+        unlink(temporaryPath)
+        throw FileError.notARegularFile
+      }
       guard rename(temporaryPath, path) == 0 else {
         let error = FileError()
         unlink(temporaryPath)

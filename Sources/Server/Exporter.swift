@@ -137,6 +137,9 @@ struct Exporter {
     if !request.overwrite && AtomicFile.exists(path) {
       return call.fail(exportFailure("Export path already exists (pass overwrite: true to replace it)"))
     }
+    if !AtomicFile.isReplaceable(path) {
+      return call.fail(exportFailure("Export path cannot be written: \(FileError.notARegularFile)"))
+    }
     let file: AtomicFile
     do {
       file = try AtomicFile(path: path)

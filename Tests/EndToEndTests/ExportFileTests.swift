@@ -154,6 +154,29 @@ private func expectResultMatchesFile(
     #expect(directoryEntries(folder).isEmpty)
   }
 
+  /// `overwrite: true` replaces a file, never a pipe or device: renaming the export over a FIFO
+  /// (or /dev/null) turned it into a regular file. Such a path is 1004, left as it was; a
+  /// symbolic link is replaced by the file, and what it points to is left alone.
+  @Test func overwriteNeverReplacesAPipe() throws {
+    let server = try start()
+    let fifo = directory.file("pipe")
+    #expect(mkfifo(fifo, 0o600) == 0)
+    let response = export(server, ["audience": "delivery", "format": "csv", "path": fifo, "overwrite": true])
+    #expect(RPC.errorCode(response) == 1004)
+    #expect(((response?["error"] as? [String: Any])?["message"] as? String)?.contains("not a regular file") == true)
+    var info = stat()
+    #expect(lstat(fifo, &info) == 0 && info.st_mode & S_IFMT == S_IFIFO)
+    #expect(otherFiles() == ["pipe"])
+
+    let target = directory.file("target.csv")
+    try Data("kept\n".utf8).write(to: URL(fileURLWithPath: target))
+    let link = directory.file("link.csv")
+    #expect(symlink(target, link) == 0)
+    let result = RPC.result(export(server, ["audience": "delivery", "format": "csv", "path": link, "overwrite": true]))
+    expectResultMatchesFile(result, path: link, count: 3)
+    #expect(contents(target) == "kept\n")
+  }
+
   /// A relative path is relative to the server's working directory.
   @Test func relativePath() throws {
     _ = try start(rows: 2).killHard()
