@@ -75,6 +75,13 @@ extension PostgresStore {
         FROM unnest($1::text[]) WITH ORDINALITY AS k (person, n) ORDER BY k.n
         """,
         [Self.arrayLiteral(people), String(Self.bits(channels)), String(time.millisecondsSinceEpoch), number])
+      // Opt-ins waiting on a pending signature were given before this unsubscribe: confirming it
+      // later must not subscribe the person again (only a sign after it may).
+      try connection.query(
+        """
+        UPDATE signatures SET pending_opt_ins = pending_opt_ins & ~($2::smallint)
+        WHERE person_key = ANY($1::text[]) AND pending_opt_ins & $2::smallint <> 0
+        """, [Self.arrayLiteral(people), String(Self.bits(channels))])
     }
   }
 

@@ -221,6 +221,17 @@ extension SQLiteStore {
             personKey: personKey, petitionKey: nil)
         }
         try recomputeConsent(personKey: personKey)
+        // Opt-ins waiting on a pending signature were given before this unsubscribe: confirming
+        // it later must not subscribe the person again (only a sign after it may).
+        let dropPending = try connection.cachedStatement(
+          """
+          UPDATE signatures SET pending_opt_ins = pending_opt_ins & ~?2
+          WHERE person_key = ?1 AND pending_opt_ins & ?2 <> 0
+          """)
+        defer { dropPending.reset() }
+        try dropPending.bind(personKey, at: 1)
+        try dropPending.bind(OptInMask(Set(channels)).rawValue, at: 2)
+        try dropPending.execute()
       }
     }
   }

@@ -135,6 +135,32 @@ import Testing
     #expect(contacts.first?["optInEmail"] as? Bool == true && contacts.first?["optInSms"] as? Bool == true)
   }
 
+  /// An unsubscribe between a pending sign and its confirmation wins: the opt-ins given before it
+  /// are dropped, so confirming does not subscribe the person again (it did: the confirm's
+  /// grants were newer than the unsubscribe). Channels the unsubscribe did not name still take
+  /// effect, and a sign after the unsubscribe, with an opt-in, subscribes again on confirming.
+  @Test func unsubscribeBeforeConfirmingWins() throws {
+    let server = try start()
+    server.create("p1", ["confirmation": "email"])
+    server.create("p2", ["confirmation": "email"])
+    let ada = makeSigner(email: "ada@example.org", phone: "2025550123")
+    let first = try #require(
+      server.sign("p1", ada, ["optIn": ["email": true, "sms": true]])?["result"] as? [String: Any])
+    #expect(server.result("unsubscribe", ["email": "ada@example.org", "channels": ["email"]]) != nil)
+    _ = try #require(server.result("confirm", ["token": first["confirmToken"] as! String]))
+    let contacts = try #require(server.exportRecords("p1", audience: "contacts"))
+    #expect(contacts.count == 1)
+    #expect(contacts.first?["optInEmail"] as? Bool == false && contacts.first?["optInSms"] as? Bool == true)
+    let granted = (server.history(email: "ada@example.org") ?? []).filter { $0["granted"] as? Bool == true }
+    #expect(granted.compactMap { $0["channel"] as? String } == ["sms"])
+
+    #expect(server.result("unsubscribe", ["email": "ada@example.org"]) != nil)
+    let second = try #require(server.sign("p2", ada, ["optIn": ["email": true]])?["result"] as? [String: Any])
+    _ = try #require(server.result("confirm", ["token": second["confirmToken"] as! String]))
+    let again = try #require(server.exportRecords("p2", audience: "contacts"))
+    #expect(again.first?["optInEmail"] as? Bool == true && again.first?["optInSms"] as? Bool == false)
+  }
+
   /// Within 24 hours of closing, signatures made before the close can still be confirmed; more
   /// than 24 hours after, `confirm` is 1003. The server has no test clock: between two runs of
   /// the server the test moves the petition's close time, and the signing time of its pending
