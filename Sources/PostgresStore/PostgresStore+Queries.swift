@@ -191,11 +191,16 @@ enum ExportSQL {
       AND (s.signed_at, s.id) >= ($4::bigint, $5::bigint)
     """
 
+  /// The person's consent on the channel now: their newest event. Phone and SMS consent count
+  /// only on a row whose phone is the number that event was given for (a person who opted in to
+  /// texts with one number and signed another petition with a second has not agreed to texts on
+  /// the second).
   private static func consent(_ channel: String) -> String {
-    """
-    coalesce((SELECT e.granted FROM consent_events AS e WHERE e.person_key = s.person_key AND e.channel = '\(channel)'
-      ORDER BY e.at DESC, e.id DESC LIMIT 1), false)
-    """
+    let granted = channel == "email" ? "e.granted" : "e.granted AND e.number = s.phone"
+    return """
+      coalesce((SELECT \(granted) FROM consent_events AS e WHERE e.person_key = s.person_key AND e.channel = '\(channel)'
+        ORDER BY e.at DESC, e.id DESC LIMIT 1), false)
+      """
   }
 
   /// Rows of an export, ordered by (signed_at, id).

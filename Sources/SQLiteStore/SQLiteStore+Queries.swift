@@ -129,16 +129,26 @@ enum ExportSQL {
   private static let columns = """
     s.id, s.first_name, s.last_name, s.postal_code, s.country, s.comment, s.source, s.signed_at
     """
-  /// Phone and SMS consent only count on a row that has a phone to call or text.
+  /// Phone and SMS consent count only on a row whose phone is the number the consent covers:
+  /// the person's newest event on that channel (what their `phone_ok`/`sms_ok` say) names the
+  /// number it was given for. A person who opted in to texts with one number and signed another
+  /// petition with a second number has not agreed to texts on the second (the export offered
+  /// it). Looked up only for rows whose flag is set.
+  private static func numberConsent(_ channel: String) -> String {
+    """
+    (s.\(channel)_ok AND s.phone IS NOT NULL AND s.phone = (SELECT e.number FROM consent_events AS e
+      WHERE e.person_key = s.person_key AND e.channel = '\(channel)' ORDER BY e.at DESC, e.id DESC LIMIT 1))
+    """
+  }
   private static let contactColumns =
-    ", s.email, s.phone, s.email_ok, s.phone_ok AND s.phone IS NOT NULL, s.sms_ok AND s.phone IS NOT NULL"
+    ", s.email, s.phone, s.email_ok, \(numberConsent("phone")), \(numberConsent("sms"))"
   /// Confirmed signatures that still have their signer's data (not erased).
   private static let filter = """
     s.petition = ?1 AND s.signed_at >= ?2 AND s.signed_at < ?3 AND (s.signed_at, s.id) >= (?4, ?5)
     AND s.status = 'confirmed' AND s.email IS NOT NULL
     """
   private static let contactsFrom = "signatures AS s"
-  private static let contactsFilter = " AND (s.email_ok OR (s.phone IS NOT NULL AND (s.phone_ok OR s.sms_ok)))"
+  private static let contactsFilter = " AND (s.email_ok OR \(numberConsent("phone")) OR \(numberConsent("sms")))"
 
   /// Rows of an export: ?1 petition, ?2 ?3 window, ?4 ?5 first (signed_at, id), ?6 limit.
   static func select(_ audience: ExportAudience) -> String {

@@ -154,6 +154,29 @@ private func ndjsonObjects(_ text: String) -> [[String: Any]]? {
     #expect(records.first?["optInEmail"] as? Bool == true)
   }
 
+  /// Phone and SMS consent cover the number they were given for: a row with another phone of
+  /// the same person does not offer it (texts went to a number nobody opted in with). The
+  /// newest opt-in names the number that may be used now.
+  @Test func phoneConsentCoversItsNumber() throws {
+    let server = try start()
+    server.createPetition("p2")
+    server.createPetition("p3")
+    _ = server.sign("p1", makeSigner(email: "m@example.org", phone: "2025550111"), ["optIn": ["sms": true]])
+    _ = server.sign("p2", makeSigner(email: "m@example.org", phone: "2025550222"))
+    func sms(_ petition: String) -> [Bool?] {
+      (server.exportRecords(petition, audience: "contacts") ?? []).map { $0["optInSms"] as? Bool }
+    }
+    #expect(sms("p1") == [true])
+    #expect(sms("p2") == [])
+    // A repeat sign with a new number and an opt-in: the consent covers the new number only.
+    _ = server.sign("p1", makeSigner(email: "m@example.org", phone: "2025550333"), ["optIn": ["sms": true]])
+    #expect(sms("p1") == [])
+    _ = server.sign("p3", makeSigner(email: "m@example.org", phone: "2025550333"))
+    #expect(sms("p3") == [true])
+    let csv = try #require(server.result("export", ["petition": "p3", "audience": "contacts", "format": "csv"]))
+    #expect(csv["count"] as? Int == 1)
+  }
+
   /// Rows are ordered by signedAt, then signatureId: the signing order.
   @Test func rowsAreOrderedBySignedAtThenID() throws {
     let server = try start()

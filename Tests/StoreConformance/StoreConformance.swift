@@ -891,7 +891,7 @@ public enum StoreConformance {
         [
           signing("p", "ada@x.org", phone: phone, comment: "a, \"quoted\"\nline", optIns: [.email], source: "web"),
           signing("p", "old@x.org", optIns: [.email], notice: "n1"),
-          signing("p", "Ada@x.org", firstName: "Adelaide", optIns: [.sms], source: "mail", notice: "n2"),
+          signing("p", "Ada@x.org", firstName: "Adelaide", phone: phone, optIns: [.sms], source: "mail", notice: "n2"),
           signing("p", "bob@x.org", postalCode: "99999", country: "DE"),
           signing("q", "ada@x.org"),
           signing("p", "carl@x.org", source: "web"),
@@ -909,7 +909,7 @@ public enum StoreConformance {
     #expect(rows[1].firstName == "Ada" && rows[1].comment == "a, \"quoted\"\nline")
     // (An unsubscribe of someone the store did not know leaves no event, only the suppression.)
     #expect(
-      try store.history(email: "ada@x.org") == ["email + sign p web _ _ @3", "sms + sign p mail _ n2 @3"])
+      try store.history(email: "ada@x.org") == ["email + sign p web _ _ @3", "sms + sign p mail \(phone) n2 @3"])
     #expect(try store.history(email: "old@x.org") == ["email + sign p _ _ n1 @3"])
     #expect(try store.contacts("p") == ["ada@x.org": [.email, .sms], "old@x.org": [.email]])
     #expect(try store.contacts("q") == ["ada@x.org": [.email]])  // sms needs a phone on the row
