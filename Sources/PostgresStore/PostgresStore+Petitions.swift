@@ -88,6 +88,14 @@ extension PostgresStore {
           comment = NULL, pending_opt_ins = 0, pending_notice = NULL
         WHERE petition = $1
         """, [key])
+      // The petition's invalidation records forget the emails and phones they matched by.
+      for field in ["email", "phone"] {
+        try connection.query(
+          """
+          UPDATE invalidations SET match = jsonb_set(match::jsonb, '{\(field)}', to_jsonb($2::text))::text
+          WHERE petition = $1 AND match::jsonb ? '\(field)'
+          """, [key, ErasedIdentity.marker])
+      }
       try connection.query(
         "UPDATE petitions SET anonymised_at = $2 WHERE pk = $1", [key, String(time.millisecondsSinceEpoch)])
       return try petitionRow(id: id).petition

@@ -314,6 +314,14 @@ extension SQLiteStore {
       signatureIDFloor = nil
       // Token hashes stay (they say nothing of anyone): confirming again answers as before.
       try run("UPDATE signatures SET \(Self.erasedColumns) WHERE petition = ?1")
+      // The petition's invalidation records forget the emails and phones they matched by.
+      for field in ["email", "phone"] {
+        try run(
+          """
+          UPDATE invalidations SET match = json_set(match, '$.\(field)', '\(ErasedIdentity.marker)')
+          WHERE petition = ?1 AND json_type(match, '$.\(field)') = 'text'
+          """)
+      }
       for personKey in people { try recomputeConsent(personKey: personKey) }
       let update = try connection.cachedStatement(
         "UPDATE petitions SET anonymised_at = ?2, pending_count = 0 WHERE pk = ?1")

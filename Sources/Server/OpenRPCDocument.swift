@@ -3022,7 +3022,7 @@ enum OpenRPCDocument {
       },
       "InvalidationMatchRecord": {
         "title": "InvalidationMatchRecord",
-        "description": "A kept match, as given (text trimmed, phone in E.164, postalCode upper-cased, times in UTC with milliseconds). After person.erase, an email or phone that named the erased person (email compared by canonical form) reads \"erased\"; the other conditions stay.",
+        "description": "A kept match, as given (text trimmed, phone in E.164, postalCode upper-cased, times in UTC with milliseconds). After person.erase, an email or phone that named the erased person (email compared by canonical form) reads \"erased\", as does every email and phone of a match on a petition after petition.anonymise; the other conditions stay.",
         "type": "object",
         "additionalProperties": false,
         "properties": {

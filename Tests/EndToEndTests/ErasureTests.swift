@@ -197,6 +197,10 @@ import Testing
 
     #expect(RPC.errorCode(server.call("petition.anonymise", ["id": "p1"])) == 1006)
     #expect(RPC.errorCode(server.call("petition.anonymise", ["id": "nope"])) == 1001)
+    // Invalidation records that matched by email or phone (here matching no one) forget them.
+    for match: [String: Any] in [["email": "someone@example.org", "source": "street"], ["phone": "+14155550100"]] {
+      _ = server.result("signature.invalidate", ["petition": "p1", "reason": "check", "match": match])
+    }
     _ = server.result("petition.close", ["id": "p1"])
     let before = server.tally("p1")
     #expect(before["total"] == ["": 3])
@@ -218,6 +222,12 @@ import Testing
     let contacts = server.exportRecords("p2", audience: "contacts") ?? []
     #expect(contacts.compactMap { $0["email"] as? String } == ["a@example.org"])
     #expect(server.history(email: "a@example.org")?.compactMap { $0["petition"] as? String } == ["p2"])
+
+    let records = server.result("invalidation.list", ["petition": "p1"])?["invalidations"] as? [[String: Any]] ?? []
+    #expect(
+      records.map { NSDictionary(dictionary: $0["match"] as? [String: Any] ?? [:]) } == [
+        ["email": "erased", "source": "street"], ["phone": "erased"],
+      ])
 
     let again = try #require(server.result("petition.anonymise", ["id": "p1"]))
     #expect(NSDictionary(dictionary: again) == NSDictionary(dictionary: anonymised))
