@@ -72,6 +72,9 @@ static void *libpq_symbol(const char *name) {
 
 // Connections.
 FORWARD(PGconn *, PQconnectdb, (const char *conninfo), (conninfo))
+FORWARD(PGconn *, PQconnectdbParams,
+        (const char *const *keywords, const char *const *values, int expand_dbname),
+        (keywords, values, expand_dbname))
 FORWARD_VOID(PQfinish, (PGconn *conn), (conn))
 FORWARD_VOID(PQreset, (PGconn *conn), (conn))
 FORWARD(ConnStatusType, PQstatus, (const PGconn *conn), (conn))

@@ -102,9 +102,16 @@ final class PGConnection {
     return wasStopped
   }
 
+  /// How long a connection attempt may take, in seconds, when neither the connection string
+  /// (`connect_timeout`) nor `PGCONNECT_TIMEOUT` says: libpq's own default is to wait forever,
+  /// and a host that accepts the TCP connection but never answers held the server at start,
+  /// deaf to SIGTERM, SIGINT and the end of its input.
+  let connectTimeoutSeconds: Int
+
   /// Connects; throws with libpq's message (which never includes the password).
-  init(conninfo: String) throws(PGError) {
+  init(conninfo: String, connectTimeoutSeconds: Int = 5) throws(PGError) {
     self.conninfo = conninfo
+    self.connectTimeoutSeconds = max(2, connectTimeoutSeconds)
     handle = nil
     try connect()
   }
@@ -122,7 +129,18 @@ final class PGConnection {
         sqlState: nil, message: loadError.map { String(cString: $0) } ?? "libpq cannot be loaded",
         connectionLost: false)
     }
-    handle = PQconnectdb(conninfo)
+    if getenv("PGCONNECT_TIMEOUT") != nil {
+      handle = PQconnectdb(conninfo)
+    } else {
+      // Our timeout first: a connect_timeout in the connection string, expanded after it, wins.
+      let keywords = ["connect_timeout", "dbname"]
+      let values = [String(connectTimeoutSeconds), conninfo]
+      handle = keywords.withCStrings { keywordPointers in
+        values.withCStrings { valuePointers in
+          PQconnectdbParams(keywordPointers, valuePointers, 1)
+        }
+      }
+    }
     guard let handle, PQstatus(handle) == CONNECTION_OK else {
       let message =
         handle.map {
@@ -416,3 +434,15 @@ private func withCStrings<Result>(
 #elseif canImport(Darwin)
   import Darwin
 #endif
+
+extension Array where Element == String {
+  /// The strings as a NULL-terminated array of C strings, valid inside `body`.
+  fileprivate func withCStrings<Result>(_ body: (UnsafePointer<UnsafePointer<CChar>?>) -> Result) -> Result {
+    var pointers: [UnsafeMutablePointer<CChar>?] = map { strdup($0) }
+    pointers.append(nil)
+    defer { for pointer in pointers { free(pointer) } }
+    return pointers.withUnsafeBufferPointer { buffer in
+      buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) { body($0) }
+    }
+  }
+}

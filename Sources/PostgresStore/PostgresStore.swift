@@ -60,9 +60,27 @@ public final class PostgresStore: PetitionStore {
     self.schema = schema
     self.lockTimeoutMilliseconds = busyTimeoutMilliseconds
     do throws(PGError) {
-      connection = try PGConnection(conninfo: uri)
+      connection = try PGConnection(
+        conninfo: uri, connectTimeoutSeconds: (busyTimeoutMilliseconds + 999) / 1000)
       try migrate()
       try prepareSession()
+    } catch {
+      throw .unavailable("cannot open the store \(Self.redacted(uri)): \(Self.withoutSecrets(error.message, of: uri))")
+    }
+  }
+
+  /// Whether `schema` in the database at `uri` holds a store (its migrations table), read
+  /// without creating anything: `copy-store` must not create or migrate the store it copies from
+  /// (a mistyped source schema was created, migrated and copied as an empty store, exit 0).
+  public static func holdsStore(uri: String, schema: String, busyTimeoutMilliseconds: Int = 5000) throws(StoreError)
+    -> Bool
+  {
+    do throws(PGError) {
+      let connection = try PGConnection(conninfo: uri, connectTimeoutSeconds: (busyTimeoutMilliseconds + 999) / 1000)
+      let found = try connection.query(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'schema_migrations'", [schema]
+      )
+      return found.rowCount > 0
     } catch {
       throw .unavailable("cannot open the store \(Self.redacted(uri)): \(Self.withoutSecrets(error.message, of: uri))")
     }
@@ -82,7 +100,15 @@ public final class PostgresStore: PetitionStore {
 
   /// Whether `location` names a PostgreSQL database rather than a SQLite file.
   public static func isPostgresLocation(_ location: String) -> Bool {
-    location.hasPrefix("postgresql://") || location.hasPrefix("postgres://")
+    let scheme = location.prefix(13).lowercased()
+    return scheme.hasPrefix("postgresql://") || scheme.hasPrefix("postgres://")
+  }
+
+  /// The URI with its scheme in lower case (schemes are case-insensitive, libpq reads only
+  /// lower case): `POSTGRESQL://...` was taken for a SQLite file name, password and all.
+  public static func normalisedLocation(_ location: String) -> String {
+    guard isPostgresLocation(location), let end = location.firstRange(of: "://") else { return location }
+    return location[..<end.lowerBound].lowercased() + location[end.lowerBound...]
   }
 
   /// The URI with any password removed (from the user-info part and from a `password=`
@@ -117,7 +143,26 @@ public final class PostgresStore: PetitionStore {
       bytes.replaceSubrange(valueStart..<valueEnd, with: Array("***".utf8))
       searchFrom = valueStart + 3
     }
-    return String(decoding: bytes, as: UTF8.self)
+    // A URI's query keys are percent-decoded by libpq: `%70assword=` is a password too.
+    var text = String(decoding: bytes, as: UTF8.self)
+    for value in encodedKeyPasswords(in: text) where !value.isEmpty {
+      text = text.replacing("=" + value, with: "=***")
+    }
+    return text
+  }
+
+  /// Values of a URI's query parameters whose key, percent-decoded, is `password` but is not
+  /// written plainly (`%70assword=...`).
+  static func encodedKeyPasswords(in conninfo: String) -> [String] {
+    guard conninfo.contains("://"), let query = conninfo.firstIndex(of: "?") else { return [] }
+    return conninfo[conninfo.index(after: query)...].split(separator: "&").compactMap { parameter in
+      guard let equals = parameter.firstIndex(of: "=") else { return nil }
+      let key = parameter[..<equals]
+      guard key != "password", key.contains("%"), String(key).removingPercentEncodingLeniently == "password" else {
+        return nil
+      }
+      return String(parameter[parameter.index(after: equals)...])
+    }
   }
 
   /// `message` (libpq's, about `conninfo`) without the password: libpq quotes the connection
@@ -162,6 +207,7 @@ public final class PostgresStore: PetitionStore {
       found.append(String(value))
       rest = rest[key.upperBound...]
     }
+    found += encodedKeyPasswords(in: conninfo)
     return found + found.compactMap { $0.removingPercentEncodingLeniently }.filter { !found.contains($0) }
   }
 

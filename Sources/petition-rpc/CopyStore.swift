@@ -71,9 +71,34 @@ enum CopyStore {
   }
 
   static func copy(from source: StoreLocation, to destination: StoreLocation) -> Bool {
-    if case .sqlite(let path) = source, path != ":memory:", access(path, F_OK) != 0 {
-      StandardError.write("copy-store: the source \(path) does not exist")
-      return false
+    // The source is only read: one that is not a store yet is refused, not created.
+    switch source {
+    case .sqlite(let path) where path != ":memory:":
+      var info = stat()
+      guard stat(path, &info) == 0 else {
+        StandardError.write("copy-store: the source \(path) does not exist")
+        return false
+      }
+      guard info.st_size > 0 else {
+        StandardError.write("copy-store: the source \(path) is empty: it holds no store")
+        return false
+      }
+    case .postgres(let uri, let schema):
+      do throws(StoreError) {
+        guard try PostgresStore.holdsStore(uri: uri, schema: schema) else {
+          StandardError.write(
+            "copy-store: the source \(source.description) holds no store (no schema \(schema) with one)")
+          return false
+        }
+      } catch {
+        if case .unavailable(let reason) = error {
+          StandardError.write(reason)
+        } else {
+          StandardError.write("\(error)")
+        }
+        return false
+      }
+    default: break
     }
     guard let sourceStore = source.open(busyTimeoutMilliseconds: 5000) as? CopyableStore else { return false }
     guard let destinationStore = destination.open(busyTimeoutMilliseconds: 5000) as? CopyableStore else {

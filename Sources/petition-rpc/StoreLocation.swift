@@ -24,7 +24,7 @@ enum StoreLocation: Equatable {
 
   static func parse(_ text: String, pgSchema: String?) -> StoreLocation {
     PostgresStore.isPostgresLocation(text)
-      ? .postgres(uri: text, schema: pgSchema ?? defaultSchema) : .sqlite(path: text)
+      ? .postgres(uri: PostgresStore.normalisedLocation(text), schema: pgSchema ?? defaultSchema) : .sqlite(path: text)
   }
 
   /// For messages: never a password.

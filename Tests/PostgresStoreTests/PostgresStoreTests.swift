@@ -553,6 +553,15 @@ struct PostgresStoreTests {
       PostgresStore.redacted("postgres://h/db?user=x&password=s3cret&sslmode=require")
         == "postgres://h/db?user=x&password=***&sslmode=require")
     #expect(!PostgresStore.redacted("postgresql://a:p%40ss@h/db").contains("p%40ss"))
+    // libpq percent-decodes query keys: %70assword is a password (it was printed whole).
+    let encoded = "postgresql://u@/db?host=/tmp&%70assword=S3cretPw%21zz&port=5"
+    #expect(PostgresStore.redacted(encoded) == "postgresql://u@/db?host=/tmp&%70assword=***&port=5")
+    #expect(PostgresStore.withoutSecrets("x S3cretPw!zz y S3cretPw%21zz", of: encoded) == "x *** y ***")
+    // Schemes are case-insensitive: an upper-case one is PostgreSQL (it was taken for a file
+    // name, printed with its password), passed on to libpq in lower case.
+    #expect(PostgresStore.isPostgresLocation("POSTGRESQL://u:pw@h/db"))
+    #expect(PostgresStore.normalisedLocation("PostgreS://u:pw@h/db") == "postgres://u:pw@h/db")
+    #expect(!PostgresStore.isPostgresLocation("postgres.sqlite3"))
   }
 
   /// libpq quotes what it could not read of a connection string: its messages lose the password.

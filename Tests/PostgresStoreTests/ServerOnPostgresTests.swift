@@ -91,6 +91,37 @@ struct ServerOnPostgresTests {
     #expect(message.split(separator: "\n").count == 1)
   }
 
+  /// A host that takes the TCP connection and never answers: libpq waits forever by default,
+  /// and the server hung at start, deaf to SIGTERM and the end of its input. It now gives up
+  /// after the busy timeout (at least 2 s, libpq's least): one line on stderr, exit 1. A
+  /// `connect_timeout` in the URI still wins.
+  @Test func silentDatabaseAtStart() throws {
+    let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(listener) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    _ = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+      }
+    }
+    #expect(listen(listener, 8) == 0)
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+    }
+    let port = UInt16(bigEndian: address.sin_port)
+    let started = Date()
+    let server = try ServerProcess(arguments: [
+      "--db", "postgresql://ann:s3cret-pw@127.0.0.1:\(port)/petitions", "--busy-timeout-ms", "2000",
+    ])
+    #expect(server.waitForExit(timeout: 30) == 1)
+    let elapsed = Date().timeIntervalSince(started)
+    #expect(elapsed >= 1.5 && elapsed < 10, "exited after \(elapsed) s")
+    #expect(server.standardError.contains("timeout expired") && !server.standardError.contains("s3cret-pw"))
+  }
+
   /// Four processes sign overlapping people into one petition at once: the count is the number
   /// of distinct people, each person has one signature, and every process saw the same id.
   @Test func fourProcessesStayExact() throws {
@@ -388,6 +419,20 @@ struct ServerOnPostgresTests {
       arguments: ["copy-store", "--from", TestDatabase.uri!, "--pg-schema", schema, "--to", backPath])
     #expect(copyBack.waitForExit(timeout: 120) == 0)
     #expect(try describe(try SQLiteStore(path: backPath, busyTimeoutMilliseconds: 5000)) == (try describe(copied)))
+  }
+
+  /// copy-store only reads its source: a source schema that holds no store is refused (exit 1)
+  /// and not created; it was created, migrated and copied as an empty store (exit 0).
+  @Test func copyStoreRefusesASourceSchemaWithoutAStore() throws {
+    let schema = TestDatabase.freshSchema("nosource")
+    let directory = try TemporaryFolder()
+    let copy = try ServerProcess(
+      arguments: ["copy-store", "--from", TestDatabase.uri!, "--from-pg-schema", schema, "--to", directory.file("x")])
+    #expect(copy.waitForExit(timeout: 60) == 1)
+    #expect(copy.standardError.contains("holds no store"))
+    #expect(
+      try TestDatabase.psql("SELECT count(*) FROM information_schema.schemata WHERE schema_name = '\(schema)'") == "0")
+    #expect(!FileManager.default.fileExists(atPath: directory.file("x")))
   }
 
   /// A store with every kind of record: confirmed and pending signatures, consent events,
