@@ -53,6 +53,13 @@ extension PostgresStore {
       switch unsubscription.subject {
       case .canonicalEmail(let person):
         entries += channels.map { (suppressionHash(email: person), $0) }
+        // The person's phones too, on the phone and sms channels (the contract: their email
+        // "and phone"): an import under another email with their number must not text them.
+        let phones = try connection.query(
+          "SELECT DISTINCT phone FROM signatures WHERE person_key = $1 AND phone IS NOT NULL", [person])
+        for row in 0..<phones.rowCount {
+          entries += channels.filter { $0 != .email }.map { (suppressionHash(phone: phones.string(row, 0)), $0) }
+        }
         // Phone and sms events cover the number of the person's newest signature with one.
         if channels.contains(where: { $0 != .email }) {
           let phone = try connection.query(

@@ -471,7 +471,8 @@ extension PostgresStore {
         events[1].append(channel.rawValue)
         events[2].append(granted ? "t" : "f")
         events[3].append(granted ? emailHash : nil)
-        events[4].append(granted ? phoneHash : nil)
+        // The email channel belongs to the email alone (see is_suppressed, migration 11).
+        events[4].append(granted && channel != .email ? phoneHash : nil)
       }
     }
     let extra = knownPetitions[petitionID].map { deltas.confirmed($0.key) } ?? 0

@@ -19,8 +19,21 @@
 enum Schema {
   static let migrations: [(version: Int, sql: String)] = {
     let locking = written + [(9, lockingBeforeReadingStatus(written))]
-    return locking + [(10, importEventsOncePerBatch(locking))]
+    return locking + [(10, importEventsOncePerBatch(locking)), (11, emailSuppressedByEmailOnly)]
   }()
+
+  /// Migration 11: a phone's suppression no longer blocks the email channel. Erasing someone
+  /// suppresses their phone on every channel; an import of another person who shares the number
+  /// then lost their explicit email opt-in. The email channel is now checked against the email's
+  /// hash alone (the phone and sms channels against both).
+  static let emailSuppressedByEmailOnly = """
+    CREATE OR REPLACE FUNCTION is_suppressed(ch text, email_hash text, phone_hash text) RETURNS boolean
+    LANGUAGE sql STABLE AS $$
+      SELECT EXISTS (
+        SELECT 1 FROM suppressions
+        WHERE channel = ch AND hash IN (email_hash, CASE WHEN ch = 'email' THEN NULL ELSE phone_hash END))
+    $$;
+    """
 
   /// Migration 10: an import batch records a consent event once when two of its rows name the
   /// same event. A row without its own time records its consent at the time of the person's

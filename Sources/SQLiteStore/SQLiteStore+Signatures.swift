@@ -207,6 +207,11 @@ extension SQLiteStore {
       case .canonicalEmail(let personKey):
         number = try newestPhone(personKey: personKey)
         for channel in channels { try suppress(suppressionHash(email: personKey), channel) }
+        // The person's phones too, on the phone and sms channels (the contract: their email
+        // "and phone"): an import under another email with their number must not text them.
+        for phone in try phones(personKey: personKey) {
+          for channel in channels where channel != .email { try suppress(suppressionHash(phone: phone), channel) }
+        }
       case .phone(let phone):
         number = phone
         for channel in channels { try suppress(suppressionHash(phone: phone), channel) }
@@ -234,6 +239,17 @@ extension SQLiteStore {
         try dropPending.execute()
       }
     }
+  }
+
+  /// Every phone of the person's signatures.
+  private func phones(personKey: String) throws -> [String] {
+    let select = try connection.cachedStatement(
+      "SELECT DISTINCT phone FROM signatures WHERE person_key = ?1 AND phone IS NOT NULL")
+    defer { select.reset() }
+    try select.bind(personKey, at: 1)
+    var found: [String] = []
+    while try select.step() { found.append(select.string(at: 0)) }
+    return found
   }
 
   /// The phone of the person's newest signature that has one: the number a phone or sms
@@ -610,7 +626,10 @@ extension SQLiteStore {
     guard try hasSuppressions() else { return false }
     let select = try connection.cachedStatement("SELECT 1 FROM suppressions WHERE hash = ?1 AND channel = ?2")
     defer { select.reset() }
-    for hash in [try suppressionHash(email: personKey)] + (try phone.map { [try suppressionHash(phone: $0)] } ?? []) {
+    // The email channel belongs to the email alone: a phone suppressed by someone's erasure
+    // does not stop another person who shares it from being emailed.
+    let phoneHash = channel == .email ? nil : try phone.map { try suppressionHash(phone: $0) }
+    for hash in [try suppressionHash(email: personKey)] + (phoneHash.map { [$0] } ?? []) {
       try select.bind(blob: hash, at: 1)
       try select.bind(channel.rawValue, at: 2)
       if try select.step() { return true }

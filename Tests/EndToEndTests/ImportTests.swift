@@ -248,6 +248,32 @@ private func generatedFile(rows: Int, start: Int = 0) -> String {
     #expect(events?.map { $0["at"] as? String } == ["2024-03-31T01:30:00.000Z"])
   }
 
+  /// An unsubscribe by email suppresses the person's phone too, on the phone and sms channels:
+  /// an import under another email with that number does not opt it back in (it did). A phone
+  /// suppressed by an erasure does not block the email channel of someone else who shares it
+  /// (an imported email opt-in was dropped).
+  @Test func suppressionFollowsTheChannelsItNames() throws {
+    let server = try start()
+    server.createPetition("s0")
+    _ = server.sign("s0", makeSigner(email: "un@example.org", phone: "2025550166"), ["optIn": ["email": true]])
+    #expect(server.result("unsubscribe", ["email": "un@example.org"]) != nil)
+    _ = server.sign("s0", makeSigner(email: "er@example.org", phone: "2025550155"), ["optIn": ["email": true]])
+    #expect(server.result("person.erase", ["email": "er@example.org"])?["signatures"] as? Int == 1)
+    write(
+      """
+      email,postalCode,phone,optInEmail,optInPhone,optInSms
+      new@example.org,12345,2025550166,,yes,yes
+      a1@example.org,12345,2025550155,yes,,
+
+      """, to: directory.file("shared.csv"))
+    #expect(RPC.result(importFile(server, "shared.csv"))?["imported"] as? Int == 2)
+    let byEmail = contacts(server)
+    #expect(byEmail["new@example.org"] == nil)
+    #expect(byEmail["a1@example.org"]?["optInEmail"] as? Bool == true)
+    let granted = (server.history(phone: "+12025550166") ?? []).filter { $0["granted"] as? Bool == true }
+    #expect(granted.isEmpty)
+  }
+
   /// A row dated in the future is refused: its consent would outrank every unsubscribe made
   /// before that date.
   @Test func futureTimesAreRefused() throws {
