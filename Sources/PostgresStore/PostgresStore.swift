@@ -126,9 +126,48 @@ public final class PostgresStore: PetitionStore {
         bytes.removeSubrange(colon..<at)
       }
     }
-    // password=... as a query parameter or a key=value setting.
+    // password=... (and sslpassword=..., the client key's) as a query parameter or a key=value
+    // setting.
+    for key in [Array("password=".utf8), Array("sslpassword=".utf8)] {
+      redactValues(of: key, in: &bytes)
+    }
+    // A URI's query keys are percent-decoded by libpq: `%70assword=` is a password too.
+    var text = String(decoding: bytes, as: UTF8.self)
+    for value in encodedKeyPasswords(in: text) where !value.isEmpty {
+      text = text.replacing("=" + value, with: "=***")
+    }
+    return text
+  }
+
+  /// Every PostgreSQL URI in `text` (a message that may quote one, such as an argument parser's
+  /// "Unexpected argument '...'") with its password removed.
+  public static func redactingURIs(in text: String) -> String {
+    guard text.lowercased().contains("postgres") else { return text }
+    var result = ""
+    var token = ""
+    func flush() {
+      // Punctuation after a URI in a sentence ("...: refused") is not part of it.
+      var trailing = ""
+      while let last = token.last, ":,;.)".contains(last) {
+        trailing.insert(token.removeLast(), at: trailing.startIndex)
+      }
+      result += (isPostgresLocation(token) ? redacted(token) : token) + trailing
+      token = ""
+    }
+    for character in text {
+      if character.isWhitespace || character == "'" || character == "\"" || character == "`" {
+        flush()
+        result.append(character)
+      } else {
+        token.append(character)
+      }
+    }
+    flush()
+    return result
+  }
+
+  private static func redactValues(of key: [UInt8], in bytes: inout [UInt8]) {
     var searchFrom = 0
-    let key = Array("password=".utf8)
     while let found = firstIndex(of: key, in: bytes, from: searchFrom) {
       let valueStart = found + key.count
       let before = found == 0 ? UInt8(ascii: "?") : bytes[found - 1]
@@ -143,12 +182,6 @@ public final class PostgresStore: PetitionStore {
       bytes.replaceSubrange(valueStart..<valueEnd, with: Array("***".utf8))
       searchFrom = valueStart + 3
     }
-    // A URI's query keys are percent-decoded by libpq: `%70assword=` is a password too.
-    var text = String(decoding: bytes, as: UTF8.self)
-    for value in encodedKeyPasswords(in: text) where !value.isEmpty {
-      text = text.replacing("=" + value, with: "=***")
-    }
-    return text
   }
 
   /// Values of a URI's query parameters whose key, percent-decoded, is `password` but is not
@@ -202,6 +235,7 @@ public final class PostgresStore: PetitionStore {
       }
     }
     var rest = Substring(conninfo)
+    // (Also finds sslpassword=.)
     while let key = rest.firstRange(of: "password=") {
       let value = rest[key.upperBound...].prefix { $0 != "&" && $0 != " " }
       found.append(String(value))

@@ -95,7 +95,22 @@ struct PetitionRPC: ParsableCommand {
     if let settings = Settings.parseSimple(Array(CommandLine.arguments.dropFirst())) {
       Glibc.exit(serve(settings) ? 0 : 1)
     }
-    Self.main(nil)
+    do {
+      var command = try parseAsRoot(nil)
+      try command.run()
+    } catch {
+      // The parser's own words and exit codes, but never a password: a URI given without
+      // `--db` came back whole in "Unexpected argument '...'".
+      let code = exitCode(for: error)
+      let message = PostgresStore.redactingURIs(in: fullMessage(for: error))
+      if code == .success {
+        if !message.isEmpty { print(message) }
+      } else {
+        let line = Array((message + "\n").utf8)
+        line.withUnsafeBytes { _ = Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
+      }
+      Glibc.exit(code.rawValue)
+    }
   }
 
   /// Opens the store and serves until end of input or a stop signal; false when the store cannot

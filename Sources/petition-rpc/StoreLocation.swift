@@ -58,7 +58,8 @@ enum StoreLocation: Equatable {
 /// One diagnostic line on stderr. Callers never pass personal data or passwords.
 enum StandardError {
   static func write(_ message: String) {
-    let line = Array("petition-rpc: \(message)\n".utf8)
+    // Never a password, whatever quoted it (a URI given where a flag was expected, say).
+    let line = Array("petition-rpc: \(PostgresStore.redactingURIs(in: message))\n".utf8)
     line.withUnsafeBytes { _ = Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
   }
 }

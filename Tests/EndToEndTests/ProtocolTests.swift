@@ -440,6 +440,11 @@ private func id(_ response: Any?) -> Any? {
     #expect(run.stdout.isEmpty)
     #expect(run.stderr.contains("Usage"))
     #expect(try runServer(["--max-batch", "zero"]).status == 64)
+    // A URI given without --db is an unexpected argument: its password is not printed (the
+    // parser's message quoted it whole).
+    let bare = try runServer(["postgresql://ann:Pw0rdZebra77@/petitions?host=/nowhere"])
+    #expect(bare.status == 64)
+    #expect(bare.stderr.contains("Unexpected argument") && !bare.stderr.contains("Pw0rdZebra77"))
   }
 
   /// A store that cannot be opened: a message on stderr, exit 1, nothing on stdout.

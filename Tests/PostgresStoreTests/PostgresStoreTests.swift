@@ -562,6 +562,15 @@ struct PostgresStoreTests {
     #expect(PostgresStore.isPostgresLocation("POSTGRESQL://u:pw@h/db"))
     #expect(PostgresStore.normalisedLocation("PostgreS://u:pw@h/db") == "postgres://u:pw@h/db")
     #expect(!PostgresStore.isPostgresLocation("postgres.sqlite3"))
+    // The client key's password too, and any URI quoted inside a message (an argument parser's
+    // "Unexpected argument '...'" printed it whole).
+    #expect(PostgresStore.redacted("postgresql://h/db?sslpassword=Zq9&x=1") == "postgresql://h/db?sslpassword=***&x=1")
+    #expect(
+      PostgresStore.redactingURIs(in: "Error: Unexpected argument 'postgresql://a:Pw0rd@/db?host=/x'")
+        == "Error: Unexpected argument 'postgresql://a@/db?host=/x'")
+    #expect(
+      PostgresStore.redactingURIs(in: "cannot open postgres://h/d?password=Pw0rd: refused")
+        == "cannot open postgres://h/d?password=***: refused")
   }
 
   /// libpq quotes what it could not read of a connection string: its messages lose the password.
