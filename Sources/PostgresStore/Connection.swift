@@ -129,17 +129,17 @@ final class PGConnection {
         sqlState: nil, message: loadError.map { String(cString: $0) } ?? "libpq cannot be loaded",
         connectionLost: false)
     }
-    if getenv("PGCONNECT_TIMEOUT") != nil {
-      handle = PQconnectdb(conninfo)
-    } else {
-      // Our timeout first: a connect_timeout in the connection string, expanded after it, wins.
-      let keywords = ["connect_timeout", "dbname"]
-      let values = [String(connectTimeoutSeconds), conninfo]
-      handle = keywords.withCStrings { keywordPointers in
-        values.withCStrings { valuePointers in
-          PQconnectdbParams(keywordPointers, valuePointers, 1)
-        }
-      }
+    // Our settings first: the same keys in the connection string, expanded after them, win
+    // (and PGCONNECT_TIMEOUT, read by libpq only for a key no one gave, wins over our timeout).
+    // TCP keepalives find a database whose host went away without closing the connection (a
+    // dropped link): without them a statement waited on the socket forever.
+    var settings = [
+      ("keepalives", "1"), ("keepalives_idle", "10"), ("keepalives_interval", "5"), ("keepalives_count", "3"),
+    ]
+    if getenv("PGCONNECT_TIMEOUT") == nil { settings.append(("connect_timeout", String(connectTimeoutSeconds))) }
+    settings.append(("dbname", conninfo))
+    handle = settings.map(\.0).withCStrings { keywords in
+      settings.map(\.1).withCStrings { values in PQconnectdbParams(keywords, values, 1) }
     }
     guard let handle, PQstatus(handle) == CONNECTION_OK else {
       let message =
