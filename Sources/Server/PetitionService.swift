@@ -64,6 +64,13 @@ public final class PetitionService: Service {
     call.preparation = Self.readOperation(call)
   }
 
+  /// An import cancelled before it read a row still says what it did: nothing (the contract's
+  /// -32800 for an import carries `imported`, `duplicates`, `rejected`; it had no data when the
+  /// cancel came before the import started, and the stores differed by timing).
+  public func cancelled(_ call: ServiceCall) -> ServiceError {
+    call.method == "import" ? Importer.adding(Importer.Tally(), to: .requestCancelled) : .requestCancelled
+  }
+
   public func paramIssues(of call: ServiceCall) -> [ParamIssue] {
     let failure: ResponseError?
     switch call.method {
@@ -191,7 +198,7 @@ public final class PetitionService: Service {
             continue
           }
           let (call, operation) = group[index]
-          results.append(call.cancellation.isCancelled ? .failure(.requestCancelled) : self.execute(operation))
+          results.append(call.cancellation.isCancelled ? .failure(self.cancelled(call)) : self.execute(operation))
           index += 1
         }
       }
@@ -204,7 +211,7 @@ public final class PetitionService: Service {
           var rest: [(call: ServiceCall, operation: Operation)] = []
           for entry in group {
             if entry.call.cancellation.isCancelled {
-              entry.call.complete(.failure(.requestCancelled))
+              entry.call.complete(.failure(cancelled(entry.call)))
             } else {
               rest.append(entry)
             }

@@ -273,10 +273,10 @@ public final class Pipeline: @unchecked Sendable {
     // once dropped a call cancelled between the two reads: never answered).
     if let first = run.firstIndex(where: { $0.cancellation.isCancelled }) {
       var remaining = Array(run[..<first])
-      run[first].complete(.failure(.requestCancelled))
+      run[first].complete(.failure(service.cancelled(run[first])))
       for call in run[(first + 1)...] {
         if call.cancellation.isCancelled {
-          call.complete(.failure(.requestCancelled))
+          call.complete(.failure(service.cancelled(call)))
         } else {
           remaining.append(call)
         }

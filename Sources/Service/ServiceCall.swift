@@ -69,6 +69,9 @@ public protocol Service: AnyObject {
   /// Whether the service has a method of this name (a front answers an unknown method -32601
   /// before it judges the params).
   func isKnownMethod(_ method: String) -> Bool
+  /// The answer to a call cancelled before it ran (-32800, with whatever data the method's
+  /// cancellations carry).
+  func cancelled(_ call: ServiceCall) -> ServiceError
 }
 
 extension Service {
@@ -77,4 +80,5 @@ extension Service {
   public func isQuick(_ call: ServiceCall) -> Bool { false }
   public func isKnownMethod(_ method: String) -> Bool { true }
   public func answerWithoutStore(_ call: ServiceCall) -> Bool { false }
+  public func cancelled(_ call: ServiceCall) -> ServiceError { .requestCancelled }
 }

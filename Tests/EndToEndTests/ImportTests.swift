@@ -479,6 +479,33 @@ private func generatedFile(rows: Int, start: Int = 0) -> String {
     #expect(again["count"] as? Int == rows)
   }
 
+  /// An import cancelled while it waits behind another still says what it did (nothing): its
+  /// -32800 carries `imported`, `duplicates`, `rejected` as every cancelled import's does (it had
+  /// no data when cancelled before it started).
+  @Test func queuedImportCancelledSaysItDidNothing() throws {
+    let server = try start()
+    write(generatedFile(rows: 20_000), to: directory.file("first.csv"))
+    write(generatedFile(rows: 10, start: 50_000), to: directory.file("second.csv"))
+    server.sendLine(
+      RPC.request("one", "import", ["petition": "p1", "path": directory.file("first.csv"), "progressToken": 1]))
+    var answers: [String: [String: Any]] = [:]
+    var sent = false
+    while answers.count < 2, let message = server.readObject(timeout: 120) {
+      if let id = message["id"] as? String { answers[id] = message }
+      // Once the first runs, the second is queued behind it, and cancelled there.
+      if message["method"] as? String == "$/progress" && !sent {
+        sent = true
+        server.sendLine(RPC.request("two", "import", ["petition": "p1", "path": directory.file("second.csv")]))
+        server.sendLine(["jsonrpc": "2.0", "method": "$/cancelRequest", "params": ["id": "two"]])
+      }
+    }
+    #expect(RPC.result(answers["one"])?["imported"] as? Int == 20_000)
+    #expect(RPC.errorCode(answers["two"]) == -32800)
+    let data = errorData(answers["two"])
+    #expect(data?["imported"] as? Int == 0 && data?["duplicates"] as? Int == 0 && data?["rejected"] as? Int == 0)
+    #expect(server.total("p1") == 20_000)
+  }
+
   /// At most 1000 rejected rows are listed; all are counted.
   @Test func errorsListIsCapped() throws {
     let server = try start()
