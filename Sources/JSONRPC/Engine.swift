@@ -193,10 +193,13 @@ public final class Engine: PipelineFront {
   private func cancel(_ id: JSON?) {
     guard let id, !id.isObject, !id.isArray else { return }
     let key = id.integerValue.map { Array(String($0).utf8) } ?? id.serialized()
+    var found = false
     pipeline.forEachPendingCall { call in
       guard let call = call as? Call, !call.isAnswered, call.serializedID == key else { return }
       call.cancellation.cancel()
+      found = true
     }
+    if found { pipeline.answerCancelledQueuedCalls() }
   }
 
   // MARK: Answers (used by `Call`)

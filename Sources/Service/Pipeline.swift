@@ -123,6 +123,26 @@ public final class Pipeline: @unchecked Sendable {
     for call in running { body(call) }
   }
 
+  /// Answers, and takes out of the queue, the queued calls whose cancel flag is set: a call
+  /// cancelled while it waits behind a long run (an import, a wait for a locked store) is
+  /// answered -32800 at once, not when the run ahead of it ends. Called by the front, from
+  /// `receive`, after a cancel notification: the queue belongs to the thread reading the input.
+  public func answerCancelledQueuedCalls() {
+    guard queue.contains(where: { $0.cancellation.isCancelled }) else { return }
+    var kept: [ServiceCall] = []
+    kept.reserveCapacity(queue.count)
+    for call in queue {
+      // The flag is read once per call (see `serve`).
+      if call.cancellation.isCancelled {
+        call.complete(.failure(service.cancelled(call)))
+      } else {
+        kept.append(call)
+      }
+    }
+    queue = kept
+    output.flushWithoutWaiting()
+  }
+
   /// Serves until end of input or a byte on `stopSignal`; answers everything read, waits until
   /// the output is written, and returns.
   public func run(input: Int32, stopSignal: Int32 = -1, front: PipelineFront) {
