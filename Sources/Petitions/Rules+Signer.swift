@@ -198,6 +198,21 @@ extension Rules {
     return .failure(phoneViolation(country: country))
   }
 
+  /// What is wrong with a postal code whatever the country, for a signer whose country is
+  /// itself invalid: a code that no country's rule accepts is reported with the country's error
+  /// (the US ZIP is one shape of the general rule, so the general rule decides).
+  public static func postalCodeInNoCountry(_ raw: String) -> RuleViolation? {
+    if case .failure(let violation) = postalCode(raw, country: "") { return violation }
+    return nil
+  }
+
+  /// What is wrong with a phone whatever the country (the US rule accepts every E.164 number
+  /// and national numbers too, so a number it refuses no country accepts).
+  public static func phoneInNoCountry(_ raw: String) -> RuleViolation? {
+    if case .failure = phone(raw, country: "US") { return phoneViolation(country: "") }
+    return nil
+  }
+
   private static func phoneViolation(country: String) -> RuleViolation {
     if isUS(country) {
       return RuleViolation("must be a phone number in E.164 form (+ and 8 to 15 digits) or a 10-digit US number")

@@ -153,18 +153,28 @@ struct ImportRowReader {
     if let raw = text(countryIndex), !ImportText.trimmed(raw).isEmpty {
       country = check(.country, Rules.country(raw))
     }
-    // A bad country makes the postal code and phone rules unknowable: checked only with a good one.
+    // A bad country makes the postal code and phone rules unknowable: with one, only what no
+    // country accepts is reported.
     var postalCode: String? = nil
     if let raw = text(postalCodeIndex) {
-      if let country { postalCode = check(.postalCode, Rules.postalCode(raw, country: country)) }
+      if let country {
+        postalCode = check(.postalCode, Rules.postalCode(raw, country: country))
+      } else if let violation = Rules.postalCodeInNoCountry(raw) {
+        issues.append(.init(path: ImportColumn.postalCode.path, message: violation.message))
+      }
     } else {
       issues.append(.init(path: ImportColumn.postalCode.path, message: "is required"))
     }
     var phone: String? = nil
     var phoneIsBad = false
-    if let raw = text(phoneIndex), !ImportText.trimmed(raw).isEmpty, let country {
-      phone = check(.phone, Rules.phone(raw, country: country))
-      phoneIsBad = phone == nil
+    if let raw = text(phoneIndex), !ImportText.trimmed(raw).isEmpty {
+      if let country {
+        phone = check(.phone, Rules.phone(raw, country: country))
+        phoneIsBad = phone == nil
+      } else if let violation = Rules.phoneInNoCountry(raw) {
+        issues.append(.init(path: ImportColumn.phone.path, message: violation.message))
+        phoneIsBad = true
+      }
     }
     let comment = text(commentIndex).flatMap { check(.comment, Rules.comment($0)) }
     var source = defaultSource

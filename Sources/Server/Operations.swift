@@ -119,14 +119,16 @@ enum OperationReader {
     let country = reader.string("country", rule: Rules.country)
     let countryGiven = reader.has("country")
     let effectiveCountry = country ?? "US"
-    // A bad country makes the postal code and phone rules unknowable: check those only when
-    // the country is good.
+    // A bad country makes the postal code and phone rules unknowable: with one, only what no
+    // country accepts is reported (so every other problem is still listed with it).
     let countryKnown = country != nil || !countryGiven
     let postalCode = reader.string("postalCode", required: true) { raw in
-      countryKnown ? Rules.postalCode(raw, country: effectiveCountry) : .success(raw)
+      if countryKnown { return Rules.postalCode(raw, country: effectiveCountry) }
+      return Rules.postalCodeInNoCountry(raw).map { .failure($0) } ?? .success(raw)
     }
     let phone = reader.string("phone") { raw in
-      countryKnown ? Rules.phone(raw, country: effectiveCountry) : .success(raw)
+      if countryKnown { return Rules.phone(raw, country: effectiveCountry) }
+      return Rules.phoneInNoCountry(raw).map { .failure($0) } ?? .success(raw)
     }
     reader.rejectUnknownFields()
     guard let email, let firstName, let lastName, let postalCode, countryKnown else { return nil }

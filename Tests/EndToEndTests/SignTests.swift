@@ -272,6 +272,20 @@ private func bytes(_ value: Any?) -> [UInt8] { Array((value as? String ?? "").ut
     #expect(server.total("p1") == 0)
   }
 
+  /// A bad country does not hide the other problems: a postal code or phone that no country
+  /// accepts is reported beside it; one that some country accepts is not.
+  @Test func invalidCountryStillReportsWhatNoCountryAccepts() throws {
+    let server = try start()
+    let bad = server.sign(
+      "p1", makeSigner(email: "a@example.org", postalCode: "A1/B2", country: "ZZ", phone: "12"))
+    #expect(RPC.errorCode(bad) == -32602)
+    #expect(Set(RPC.errorPaths(bad)) == ["/signer/country", "/signer/postalCode", "/signer/phone"])
+    let onlyCountry = server.sign(
+      "p1", makeSigner(email: "a@example.org", postalCode: "K1A 0B1", country: "ZZ", phone: "(202) 555-0123"))
+    #expect(RPC.errorPaths(onlyCountry) == ["/signer/country"])
+    #expect(server.total("p1") == 0)
+  }
+
   /// US postal codes are ZIPs (12345 or 12345-6789); elsewhere 1-16 letters, digits, spaces, hyphens.
   @Test(arguments: [
     ("12345", "US", true), ("12345-6789", "US", true), ("1234", "US", false), ("123456", "US", false),
