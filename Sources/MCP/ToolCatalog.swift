@@ -153,7 +153,8 @@ public struct ToolCatalog: @unchecked Sendable {
         + "before the result; notifications/cancelled stops it and leaves no file (the call gets no response)."
       : "Returns one page of at most limit rows (default 1000) after cursor, inline: {count, nextCursor, "
         + "records} for json, {count, nextCursor, data} for csv and ndjson. Following nextCursor until it is "
-        + "null yields every row exactly once; a csv page has the header line on the first page only."
+        + "null yields every row exactly once; a csv page has the header line on the first page only. With a "
+        + "progressToken in _meta, notifications/progress (progress = the page's rows) come before the result."
     let description = ([shared.first ?? "", own] + shared.dropFirst()).joined(separator: "\n\n")
     // Of the result's choices, the page tool answers the ones without `path`, the file tool the other.
     var result = method["result"]?["schema"]

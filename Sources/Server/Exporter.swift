@@ -105,6 +105,12 @@ struct Exporter {
       nextCursor = Cursor.encode(
         ExportPosition(signedAt: rows[limit - 1].signedAt, signatureID: rows[limit - 1].signatureID))
     }
+    // A page is read before it is written: with a progressToken it reports its rows as one step
+    // (begin, then end with the page's rows), so a client that asked for progress on any export
+    // (as MCP's export_page may) hears of it before the result.
+    let progress = call.wantsProgress ? ProgressReporter(call: call) : nil
+    progress?.begin(total: rows.count)
+    progress?.end(done: rows.count, total: rows.count)
     let encoder = RowEncoder(audience: request.query.audience)
     let result = JSON.object()
     result.set("count", rows.count)

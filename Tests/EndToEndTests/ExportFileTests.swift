@@ -219,6 +219,32 @@ private func expectResultMatchesFile(
     if let total = (notifications.first?["value"] as? [String: Any])?["total"] { #expect(total as? Int == 3) }
   }
 
+  /// A page export with a progressToken sends `begin` and `end` (done = the page's rows) before
+  /// its answer.
+  @Test func progressOfAPage() throws {
+    let server = try start()
+    server.sendLine(
+      RPC.request(
+        "page", "export",
+        ["petition": "p1", "audience": "delivery", "format": "json", "limit": 2, "progressToken": "pg"]))
+    var kinds: [String?] = []
+    var lastDone: Int?
+    while let message = server.readObject() {
+      guard message["method"] as? String == "$/progress" else {
+        #expect(message["id"] as? String == "page")
+        #expect(RPC.result(message)?["count"] as? Int == 2)
+        break
+      }
+      let params = message["params"] as? [String: Any]
+      #expect(params?["token"] as? String == "pg")
+      let value = params?["value"] as? [String: Any]
+      kinds.append(value?["kind"] as? String)
+      lastDone = value?["done"] as? Int
+    }
+    #expect(kinds == ["begin", "end"])
+    #expect(lastDone == 2)
+  }
+
   /// Without a progressToken no `$/progress` is sent.
   @Test func noProgressWithoutToken() throws {
     let server = try start()

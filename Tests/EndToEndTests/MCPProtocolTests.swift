@@ -335,6 +335,41 @@ import Testing
     #expect(progress.last == count && total == count)
   }
 
+  /// export_page is an export too: with a progress token its rows are reported (the last
+  /// notification's progress is the page's count) before the result.
+  @Test func progressOfAPage() throws {
+    let server = try start()
+    _ = ask(
+      server, 0, "tools/call", ["name": "petition_create", "arguments": ["id": "pg", "title": "Page", "target": "T"]])
+    for number in 1...3 {
+      _ = ask(
+        server, number, "tools/call", ["name": "sign", "arguments": ["petition": "pg", "signer": Self.signer(number)]])
+    }
+    server.sendLine(
+      Self.request(
+        "page", "tools/call",
+        [
+          "name": "export_page", "arguments": ["petition": "pg", "audience": "delivery", "format": "json", "limit": 2],
+          "_meta": ["progressToken": 7],
+        ]))
+    var progress: [Int] = []
+    while true {
+      let message = try #require(server.readObject())
+      if message["method"] as? String == "notifications/progress" {
+        let params = message["params"] as? [String: Any]
+        #expect(params?["progressToken"] as? Int == 7)
+        progress.append(params?["progress"] as? Int ?? -1)
+        continue
+      }
+      #expect(message["id"] as? String == "page")
+      #expect(
+        ((message["result"] as? [String: Any])?["structuredContent"] as? [String: Any])?["count"] as? Int == 2)
+      break
+    }
+    #expect(progress.last == 2)
+    #expect(zip(progress, progress.dropFirst()).allSatisfy { $0 < $1 }, "\(progress)")
+  }
+
   /// notifications/cancelled: the cancelled call gets no response at all and writes nothing; the
   /// next request is answered.
   @Test func cancelledCallIsNotAnswered() throws {
