@@ -218,13 +218,25 @@ public final class PetitionService: Service {
           }
           group = rest
           continue
+        } catch .conflicted(let reason) where group.count > 1 {
+          // Another process's transaction and this group waited for each other (PostgreSQL: a
+          // deadlock; the database failed this group, nothing written). A group locks the rows
+          // of every person in it for its whole length, so other servers' groups of the same
+          // people meet it again: its calls run one transaction each instead, each retried on
+          // its own (six servers pipelining unsubscribes and signs of the same people failed
+          // hundreds of calls when whole groups were retried).
+          logger.info(
+            "write group conflicted with another process; running its calls one by one",
+            metadata: ["calls": "\(group.count)", "reason": "\(reason)"])
+          usleep(UInt32.random(in: 1_000...20_000))
+          for entry in group { runGroup([entry]) }
+          return
         } catch .conflicted(let reason) where conflicts < Self.conflictRetries {
-          // Another process's transaction and this group waited for each other; the database
-          // failed this one (nothing written). Run it again after a short, random pause, so the
-          // two do not meet again in step.
+          // One call conflicted: run it again after a short, random pause, so the two
+          // transactions do not meet again in step.
           conflicts += 1
           logger.info(
-            "write group conflicted with another process; running it again", metadata: ["reason": "\(reason)"])
+            "write conflicted with another process; running it again", metadata: ["reason": "\(reason)"])
           usleep(UInt32.random(in: 1_000...(20_000 * UInt32(conflicts))))
           continue
         } catch {
@@ -253,9 +265,9 @@ public final class PetitionService: Service {
     }
   }
 
-  /// How many times in a row a write group that conflicted with another process is run again
-  /// before its calls are answered -32000.
-  static let conflictRetries = 3
+  /// How many times in a row a call that conflicted with another process (on its own, after
+  /// its group did) is run again before it is answered -32000.
+  static let conflictRetries = 5
 
   static func newConfirmationToken() -> ConfirmationToken {
     let made = Secrets.newConfirmationToken()
