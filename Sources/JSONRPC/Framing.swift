@@ -241,15 +241,21 @@ public struct FrameDecoder: Sendable {
   private enum HeaderScan {
     /// More bytes are needed to see the whole header block.
     case incomplete
-    /// The header lines end before `linesEnd`; the body starts at `bodyStart`.
-    case complete(linesEnd: Int, bodyStart: Int)
+    /// The header lines end before `linesEnd`; the body starts at `bodyStart`. `hasBadLine`: a
+    /// line among them is not `Name: value`.
+    case complete(linesEnd: Int, bodyStart: Int, hasBadLine: Bool)
     /// The line starting at `lineStart` (after `start`) is not a header: the block ends there.
     case notAHeader(lineStart: Int)
   }
 
-  /// Walks the header lines from `start`: each must be `Name: value`, and an empty line ends them.
+  /// Walks the header lines from `start`: each should be `Name: value`, and an empty line ends
+  /// them. A line that is not a header but not JSON either (`bogus`, a name with a non-ASCII
+  /// byte) is a bad line inside the block: the block still ends at its empty line, so the
+  /// message is reported whole and its body skipped, and the stream keeps its place. A line
+  /// that starts a JSON text is a body sent without the empty line.
   private func scanHeaderBlock() -> HeaderScan {
     var lineStart = start
+    var hasBadLine = false
     let limit = min(buffer.count, start + Self.maxHeaderBytes)
     while lineStart < limit {
       guard let lineFeed = firstIndex(of: UInt8(ascii: "\n"), from: lineStart, before: limit) else {
@@ -258,12 +264,18 @@ public struct FrameDecoder: Sendable {
       let lineEnd = (lineFeed > lineStart && buffer[lineFeed - 1] == UInt8(ascii: "\r")) ? lineFeed - 1 : lineFeed
       if lineEnd == lineStart {
         return lineStart == start
-          ? .notAHeader(lineStart: lineStart) : .complete(linesEnd: lineStart, bodyStart: lineFeed + 1)
+          ? .notAHeader(lineStart: lineStart)
+          : .complete(linesEnd: lineStart, bodyStart: lineFeed + 1, hasBadLine: hasBadLine)
       }
       var index = lineStart
       while index < lineEnd && isTokenByte(buffer[index]) { index += 1 }
       if index == lineStart || index == lineEnd || buffer[index] != UInt8(ascii: ":") {
-        return .notAHeader(lineStart: lineStart)
+        var first = lineStart
+        while first < lineEnd && isHorizontalSpace(buffer[first]) { first += 1 }
+        if first == lineEnd || buffer[first] == UInt8(ascii: "{") || buffer[first] == UInt8(ascii: "[") {
+          return .notAHeader(lineStart: lineStart)
+        }
+        hasBadLine = true
       }
       lineStart = lineFeed + 1
     }
@@ -273,6 +285,7 @@ public struct FrameDecoder: Sendable {
   private mutating func nextContentLengthMessage() -> FrameEvent? {
     let headerEnd: Int
     let bodyStart: Int
+    let hasBadLine: Bool
     switch scanHeaderBlock() {
     case .incomplete:
       if buffer.count - start >= Self.maxHeaderBytes {
@@ -285,22 +298,26 @@ public struct FrameDecoder: Sendable {
       // Headers without their blank line: report them and read on from the offending line.
       start = max(lineStart, start + 1)
       return .error(.badHeader("header block not ended by an empty line"), framing: .contentLength)
-    case .complete(let linesEnd, let body):
+    case .complete(let linesEnd, let body, let bad):
       headerEnd = linesEnd
       bodyStart = body
+      hasBadLine = bad
     }
 
     var contentLength: Int?
     var contentType: String?
-    var problem: String?
+    var problem: String? = hasBadLine ? "a header line is not \"Name: value\"" : nil
+    var lengthIsAmbiguous = false
     for line in splitLines(buffer[start..<headerEnd]) {
-      let colon = line.firstIndex(of: UInt8(ascii: ":"))!
+      guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
       let name = String(decoding: line[line.startIndex..<colon], as: UTF8.self).lowercased()
       let value = trimmed(line[(colon + 1)...])
       switch name {
       case "content-length":
-        if contentLength != nil {
+        if let first = contentLength {
+          // Two lengths that agree still say where the body ends; two that differ do not.
           problem = "Content-Length given twice"
+          if Int(String(decoding: value, as: UTF8.self)) != first { lengthIsAmbiguous = true }
         } else if !value.isEmpty, value.count <= 18, value.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
           contentLength = Int(String(decoding: value, as: UTF8.self))
         } else {
@@ -313,7 +330,9 @@ public struct FrameDecoder: Sendable {
       }
     }
     if let problem {
+      // With a readable length the body is skipped too: the next message starts after it.
       start = bodyStart
+      if let contentLength, !lengthIsAmbiguous { skip = .bytes(contentLength) }
       return .error(.badHeader(problem), framing: .contentLength)
     }
     guard let length = contentLength else {

@@ -307,13 +307,39 @@ private func id(_ response: Any?) -> Any? {
     let server = try start()
     for header in [
       "Content-Length: abc\r\n\r\n", "Content-Type: text/plain\r\n\r\n",
-      "Content-Length: 1\r\nContent-Length: 1\r\n\r\n",
+      "Content-Length: 1\r\nContent-Length: 1\r\n\r\nx",
     ] {
       server.send(header)
       #expect(server.readFrame()?.body.contains("-32600") == true, "\(header)")
       server.send(#"{"jsonrpc":"2.0","method":"petition.list","id":"alive"}"# + "\n")
       #expect(id(server.readObject()) as? String == "alive")
     }
+  }
+
+  /// A bad line inside a header block that ends properly (`bogus`, a name with a non-ASCII
+  /// byte, a nameless header) costs that message alone: one -32600 frame, its body skipped,
+  /// and the next messages keep their LSP framing (the server used to read the block's lines
+  /// and the body as NDJSON: three -32700 lines, and the next request answered as NDJSON).
+  @Test(arguments: ["bogus\r\n", "X-\u{E9}: y\r\n", ": nameless\r\n"])
+  func badLineInAHeaderBlockKeepsTheStreamInStep(line: String) throws {
+    let server = try start()
+    let create = #"{"jsonrpc":"2.0","id":1,"method":"petition.create","params":{"id":"p","title":"T","target":"X"}}"#
+    let sign =
+      #"{"jsonrpc":"2.0","id":2,"method":"sign","params":{"petition":"p","signer":{"email":"a@example.org","#
+      + #""firstName":"A","lastName":"B","postalCode":"10001"}}}"#
+    let count = #"{"jsonrpc":"2.0","id":3,"method":"count","params":{"petition":"p"}}"#
+    func frame(_ body: String, extra: String = "") -> String {
+      "Content-Length: \(body.utf8.count)\r\n" + extra + "\r\n" + body
+    }
+    server.send(frame(create) + frame(sign, extra: line) + frame(count))
+    // Three LSP frames, in any order (answers are written as each is done).
+    var bodies: [String] = []
+    for _ in 0..<3 { bodies.append(try #require(server.readFrame()).body) }
+    #expect(bodies.contains { $0.contains(#""id":1"#) && $0.contains("result") }, "\(bodies)")
+    #expect(bodies.contains { $0.contains("-32600") && $0.contains(#""id":null"#) }, "\(bodies)")
+    #expect(bodies.contains { $0.contains(#""id":3"#) && $0.contains(#""total":0"#) }, "\(bodies)")
+    server.closeInput()
+    #expect(server.waitForExit() == 0)
   }
 
   /// A lying Content-Length (shorter than the body) costs that message; the stream recovers.
