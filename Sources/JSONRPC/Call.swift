@@ -83,55 +83,63 @@ final class Call: ServiceCall {
     guard let id = request.id, let serializedID else { return }
     switch outcome {
     case .success(let result):
-      if batch == nil {
+      if let batch {
+        fill(batch, Engine.successBody(serializedID: serializedID) { result.appendSerialized(to: &$0) })
+      } else {
         // The common case, written directly: no response object is built around the result.
         engine.writeSuccess(serializedID: serializedID, framing: framing) { result.appendSerialized(to: &$0) }
-      } else {
-        answer(ResponseBuilder.success(id: id, result: result))
       }
     case .serialized(let bytes):
-      if batch == nil {
-        engine.writeSuccess(serializedID: serializedID, framing: framing) { $0.append(contentsOf: bytes) }
-      } else if case .success(let value) = JSON.parse(bytes) {
-        answer(ResponseBuilder.success(id: id, result: value))
+      if let batch {
+        fill(batch, Engine.successBody(serializedID: serializedID) { $0.append(contentsOf: bytes) })
       } else {
-        answer(ResponseBuilder.failure(id: id, error: .internalError()))
+        engine.writeSuccess(serializedID: serializedID, framing: framing) { $0.append(contentsOf: bytes) }
       }
     case .failure(let error):
       if error.code == .requestCancelled { now = true }
-      answer(ResponseBuilder.failure(id: id, error: error))
+      let response = ResponseBuilder.failure(id: id, error: error)
+      if let batch {
+        fill(batch, response.serialized())
+      } else {
+        engine.write(response, framing: framing, now: false)
+      }
     }
   }
 
-  private func answer(_ response: JSON) {
-    if let batch {
-      if let whole = batch.fill(slot: batchSlot, with: response) {
-        engine.write(whole, framing: framing, now: false)
-      }
-    } else {
-      engine.write(response, framing: framing, now: false)
+  private func fill(_ batch: BatchResponse, _ response: [UInt8]) {
+    if let whole = batch.fill(slot: batchSlot, with: response) {
+      engine.write(batch: whole, framing: framing)
     }
   }
 }
 
-/// Collects the responses of one batch; the whole array is sent when the last one is in.
-final class BatchResponse {
-  private var responses: [JSON?]
-  private var missing: Int
+/// Collects the responses of one batch, each kept as its serialized bytes (not as a JSON tree,
+/// which for a page of records takes several times the text's memory, and was held so until the
+/// batch's last member was done: a slow reader sending batches of page exports took the server
+/// to gigabytes). The whole array is sent when the last one is in. Filled by the thread serving
+/// the batch's calls and by the one reading (protocol errors, cancelled calls still queued).
+final class BatchResponse: Sendable {
+  private struct Slots {
+    var responses: [[UInt8]?]
+    var missing: Int
+  }
+  private let slots: Mutex<Slots>
 
   init(expecting count: Int) {
-    responses = Array(repeating: nil, count: count)
-    missing = count
+    slots = Mutex(Slots(responses: Array(repeating: nil, count: count), missing: count))
   }
 
-  /// Returns the batch's response array once every slot is filled.
-  func fill(slot: Int, with response: JSON) -> JSON? {
-    precondition(responses[slot] == nil)
-    responses[slot] = response
-    missing -= 1
-    guard missing == 0 else { return nil }
-    let array = JSON.array()
-    for response in responses { array.append(response!) }
-    return array
+  /// Returns the batch's responses (serialized, in order) once every slot is filled; the
+  /// caller writes them as one array straight into the output (no joined copy).
+  func fill(slot: Int, with response: [UInt8]) -> [[UInt8]]? {
+    slots.withLock { slots -> [[UInt8]]? in
+      precondition(slots.responses[slot] == nil)
+      slots.responses[slot] = response
+      slots.missing -= 1
+      guard slots.missing == 0 else { return nil }
+      let whole = slots.responses.map { $0! }
+      slots.responses = []
+      return whole
+    }
   }
 }

@@ -179,8 +179,8 @@ public final class Engine: PipelineFront {
   /// Answers a protocol error or a `$/` request at once (a batch slot waits for its batch).
   private func answerNow(_ response: JSON, framing: Framing, batch: BatchResponse?, slot: Int) {
     if let batch {
-      guard let whole = batch.fill(slot: slot, with: response) else { return }
-      write(whole, framing: framing, now: false)
+      guard let whole = batch.fill(slot: slot, with: response.serialized()) else { return }
+      write(batch: whole, framing: framing)
     } else {
       write(response, framing: framing, now: false)
     }
@@ -207,9 +207,37 @@ public final class Engine: PipelineFront {
   func isQuick(_ call: Call) -> Bool { pipeline?.service.isQuick(call) ?? true }
 
   func write(_ message: JSON, framing: Framing, now: Bool) {
-    let body = message.serialized()
+    write(body: message.serialized(), framing: framing, now: now)
+  }
+
+  func write(body: [UInt8], framing: Framing, now: Bool) {
     output.append { framing.appendFrame(body: body, to: &$0) }
     if now { output.flush() }
+  }
+
+  /// A batch's responses as one JSON array, built in the output buffer.
+  func write(batch responses: [[UInt8]], framing: Framing) {
+    let length = responses.reduce(1) { $0 + $1.count + 1 }
+    output.append { output in
+      if framing == .contentLength { output.append(contentsOf: Array("Content-Length: \(length)\r\n\r\n".utf8)) }
+      output.append(UInt8(ascii: "["))
+      for (index, response) in responses.enumerated() {
+        if index > 0 { output.append(UInt8(ascii: ",")) }
+        output.append(contentsOf: response)
+      }
+      output.append(UInt8(ascii: "]"))
+      if framing == .lineDelimited { output.append(UInt8(ascii: "\n")) }
+    }
+  }
+
+  /// `{"jsonrpc":"2.0","id":ID,"result":RESULT}` as bytes (a batch member's response).
+  static func successBody(serializedID: [UInt8], result: (inout [UInt8]) -> Void) -> [UInt8] {
+    var body = successPrefix
+    body.append(contentsOf: serializedID)
+    body.append(contentsOf: resultMember)
+    result(&body)
+    body.append(UInt8(ascii: "}"))
+    return body
   }
 
   func flush() { output.flush() }
@@ -227,11 +255,7 @@ public final class Engine: PipelineFront {
       }
       return
     }
-    var body = Self.successPrefix
-    body.append(contentsOf: serializedID)
-    body.append(contentsOf: Self.resultMember)
-    result(&body)
-    body.append(UInt8(ascii: "}"))
+    let body = Self.successBody(serializedID: serializedID, result: result)
     output.append { framing.appendFrame(body: body, to: &$0) }
   }
 
