@@ -210,8 +210,13 @@ final class PGConnection {
       if let known = prepared[sql] {
         name = known
       } else {
+        // Preparing waits too: parsing a statement locks the tables it names (an ACCESS
+        // EXCLUSIVE lock on `petitions` held the prepare, deaf to a cancel, until lock_timeout).
         name = "s\(prepared.count + 1)"
-        try check(PQprepare(handle, name, sql, 0, nil))
+        guard PQsendPrepare(handle, name, sql, 0, nil) == 1 else {
+          throw lost(Self.trimmed(String(cString: PQerrorMessage(handle))))
+        }
+        try check(awaitResult(handle))
         prepared[sql] = name
       }
       sent = withCStrings(parameters) { values in
@@ -221,6 +226,14 @@ final class PGConnection {
       sent = PQsendQuery(handle, sql)
     }
     guard sent == 1 else { throw lost(Self.trimmed(String(cString: PQerrorMessage(handle)))) }
+    return try check(awaitResult(handle))
+  }
+
+  /// Waits for the answer to what was sent, on the connection's socket; once it has taken
+  /// `stopCheckAfter`, asks `shouldStop` every `stopCheckInterval` and cancels the statement on
+  /// the server when that answers true. Returns the last result (or the first failure), as
+  /// PQexec does.
+  private func awaitResult(_ handle: OpaquePointer) -> OpaquePointer? {
     // PQconsumeInput fails only when the connection does; PQgetResult then reports it.
     let started = Self.seconds()
     var nextStopCheck = started + Self.stopCheckAfter
@@ -249,7 +262,7 @@ final class PGConnection {
         kept = result
       }
     }
-    return try check(kept)
+    return kept
   }
 
   /// Asks the server to cancel the running statement (over a connection of its own, as libpq

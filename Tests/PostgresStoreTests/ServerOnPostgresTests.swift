@@ -57,6 +57,35 @@ struct ServerOnPostgresTests {
     #expect(server.waitForExit() == 0)
   }
 
+  /// A whole table locked by someone else (`LOCK TABLE petitions IN ACCESS EXCLUSIVE MODE`, as
+  /// a migration or an administrator would): a sign that waits for it is cancelled at once too.
+  /// Its first statement waited while being prepared (parsing locks the tables it names), in a
+  /// blocking libpq call that no cancel reached: -32000 after the busy timeout.
+  @Test func cancelEndsAWaitForALockedTable() throws {
+    let schema = TestDatabase.freshSchema("table")
+    let server = try server(schema: schema, ["--busy-timeout-ms", "3000"])
+    #expect(server.createPetition("p") != nil)
+    let locker = try TestDatabase.store(schema: schema)
+    try locker.connection.execute("BEGIN")
+    try locker.connection.execute("LOCK TABLE \(schema).petitions IN ACCESS EXCLUSIVE MODE")
+    server.send(
+      #"{"jsonrpc":"2.0","id":7,"method":"sign","params":{"petition":"p","signer":"#
+        + #"{"email":"locked@example.org","firstName":"Ada","lastName":"Lovelace","postalCode":"12345"}}}"# + "\n")
+    usleep(400_000)
+    let sent = Date()
+    server.send(#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":7}}"# + "\n")
+    let response = server.readObject(timeout: 10)
+    let elapsed = Date().timeIntervalSince(sent)
+    try locker.connection.execute("ROLLBACK")
+    #expect(RPC.errorCode(response) == -32800, "\(String(describing: response))")
+    #expect(elapsed < timeBound(0.2), "answered after \(elapsed) s")
+    #expect(server.total("p") == 0)
+    let again = server.sign("p", makeSigner(email: "locked@example.org"))
+    #expect(RPC.result(again)?["duplicate"] as? Bool == false)
+    server.closeInput()
+    #expect(server.waitForExit() == 0)
+  }
+
   /// Past the busy timeout (PostgreSQL's lock_timeout), a sign waiting for a locked petition
   /// gets -32000 with `data.retryable`, nothing written, and the same sign succeeds once the
   /// lock is free.
