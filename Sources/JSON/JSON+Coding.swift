@@ -12,9 +12,12 @@ extension JSON {
   /// Invalid UTF-8, trailing garbage, nesting deeper than jansson's limit (2048) and integers
   /// outside 64 bits are errors. Escaped NUL characters (`\u0000`) are accepted in strings so
   /// that the layer above can reject them with a precise error.
-  public static func parse(_ bytes: UnsafeRawBufferPointer) -> Result<JSON, JSONParseError> {
+  /// `integersAsReals`: every number is read as a double (so an integer beyond 64 bits is one).
+  public static func parse(_ bytes: UnsafeRawBufferPointer, integersAsReals: Bool = false) -> Result<
+    JSON, JSONParseError
+  > {
     var error = json_error_t()
-    let flags = Int(JSON_DECODE_ANY | JSON_ALLOW_NUL)
+    let flags = Int(JSON_DECODE_ANY | JSON_ALLOW_NUL | (integersAsReals ? JSON_DECODE_INT_AS_REAL : 0))
     // jansson wants a non-null pointer even for an empty buffer.
     let base = bytes.baseAddress?.assumingMemoryBound(to: CChar.self) ?? emptyCString
     guard let root = json_loadb(base, bytes.count, flags, &error) else {
@@ -26,8 +29,8 @@ extension JSON {
     return .success(JSON(owning: root))
   }
 
-  public static func parse(_ bytes: [UInt8]) -> Result<JSON, JSONParseError> {
-    bytes.withUnsafeBytes { parse($0) }
+  public static func parse(_ bytes: [UInt8], integersAsReals: Bool = false) -> Result<JSON, JSONParseError> {
+    bytes.withUnsafeBytes { parse($0, integersAsReals: integersAsReals) }
   }
 
   public static func parse(_ text: String) -> Result<JSON, JSONParseError> {

@@ -18,8 +18,11 @@ final class Call: ServiceCall {
   var isAnswered: Bool { answered.load(ordering: .acquiring) }
   var preparation: Any?
 
-  /// The id as serialized JSON: the key for `$/cancelRequest` and the response's `id` text.
+  /// The response's `id` text: the id as it was sent.
   let serializedID: [UInt8]?
+  /// The id as jansson writes it: what a `$/cancelRequest` naming it is compared with (`1e3`
+  /// and `1000.0` name one request).
+  let idKey: [UInt8]?
 
   init(
     request: Request, framing: Framing, batch: BatchResponse?, batchSlot: Int, engine: Engine,
@@ -28,10 +31,11 @@ final class Call: ServiceCall {
     self.request = request
     // Integer ids, the common kind, are written directly; others through jansson.
     if let id = request.id, let number = id.integerValue {
-      self.serializedID = Array(String(number).utf8)
+      self.idKey = Array(String(number).utf8)
     } else {
-      self.serializedID = request.id?.serialized()
+      self.idKey = request.id?.serialized()
     }
+    self.serializedID = request.rawID ?? idKey
     self.framing = framing
     self.batch = batch
     self.batchSlot = batchSlot
@@ -80,7 +84,7 @@ final class Call: ServiceCall {
     // out together at the end of the run.
     var now = !engine.isQuick(self)
     defer { if now { engine.flush() } }
-    guard let id = request.id, let serializedID else { return }
+    guard request.id != nil, let serializedID else { return }
     switch outcome {
     case .success(let result):
       if let batch {
@@ -97,11 +101,11 @@ final class Call: ServiceCall {
       }
     case .failure(let error):
       if error.code == .requestCancelled { now = true }
-      let response = ResponseBuilder.failure(id: id, error: error)
+      let response = Engine.failureBody(serializedID: serializedID, error: error)
       if let batch {
-        fill(batch, response.serialized())
+        fill(batch, response)
       } else {
-        engine.write(response, framing: framing, now: false)
+        engine.write(body: response, framing: framing, now: false)
       }
     }
   }

@@ -92,6 +92,13 @@ public final class Engine: PipelineFront {
     let root: JSON
     switch parsed {
     case .failure(let error):
+      // Well-formed JSON with an integer beyond 64 bits (an id, say) is read with every number
+      // as a double; the id is then echoed from its text.
+      if error.message.hasPrefix("too big integer"), case .success(let value) = JSON.parse(body, integersAsReals: true)
+      {
+        root = value
+        break
+      }
       reply(.parseError(error.message), id: nil, framing: framing)
       return
     case .success(let value):
@@ -101,17 +108,27 @@ public final class Engine: PipelineFront {
     case .rejected(let error, let id):
       reply(error, id: id, framing: framing)
     case .single(let incoming):
-      accept(incoming, framing: framing, batch: nil, slot: 0, bytes: body.count)
+      let raw = RawID.mayDiffer(Self.id(of: incoming)) ? RawID.ofRequest(in: body) : nil
+      accept(incoming, rawID: raw, framing: framing, batch: nil, slot: 0, bytes: body.count)
     case .batch(let entries):
       let answered = entries.filter(Self.expectsAnswer)
       let batch = answered.isEmpty ? nil : BatchResponse(expecting: answered.count)
+      let raws = entries.contains { RawID.mayDiffer(Self.id(of: $0)) } ? RawID.ofBatch(in: body) : []
       var slot = 0
       let share = body.count / max(entries.count, 1) + 1
-      for entry in entries {
+      for (index, entry) in entries.enumerated() {
         let expects = Self.expectsAnswer(entry)
-        accept(entry, framing: framing, batch: batch, slot: slot, bytes: share)
+        let raw = index < raws.count && RawID.mayDiffer(Self.id(of: entry)) ? raws[index] : nil
+        accept(entry, rawID: raw, framing: framing, batch: batch, slot: slot, bytes: share)
         if expects { slot += 1 }
       }
+    }
+  }
+
+  private static func id(of incoming: Incoming) -> JSON? {
+    switch incoming {
+    case .invalid(_, let id): return id
+    case .request(let request): return request.id
     }
   }
 
@@ -136,14 +153,21 @@ public final class Engine: PipelineFront {
     return true
   }
 
-  private func accept(_ incoming: Incoming, framing: Framing, batch: BatchResponse?, slot: Int, bytes: Int) {
-    let request: Request
+  private func accept(
+    _ incoming: Incoming, rawID: [UInt8]?, framing: Framing, batch: BatchResponse?, slot: Int, bytes: Int
+  ) {
+    var request: Request
     switch incoming {
     case .invalid(let error, let id):
-      answerNow(ResponseBuilder.failure(id: id, error: error), framing: framing, batch: batch, slot: slot)
+      if let rawID {
+        answerNow(body: Self.failureBody(serializedID: rawID, error: error), framing: framing, batch: batch, slot: slot)
+      } else {
+        answerNow(ResponseBuilder.failure(id: id, error: error), framing: framing, batch: batch, slot: slot)
+      }
       return
     case .request(let valid):
       request = valid
+      request.rawID = rawID
     }
 
     if request.method == "$/cancelRequest" {
@@ -178,11 +202,15 @@ public final class Engine: PipelineFront {
 
   /// Answers a protocol error or a `$/` request at once (a batch slot waits for its batch).
   private func answerNow(_ response: JSON, framing: Framing, batch: BatchResponse?, slot: Int) {
+    answerNow(body: response.serialized(), framing: framing, batch: batch, slot: slot)
+  }
+
+  private func answerNow(body: [UInt8], framing: Framing, batch: BatchResponse?, slot: Int) {
     if let batch {
-      guard let whole = batch.fill(slot: slot, with: response.serialized()) else { return }
+      guard let whole = batch.fill(slot: slot, with: body) else { return }
       write(batch: whole, framing: framing)
     } else {
-      write(response, framing: framing, now: false)
+      write(body: body, framing: framing, now: false)
     }
   }
 
@@ -195,7 +223,7 @@ public final class Engine: PipelineFront {
     let key = id.integerValue.map { Array(String($0).utf8) } ?? id.serialized()
     var found = false
     pipeline.forEachPendingCall { call in
-      guard let call = call as? Call, !call.isAnswered, call.serializedID == key else { return }
+      guard let call = call as? Call, !call.isAnswered, call.idKey == key else { return }
       call.cancellation.cancel()
       found = true
     }
@@ -230,6 +258,16 @@ public final class Engine: PipelineFront {
     }
   }
 
+  /// `{"jsonrpc":"2.0","id":ID,"error":ERROR}` as bytes.
+  static func failureBody(serializedID: [UInt8], error: ResponseError) -> [UInt8] {
+    var body = successPrefix
+    body.append(contentsOf: serializedID)
+    body.append(contentsOf: errorMember)
+    error.makeJSON().appendSerialized(to: &body)
+    body.append(UInt8(ascii: "}"))
+    return body
+  }
+
   /// `{"jsonrpc":"2.0","id":ID,"result":RESULT}` as bytes (a batch member's response).
   static func successBody(serializedID: [UInt8], result: (inout [UInt8]) -> Void) -> [UInt8] {
     var body = successPrefix
@@ -261,6 +299,7 @@ public final class Engine: PipelineFront {
 
   private static let successPrefix = Array(#"{"jsonrpc":"2.0","id":"#.utf8)
   private static let resultMember = Array(#","result":"#.utf8)
+  private static let errorMember = Array(#","error":"#.utf8)
   private static let lineEnd = Array("}\n".utf8)
 }
 

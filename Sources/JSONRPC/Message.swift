@@ -10,6 +10,8 @@ public struct Request: @unchecked Sendable {
   public var params: JSON?
   /// Set when params were given by position: the request is answered with -32602.
   public var hasPositionalParams: Bool
+  /// The id's text as sent, when jansson would write it otherwise (see `RawID`).
+  public var rawID: [UInt8]? = nil
 
   public var isNotification: Bool { id == nil }
 }

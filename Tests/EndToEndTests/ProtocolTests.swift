@@ -179,6 +179,24 @@ private func id(_ response: Any?) -> Any? {
     #expect(server.readLine()?.contains(#""id":1.5"#) == true)
   }
 
+  /// Number ids come back with the text they were sent with, not jansson's reading of it
+  /// (`0.1` was answered as `0.10000000000000001`, `1e3` as `1000.0`, `-0` as `0`), alone, in a
+  /// batch and in an invalid request; an integer beyond 64 bits is no parse error.
+  @Test(arguments: ["0.1", "1e3", "1E2", "-0", "1e-7", "5e-324", "2.50", "12345678901234567890"])
+  func numberIdsAreEchoedAsSent(id: String) throws {
+    let server = try start()
+    server.send(#"{"jsonrpc":"2.0","method":"petition.list","id":\#(id)}"# + "\n")
+    #expect(server.readLine()?.contains(#"{"jsonrpc":"2.0","id":\#(id),"result""#) == true)
+    server.send(#"{"jsonrpc":"2.0","method":"nope","id":\#(id)}"# + "\n")
+    #expect(server.readLine()?.contains(#"{"jsonrpc":"2.0","id":\#(id),"error""#) == true)
+    server.send(
+      #"[{"jsonrpc":"2.0","method":"petition.list","id":"a"}, { "id" : \#(id) , "method":"petition.list","jsonrpc":"2.0"},"#
+        + #"{"jsonrpc":"1.0","method":"x","id":\#(id)}]"# + "\n")
+    let batch = server.readLine() ?? ""
+    #expect(batch.contains(#"{"jsonrpc":"2.0","id":\#(id),"result""#), "\(batch)")
+    #expect(batch.contains(#"{"jsonrpc":"2.0","id":\#(id),"error""#), "\(batch)")
+  }
+
   /// An invalid request whose id can be read gets that id back.
   @Test func invalidRequestKeepsItsID() throws {
     let server = try start()
@@ -284,7 +302,6 @@ private func id(_ response: Any?) -> Any? {
       (Array(#"{"jsonrpc":"2.0","method":"petition.list","id":""#.utf8) + [0xC3, 0x28] + Array("\"}\n".utf8), -32700),
       (Array((String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "\n").utf8), -32700),
       (Array(#"{"jsonrpc":"2.0","method":"petition.list","id":1e999999}"#.utf8) + [10], -32700),
-      (Array(#"{"jsonrpc":"2.0","method":"petition.list","id":123456789012345678901234567890}"#.utf8) + [10], -32700),
       (Array(#"{"jsonrpc":"2.0","method":"petition.list","#.utf8) + [0] + Array(#""id":1}"#.utf8) + [10], -32700),
       (Array("\u{1}\u{2}garbage\u{7f}\n".utf8), -32700),
       (Array("42\n".utf8), -32600),
