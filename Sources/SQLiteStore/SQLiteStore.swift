@@ -73,6 +73,7 @@ public final class SQLiteStore: PetitionStore {
     self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
     if path != ":memory:" {
       try StoreFile.createIfAbsent(atPath: path)
+      StoreFile.makeCompanionsPrivate(ofPath: path)
     }
     do throws(SQLiteError) {
       let connection = try Self.openWithRetries(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)

@@ -14,14 +14,17 @@ import Petitions
 /// whatever the main file's mode (a file created beforehand with 0644 must not get readable
 /// companions holding the newest writes).
 enum StoreFile {
-  /// Takes group and other permissions off the `-wal` and `-shm` files (ours). Called once the
-  /// connection has opened them: SQLite gives a new or empty companion the database file's mode
-  /// (so creating them 0600 beforehand would not last), and a file with content keeps its mode.
+  /// Sets the `-wal` and `-shm` files (ours) to exactly 0600. Called once the connection has
+  /// opened them: SQLite gives a new or empty companion the database file's mode (so creating
+  /// them 0600 beforehand would not last), and a file with content keeps its mode. And called
+  /// before opening: companions left 0400 by a run on a read-only (0444) database file kept the
+  /// store read-only after its owner made the file writable again (the connection opened the
+  /// 0400 `-shm` read-only), a -32000 that no retry cured.
   static func makeCompanionsPrivate(ofPath path: String) {
     for companion in [path + "-wal", path + "-shm"] {
       var status = stat()
-      if stat(companion, &status) == 0, status.st_uid == getuid(), status.st_mode & 0o077 != 0 {
-        chmod(companion, status.st_mode & 0o700)
+      if stat(companion, &status) == 0, status.st_uid == getuid(), status.st_mode & 0o777 != 0o600 {
+        chmod(companion, 0o600)
       }
     }
   }

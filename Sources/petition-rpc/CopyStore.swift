@@ -113,6 +113,22 @@ enum CopyStore {
       var streamed = StoreTally()
       var sourcePetitions: [Petition] = []
       var lastReport = started
+      // SIGINT or SIGTERM before the commit: the destination's transaction is never committed
+      // (SQLite drops its uncommitted pages on the next open; PostgreSQL rolls back when the
+      // connection goes), so exit 1 at once with one line, as every failed copy does, rather
+      // than die by the signal. After the commit the signals are ignored: the copy is done.
+      signal(SIGINT, Self.interrupted)
+      signal(SIGTERM, Self.interrupted)
+      // A parent may have spawned us with these signals blocked (the mask is inherited).
+      var unblocked = sigset_t()
+      sigemptyset(&unblocked)
+      sigaddset(&unblocked, SIGTERM)
+      sigaddset(&unblocked, SIGINT)
+      pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
+      defer {
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+      }
       try destinationStore.load(
         from: { load throws(StoreError) in
           try sourceStore.dump { record throws(StoreError) in
@@ -151,6 +167,15 @@ enum CopyStore {
       }
       return false
     }
+  }
+
+  /// The handler of a signal that interrupts a copy: only async-signal-safe calls (a static
+  /// string's bytes to fd 2, then `_exit`).
+  private static let interrupted: @convention(c) (Int32) -> Void = { _ in
+    let message: StaticString =
+      "petition-rpc: copy-store: interrupted before the copy was committed: nothing of it was kept (run it again)\n"
+    _ = write(2, message.utf8Start, message.utf8CodeUnitCount)
+    _exit(1)
   }
 
   static func monotonicSeconds() -> Double {

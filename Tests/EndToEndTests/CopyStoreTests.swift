@@ -1,4 +1,5 @@
 import Foundation
+import SQLite
 import TestSupport
 import Testing
 
@@ -44,6 +45,27 @@ private let createLine =
     #expect(server.result("import", ["petition": "e", "path": csv])?["imported"] as? Int == 1)
     let contacts = server.result("export", ["petition": "e", "audience": "contacts", "format": "json"])
     #expect((contacts?["records"] as? [Any])?.count == 0, "\(String(describing: contacts))")
+  }
+
+  /// SIGINT during a copy (here while it waits for the destination another process holds
+  /// locked): exit 1 with one line saying nothing was kept, not death by the signal (the
+  /// contract: copy-store exits 0 or 1); the copy then runs again to the end.
+  @Test func interruptedCopyExitsOneAndCanRunAgain() throws {
+    let source = directory.file("interrupted-source.sqlite3")
+    let destination = directory.file("interrupted-destination.sqlite3")
+    _ = try runServer(["--db", source], stdin: createLine + signLine(1) + signLine(2))
+    _ = try runServer(["--db", destination], stdin: "")
+    let locker = try Connection(path: destination)
+    try locker.execute("BEGIN IMMEDIATE")
+    let copy = try ServerProcess(arguments: ["copy-store", "--from", source, "--to", destination])
+    usleep(1_000_000)  // the copy now waits for the destination's write lock
+    copy.signal(SIGINT)
+    #expect(copy.waitForExit(timeout: 10) == 1)
+    #expect(copy.standardError.contains("interrupted before the copy was committed"), "\(copy.standardError)")
+    try locker.execute("ROLLBACK")
+    let again = try runServer(["copy-store", "--from", source, "--to", destination])
+    #expect(again.status == 0, "\(again.stderr)")
+    #expect(again.stderr.contains("counts checked"))
   }
 
   /// A source another server keeps signing into while it is copied: the copy reads one snapshot

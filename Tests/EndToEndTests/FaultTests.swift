@@ -488,6 +488,34 @@ private func expectRetryable(_ responses: [[String: Any]], _ context: String) {
     #expect(server.standardError.contains("readable by other"), "stderr: \(server.standardError)")
   }
 
+  /// A store file made read-only (0444) still gets `-wal` and `-shm` of mode 0600 (SQLite gave
+  /// them the file's mode, 0400 once group and other were taken off), and companions left 0400
+  /// by such a run are made 0600 before the next open: a 0400 `-shm` kept the store read-only
+  /// after its owner made the file writable again.
+  @Test func readOnlyStoreFileStillGetsPrivateWritableCompanions() throws {
+    let store = directory.file("readonly.sqlite3")
+    let first = try ServerProcess.start(store: store)
+    try #require(first.createPetition("w") != nil)
+    first.closeInput()
+    #expect(first.waitForExit() == 0)
+    #expect(chmod(store, 0o444) == 0)
+    let second = try ServerProcess.start(store: store)
+    #expect(second.call("petition.get", ["id": "w"])?["result"] != nil)
+    #expect(permissionBits(ofFile: store + "-wal") == 0o600)
+    #expect(permissionBits(ofFile: store + "-shm") == 0o600)
+    second.closeInput()
+    #expect(second.waitForExit() == 0)
+    // Companions as a read-only run leaves them for another user (root writes through 0400).
+    #expect(FileManager.default.createFile(atPath: store + "-shm", contents: Data(count: 32768)))
+    #expect(chmod(store + "-shm", 0o400) == 0)
+    #expect(chmod(store, 0o600) == 0)
+    let third = try ServerProcess.start(store: store)
+    #expect(third.createPetition("x") != nil)
+    #expect(permissionBits(ofFile: store + "-shm") == 0o600)
+    third.closeInput()
+    #expect(third.waitForExit() == 0)
+  }
+
   /// A private store gets no warning.
   @Test func privateStoreGetsNoWarning() throws {
     let store = directory.file("private.sqlite3")
